@@ -1,0 +1,5 @@
+"""`python -m gateway`: the same as the `minimax-gateway` command."""
+
+from gateway.cli import main
+
+main()

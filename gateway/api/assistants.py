@@ -1,0 +1,77 @@
+"""`/v1/assistants`: create, retrieve, list, modify, delete, mapped onto MiniMax's assistants API."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.edge import JSON, list_page, parse, query
+from gateway.api.services import services
+from gateway.schemas.openai import AssistantIn, AssistantPatch
+from gateway.translate import request as to_minimax
+from gateway.translate.objects import assistant_to_openai
+
+
+async def create(request: Request) -> Response:
+    svc = services(request)
+    body = await parse(request, AssistantIn)
+    made = await svc.minimax.call(
+        "POST",
+        "assistants/create",
+        key=svc.key(request),
+        body=to_minimax.assistant(body, svc.settings.model_aliases),
+    )
+    return JSON(assistant_to_openai(made))
+
+
+async def retrieve(request: Request) -> Response:
+    svc = services(request)
+    found = await svc.minimax.call(
+        "GET",
+        "assistants/retrieve",
+        key=svc.key(request),
+        ids_only=True,
+        params={"assistant_id": request.path_params["assistant_id"]},
+    )
+    return JSON(assistant_to_openai(found))
+
+
+async def list_(request: Request) -> Response:
+    svc = services(request)
+    params = query(request, "after", "before", "order")
+    limit = int(request.query_params.get("limit", 20))
+    page = await svc.minimax.call(
+        "GET", "assistants/list", key=svc.key(request), params={**params, "limit": limit}
+    )
+    return JSON(list_page([assistant_to_openai(a) for a in page.get("data") or ()], page, limit))
+
+
+async def modify(request: Request) -> Response:
+    svc = services(request)
+    assistant_id = request.path_params["assistant_id"]
+    key = svc.key(request)
+    body = await parse(request, AssistantPatch)
+    # MiniMax's modify wants model, name and instructions every time: start from the current ones.
+    current = await svc.minimax.call(
+        "GET", "assistants/retrieve", key=key, ids_only=True, params={"assistant_id": assistant_id}
+    )
+    merged = {
+        "id": assistant_id,
+        "model": current.get("model"),
+        "name": current.get("name"),
+        "instructions": current.get("instructions"),
+    }
+    merged.update(to_minimax.assistant_patch(body, svc.settings.model_aliases))
+    changed = await svc.minimax.call("POST", "assistants/modify", key=key, body=merged, ids_only=True)
+    return JSON(assistant_to_openai(changed.get("assistant", changed)))
+
+
+async def delete(request: Request) -> Response:
+    svc = services(request)
+    assistant_id = request.path_params["assistant_id"]
+    done = await svc.minimax.call(
+        "POST", "assistants/delete", key=svc.key(request), ids_only=True, body={"assistant_id": assistant_id}
+    )
+    return JSON(
+        {"id": assistant_id, "object": "assistant.deleted", "deleted": bool(done.get("deleted", True))}
+    )

@@ -1,0 +1,25 @@
+"""The whole OpenAI-facing surface, on one screen."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from gateway.api import assistants, runs, threads
+from gateway.api.health import healthz
+
+routes = [
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/v1/assistants", assistants.create, methods=["POST"]),
+    Route("/v1/assistants", assistants.list_, methods=["GET"]),
+    Route("/v1/assistants/{assistant_id}", assistants.retrieve, methods=["GET"]),
+    Route("/v1/assistants/{assistant_id}", assistants.modify, methods=["POST"]),
+    Route("/v1/assistants/{assistant_id}", assistants.delete, methods=["DELETE"]),
+    Route("/v1/threads", threads.create, methods=["POST"]),
+    Route("/v1/threads/runs", runs.create_thread_and_run, methods=["POST"]),
+    Route("/v1/threads/{thread_id}", threads.retrieve, methods=["GET"]),
+    Route("/v1/threads/{thread_id}/messages", threads.create_message, methods=["POST"]),
+    Route("/v1/threads/{thread_id}/messages", threads.list_messages, methods=["GET"]),
+    Route("/v1/threads/{thread_id}/messages/{message_id}", threads.retrieve_message, methods=["GET"]),
+    Route("/v1/threads/{thread_id}/runs", runs.create, methods=["POST"]),
+    Route("/v1/threads/{thread_id}/runs/{run_id}", runs.retrieve, methods=["GET"]),
+]

@@ -1,0 +1,97 @@
+"""`/v1/threads` and `/v1/threads/{id}/messages`: threads and their messages on MiniMax."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.api.edge import JSON, list_page, parse, query
+from gateway.api.services import Services, services
+from gateway.schemas.openai import MessageIn, ThreadIn
+from gateway.translate import request as to_minimax
+from gateway.translate.objects import message_to_openai, thread_to_openai
+
+
+async def create_thread(
+    svc: Services, key: str | None, body: ThreadIn, keep_last_turn: bool
+) -> tuple[dict[str, Any], MessageIn | None]:
+    """Create a thread and add its messages. With `keep_last_turn`, a final user message is not
+    added but returned, to go in the run's create_stream body (create-and-run)."""
+    thread = await svc.minimax.call("POST", "threads/create", key=key, body={"metadata": body.metadata or {}})
+    first, turn = to_minimax.split_input(body.messages) if keep_last_turn else (body.messages, None)
+    for i, message in enumerate(first):
+        await svc.minimax.call(
+            "POST",
+            "threads/messages/add",
+            key=key,
+            body=to_minimax.add_message(thread["id"], message, f"messages[{i}]"),
+        )
+    return thread, turn
+
+
+async def create(request: Request) -> Response:
+    svc = services(request)
+    body = await parse(request, ThreadIn)
+    thread, _ = await create_thread(svc, svc.key(request), body, keep_last_turn=False)
+    return JSON(thread_to_openai(thread))
+
+
+async def retrieve(request: Request) -> Response:
+    svc = services(request)
+    found = await svc.minimax.call(
+        "GET",
+        "threads/retrieve",
+        key=svc.key(request),
+        ids_only=True,
+        params={"thread_id": request.path_params["thread_id"]},
+    )
+    return JSON(thread_to_openai(found))
+
+
+async def create_message(request: Request) -> Response:
+    svc = services(request)
+    body = await parse(request, MessageIn)
+    thread_id = request.path_params["thread_id"]
+    added = await svc.minimax.call(
+        "POST",
+        "threads/messages/add",
+        key=svc.key(request),
+        ids_only=True,
+        body=to_minimax.add_message(thread_id, body, "content"),
+    )
+    return JSON(message_to_openai(added))
+
+
+async def list_messages(request: Request) -> Response:
+    svc = services(request)
+    limit = int(request.query_params.get("limit", 20))
+    params = {
+        "thread_id": request.path_params["thread_id"],
+        "limit": limit,
+        "order": "desc",
+        **query(request, "after", "before", "order"),
+    }
+    page = await svc.minimax.call(
+        "GET", "threads/messages/list", key=svc.key(request), ids_only=True, params=params
+    )
+    data = [message_to_openai(m) for m in page.get("data") or ()]
+    if run_id := request.query_params.get("run_id"):
+        data = [m for m in data if m["run_id"] == run_id]
+    return JSON(list_page(data, page, limit))
+
+
+async def retrieve_message(request: Request) -> Response:
+    svc = services(request)
+    found = await svc.minimax.call(
+        "GET",
+        "threads/messages/retrieve",
+        key=svc.key(request),
+        ids_only=True,
+        params={
+            "thread_id": request.path_params["thread_id"],
+            "message_id": request.path_params["message_id"],
+        },
+    )
+    return JSON(message_to_openai(found))

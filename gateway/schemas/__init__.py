@@ -1,0 +1,1 @@
+"""Wire models only, no behaviour."""

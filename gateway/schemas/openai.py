@@ -1,0 +1,92 @@
+"""OpenAI request bodies the gateway accepts (validated once, at the edge).
+
+Fields MiniMax cannot honour are still accepted with their OpenAI types (so existing code keeps
+working) and are listed in README; unknown fields are ignored as OpenAI ignores them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+Metadata = dict[str, str]
+
+
+class TextPart(_Body):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(_Body):
+    type: Literal["image_file", "image_url"]
+    image_file: dict[str, Any] | None = None
+    image_url: dict[str, Any] | None = None
+
+
+class MessageIn(_Body):
+    role: Literal["user", "assistant"]
+    content: str | list[TextPart | ImagePart]
+    attachments: list[dict[str, Any]] | None = None
+    metadata: Metadata | None = None
+
+
+class AssistantIn(_Body):
+    model: str
+    name: str | None = None
+    description: str | None = None
+    instructions: str | None = None
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    tool_resources: dict[str, Any] | None = None
+    metadata: Metadata | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    response_format: Any = None
+    reasoning_effort: str | None = None
+
+
+class AssistantPatch(_Body):
+    model: str | None = None
+    name: str | None = None
+    description: str | None = None
+    instructions: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    metadata: Metadata | None = None
+
+
+class ThreadIn(_Body):
+    messages: list[MessageIn] = Field(default_factory=list)
+    metadata: Metadata | None = None
+    tool_resources: dict[str, Any] | None = None
+
+
+class RunIn(_Body):
+    """`POST /threads/{id}/runs`; `thread` is only read by create-and-run."""
+
+    assistant_id: str
+    model: str | None = None
+    instructions: str | None = None
+    additional_instructions: str | None = None
+    additional_messages: list[MessageIn] | None = None
+    tools: list[dict[str, Any]] | None = None
+    metadata: Metadata | None = None
+    stream: bool | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    truncation_strategy: dict[str, Any] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
+    response_format: Any = None
+    reasoning_effort: str | None = None
+
+
+class ThreadAndRunIn(RunIn):
+    thread: ThreadIn | None = None
+    tool_resources: dict[str, Any] | None = None

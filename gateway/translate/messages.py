@@ -1,0 +1,137 @@
+"""One assistant message being streamed: MiniMax `message` frames -> `thread.message.*` events.
+
+Content items are keyed by their `id`, else their position (wire note §5.1); each text item gets
+the next OpenAI content index the first time it has something to show, so indexes are contiguous
+from 0 with one index per block. Text goes through `TextAccumulator`, so deltas are exact in every
+dialect. Annotations are deduplicated by (type, text, start, end): MiniMax may repeat them on every
+frame or send them once at the end. Audio items (`stream: 2`) have no OpenAI counterpart and are
+not carried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.translate.events import Event
+from gateway.translate.objects import annotation_to_openai
+from gateway.translate.text import TextAccumulator, TextMode
+
+
+class _Block:
+    """One OpenAI content block: a text with its annotations, or an image file."""
+
+    __slots__ = ("annotations", "index", "seen", "text", "type")
+
+    def __init__(self, type_: str, mode: TextMode) -> None:
+        self.index = -1  # OpenAI content index, given when the block first shows something
+        self.type = type_
+        self.text = TextAccumulator(mode)
+        self.annotations: list[dict[str, Any]] = []
+        self.seen: set[tuple[Any, ...]] = set()
+
+    def new_annotations(self, raw: Any) -> list[dict[str, Any]]:
+        out = []
+        for ann in raw or ():
+            if not isinstance(ann, dict):
+                continue
+            key = (ann.get("type"), ann.get("text"), ann.get("start_index"), ann.get("end_index"))
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            mapped = annotation_to_openai(ann)
+            out.append({"index": len(self.annotations), **mapped})
+            self.annotations.append(mapped)
+        return out
+
+
+class MessageStream:
+    """State of the one open assistant message; `apply(frame)` returns its delta events."""
+
+    def __init__(self, snapshot: dict[str, Any], mode: TextMode) -> None:
+        self.id: str = snapshot["id"]
+        self._snapshot = snapshot  # OpenAI Message fields; `content` is rebuilt at completion
+        self._mode = mode
+        self._blocks: dict[Any, _Block] = {}  # content-item key -> block
+        self._shown: list[_Block] = []  # blocks that have an index, in index order
+
+    def opening_events(self) -> list[Event]:
+        created = {**self._snapshot, "content": [], "status": "in_progress"}
+        return [Event("thread.message.created", created), Event("thread.message.in_progress", created)]
+
+    def apply(self, message: dict[str, Any]) -> list[Event]:
+        """Diff one MiniMax message frame against what was sent; at most one delta event."""
+        deltas: list[dict[str, Any]] = []
+        for position, item in enumerate(message.get("content") or ()):
+            if not isinstance(item, dict):
+                continue
+            key = item.get("id") or position
+            if "text" in item or item.get("type") == "text":
+                text = item.get("text") or {}
+                value = text.get("value") if isinstance(text, dict) else text
+                block = self._block(key, "text")
+                piece = block.text.push(value if isinstance(value, str) else "")
+                anns = block.new_annotations(text.get("annotations") if isinstance(text, dict) else None)
+                if piece or anns:
+                    body: dict[str, Any] = {"value": piece}
+                    if anns:
+                        body["annotations"] = anns
+                    deltas.append({"index": self._index(block), "type": "text", "text": body})
+            elif item.get("type") == "image_file" and key not in self._blocks:
+                block = self._block(key, "image_file")
+                file_id = (item.get("image_file") or {}).get("file_id", "")
+                block.text.push(file_id)
+                deltas.append(
+                    {
+                        "index": self._index(block),
+                        "type": "image_file",
+                        "image_file": {"file_id": file_id, "detail": "auto"},
+                    }
+                )
+        return [self._delta(deltas)] if deltas else []
+
+    def closing_events(self, status: str, now: int, reason: str | None = None) -> list[Event]:
+        """Settle held-back text, then `thread.message.completed` (or `.incomplete`) with full content."""
+        deltas = []
+        for block in self._blocks.values():
+            if block.type == "text" and (piece := block.text.finish()):
+                deltas.append({"index": self._index(block), "type": "text", "text": {"value": piece}})
+        events = [self._delta(deltas)] if deltas else []
+        final = {**self._snapshot, "content": self._content(), "status": status}
+        if status == "completed":
+            final["completed_at"] = now
+        else:
+            final["incomplete_at"] = now
+            final["incomplete_details"] = {"reason": reason or "run_failed"}
+        events.append(Event(f"thread.message.{status}", final))
+        return events
+
+    def _block(self, key: Any, type_: str) -> _Block:
+        block = self._blocks.get(key)
+        if block is None:
+            block = self._blocks[key] = _Block(type_, self._mode)
+        return block
+
+    def _index(self, block: _Block) -> int:
+        if block.index < 0:
+            block.index = len(self._shown)
+            self._shown.append(block)
+        return block.index
+
+    def _delta(self, content: list[dict[str, Any]]) -> Event:
+        return Event(
+            "thread.message.delta",
+            {"id": self.id, "object": "thread.message.delta", "delta": {"content": content}},
+        )
+
+    def _content(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for block in self._shown:
+            if block.type == "image_file":
+                out.append(
+                    {"type": "image_file", "image_file": {"file_id": block.text.text, "detail": "auto"}}
+                )
+            else:
+                out.append(
+                    {"type": "text", "text": {"value": block.text.text, "annotations": block.annotations}}
+                )
+        return out

@@ -1,0 +1,71 @@
+"""Map MiniMax failures (HTTP statuses, `base_resp` codes, transport errors) to the gateway's errors.
+
+`base_resp` codes are from MiniMax's error-code table (wire note §6). A code that means "bad
+parameters" on a call whose only parameters are ids means an unknown id: 404, as OpenAI answers.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unauthorized,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+_AUTH = {1004, 2049}
+_RATE = {1002, 1039, 1041, 2045}
+_QUOTA = {1008, 1028, 1030, 2056}
+_FILTER = {1026, 1027}
+_BAD_PARAMS = {2013, 1042, 2061}
+_TIMEOUT = {1001}
+
+
+def from_base_resp(
+    code: int, message: str, *, ids_only: bool = False, retry_after: int | None = None
+) -> GatewayError:
+    text = f"MiniMax error {code}: {message}"
+    if code in _AUTH:
+        return Unauthorized(text)
+    if code in _RATE:
+        return RateLimited(text, retry_after=retry_after)
+    if code in _QUOTA:
+        return RateLimited(text, code="insufficient_quota")
+    if code in _FILTER:
+        return InvalidRequest(text, code="content_filter")
+    if code in _BAD_PARAMS:
+        return NotFound(text) if ids_only else InvalidRequest(text)
+    if code in _TIMEOUT:
+        return UpstreamTimeout(text)
+    return UpstreamError(text)
+
+
+def from_http_status(status: int, message: str, retry_after: str | None) -> GatewayError:
+    text = f"MiniMax answered HTTP {status}: {message}"[:500]
+    seconds = int(retry_after) if retry_after and retry_after.isdigit() else None
+    if status == 401:
+        return Unauthorized(text)
+    if status == 403:
+        return PermissionDenied(text)
+    if status == 429:
+        return RateLimited(text, retry_after=seconds)
+    if status in (408, 504):
+        return UpstreamTimeout(text)
+    if status in (400, 422):
+        return InvalidRequest(text)
+    return UpstreamError(text)
+
+
+def from_transport(exc: httpx.HTTPError) -> GatewayError:
+    """Connection-level failures. Messages name the failure, never the request (it holds the key)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout(f"MiniMax did not answer in time ({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamError("could not connect to MiniMax")
+    return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")
