@@ -27,16 +27,18 @@ async def create(request: Request) -> Response | EventStream:
     key = svc.key(request)
     first, turn = to_minimax.split_input(body.additional_messages or [])
     await _add_messages(svc, key, thread_id, first, "additional_messages")
-    return await _start(svc, key, thread_id, body, turn, prelude=[])
+    return await _start(svc, key, thread_id, body, turn, f"additional_messages[{len(first)}]", prelude=[])
 
 
 async def create_thread_and_run(request: Request) -> Response | EventStream:
     svc = services(request)
     body = await parse(request, ThreadAndRunIn)
     key = svc.key(request)
-    thread, turn = await create_thread(svc, key, body.thread or ThreadIn(), keep_last_turn=True)
+    thread_in = body.thread or ThreadIn()
+    thread, turn = await create_thread(svc, key, thread_in, keep_last_turn=True)
     prelude = [Event("thread.created", thread_to_openai(thread))]
-    return await _start(svc, key, thread["id"], body, turn, prelude)
+    turn_param = f"thread.messages[{len(thread_in.messages) - 1}]"
+    return await _start(svc, key, thread["id"], body, turn, turn_param, prelude)
 
 
 async def retrieve(request: Request) -> Response:
@@ -79,16 +81,28 @@ async def _instructions(svc: Services, key: str | None, body: RunIn) -> str | No
 
 
 async def _start(
-    svc: Services, key: str | None, thread_id: str, body: RunIn, turn: MessageIn | None, prelude: list[Event]
+    svc: Services,
+    key: str | None,
+    thread_id: str,
+    body: RunIn,
+    turn: MessageIn | None,
+    param: str,
+    prelude: list[Event],
 ) -> Response | EventStream:
+    """Run on MiniMax: streamed through the translator, or as a JSON run. `param` names `turn`."""
     instructions = await _instructions(svc, key, body)
-    param = "additional_messages" if not prelude else "thread.messages"
     minimax_body = to_minimax.run(
         thread_id, body, svc.settings.model_aliases, instructions=instructions, turn=turn, param=param
     )
     if not body.stream:
         if turn is not None:
-            await _add_messages(svc, key, thread_id, [turn], param)
+            await svc.minimax.call(
+                "POST",
+                "threads/messages/add",
+                key=key,
+                ids_only=True,
+                body=to_minimax.add_message(thread_id, turn, param),
+            )
         minimax_body.pop("stream")
         minimax_body.pop("messages")
         run = await svc.minimax.call("POST", "threads/run/create", key=key, body=minimax_body)

@@ -6,6 +6,7 @@ parameters" on a call whose only parameters are ids means an unknown id: 404, as
 
 from __future__ import annotations
 
+import aiohttp
 import httpx
 
 from gateway.errors import (
@@ -64,6 +65,10 @@ def from_http_status(status: int, message: str, retry_after: str | None) -> Gate
 
 def from_transport(exc: httpx.HTTPError) -> GatewayError:
     """Connection-level failures. Messages name the failure, never the request (it holds the key)."""
+    cause = exc.__cause__
+    # httpx-aiohttp maps every aiohttp connection error, a refused one included, to ConnectTimeout.
+    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ServerTimeoutError):
+        return UpstreamError("could not connect to MiniMax")
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout(f"MiniMax did not answer in time ({type(exc).__name__})")
     if isinstance(exc, httpx.ConnectError):

@@ -1,0 +1,302 @@
+"""The run endpoints' edges over real HTTP, against a scripted upstream: every failure is an
+OpenAI-shaped error before the stream, or `thread.run.failed` + `done` after it, never a hang."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.serve import ServerThread
+from gateway.settings import Settings
+from tests.stream_checks import check, parse_sse
+
+Script = Callable[
+    [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
+]
+AUTH = {"Authorization": "Bearer sk-client"}
+RUN_BODY = {"assistant_id": "asst_1", "stream": True}
+
+
+def frame(obj: dict[str, Any], base_resp: dict[str, Any] | None = None) -> bytes:
+    return b"data: " + json.dumps({"data": obj, "base_resp": base_resp or {}}).encode() + b"\n\n"
+
+
+RUN = {
+    "id": "run_1",
+    "object": "run",
+    "status": "in_progress",
+    "thread_id": "thread_1",
+    "assistant_id": "asst_1",
+}
+
+
+def text(value: str) -> bytes:
+    return frame(
+        {
+            "id": "msg_1",
+            "object": "message",
+            "role": "ai",
+            "content": [{"type": "text", "text": {"value": value}}],
+        }
+    )
+
+
+async def start(
+    send: Callable[[Any], Awaitable[None]],
+    status: int = 200,
+    ctype: bytes = b"text/event-stream",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", ctype), *(headers or [])],
+        }
+    )
+
+
+async def body(send: Callable[[Any], Awaitable[None]], data: bytes, more: bool = True) -> None:
+    await send({"type": "http.response.body", "body": data, "more_body": more})
+
+
+@contextmanager
+def gateway(script: Script, **settings: Any) -> Iterator[str]:
+    async def upstream(
+        scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
+    ) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await script(scope, receive, send)
+
+    with (
+        ServerThread(upstream) as up,
+        ServerThread(create_app(Settings(minimax_base_url=up.url, **settings))) as gw,
+    ):
+        yield gw.url + "/v1"
+
+
+def post_run(
+    base: str, body: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return httpx.post(
+        f"{base}/threads/thread_1/runs",
+        json=body or RUN_BODY,
+        headers=AUTH if headers is None else headers,
+        timeout=20,
+    )
+
+
+def assert_error(response: httpx.Response, status: int, **fields: Any) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    for key, value in fields.items():
+        assert error[key] == value, (key, error)
+    assert "sk-client" not in response.text
+    return error
+
+
+@pytest.mark.parametrize(
+    ("script_status", "headers", "status", "code"),
+    [
+        (429, [(b"retry-after", b"7")], 429, "rate_limit_exceeded"),
+        (401, [], 401, "invalid_api_key"),
+        (500, [], 502, None),
+        (503, [], 502, None),
+        (504, [], 504, None),
+    ],
+)
+def test_upstream_http_errors_before_the_stream(
+    script_status: int, headers: list[tuple[bytes, bytes]], status: int, code: str | None
+) -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await start(send, script_status, b"application/json", headers)
+        await body(send, b'{"base_resp": {"status_code": 1000, "status_msg": "nope"}}', more=False)
+
+    with gateway(script) as base:
+        response = post_run(base)
+    assert_error(response, status, code=code)
+    if script_status == 429:
+        assert response.headers["retry-after"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "status"),
+    [
+        (1004, "token not match group", 401),
+        (2049, "invalid api key", 401),
+        (1002, "rate limit", 429),
+        (1008, "insufficient balance", 429),
+        (2013, "invalid params, thread thread_1 not found", 404),
+        (2013, "invalid params, unknown model: gpt-9", 400),
+        (1026, "input new_sensitive", 400),
+        (1000, "unknown error", 502),
+    ],
+)
+@pytest.mark.parametrize("shape", ["json_body", "first_frame"])
+def test_minimax_rejections_map_to_statuses(code: int, message: str, status: int, shape: str) -> None:
+    base_resp = {"status_code": code, "status_msg": message}
+
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if shape == "json_body":
+            await start(send, 200, b"application/json")
+            await body(send, json.dumps({"base_resp": base_resp}).encode(), more=False)
+        else:
+            await start(send)
+            await body(send, b"data: " + json.dumps({"base_resp": base_resp}).encode() + b"\n\n", more=False)
+
+    with gateway(script) as base:
+        error = assert_error(post_run(base), status)
+    assert str(code) in error["message"]
+
+
+def test_unreachable_upstream_is_502() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with ServerThread(create_app(Settings(minimax_base_url=f"http://127.0.0.1:{port}"))) as gw:
+        assert_error(post_run(gw.url + "/v1"), 502, type="server_error")
+
+
+async def until_disconnect(receive: Callable[[], Awaitable[Any]], limit: float = 5) -> None:
+    """Stall like a silent MiniMax until the gateway hangs up (or `limit` passes)."""
+    with anyio.move_on_after(limit):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+
+def test_silent_upstream_before_the_stream_is_504() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await until_disconnect(receive)
+
+    with gateway(script, read_timeout=0.3) as base:
+        assert_error(post_run(base), 504)
+
+
+def stream_events(base: str) -> list[tuple[str, dict[str, Any]]]:
+    response = post_run(base)
+    assert response.status_code == 200
+    return parse_sse(response.content)
+
+
+def test_stall_mid_stream_fails_the_run_after_the_text_so_far() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await start(send)
+        await body(send, frame(RUN) + text("Hello"))
+        await until_disconnect(receive)
+
+    with gateway(script, read_timeout=0.3) as base:
+        events = stream_events(base)
+    transcript = check(events)
+    assert transcript.texts == {"msg_1": "Hello"}
+    assert events[-1][0] == "thread.run.failed"
+    assert events[-1][1]["last_error"]["code"] == "server_error"
+
+
+def test_connection_cut_mid_stream_fails_the_run() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await start(send)
+        await body(send, frame(RUN) + text("Hel"))
+        raise RuntimeError("connection cut by the test")  # uvicorn aborts: the chunked body never ends
+
+    with gateway(script) as base:
+        events = stream_events(base)
+    assert check(events).texts == {"msg_1": "Hel"}
+    assert events[-1][0] == "thread.run.failed"
+
+
+def test_clean_end_without_terminal_frame_completes() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await start(send)
+        await body(send, frame(RUN) + text("Hi") + text(" there"), more=False)
+
+    with gateway(script) as base:
+        events = stream_events(base)
+    assert check(events).texts == {"msg_1": "Hi there"}
+    assert events[-1][0] == "thread.run.completed"
+
+
+def test_frames_that_are_not_json_are_skipped() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await start(send)
+        await body(send, frame(RUN) + b": comment\n\ndata: ping\n\n" + text("ok"), more=False)
+
+    with gateway(script) as base:
+        assert check(stream_events(base)).texts == {"msg_1": "ok"}
+
+
+def test_client_disconnect_closes_the_upstream_request() -> None:
+    upstream_gone = threading.Event()
+
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await start(send)
+        await body(send, frame(RUN) + text("Hel"))
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        upstream_gone.set()
+
+    with gateway(script) as base, httpx.Client(timeout=10) as http:
+        with http.stream("POST", f"{base}/threads/thread_1/runs", json=RUN_BODY, headers=AUTH) as response:
+            for line in response.iter_lines():
+                if "thread.message.delta" in line:
+                    break
+        assert upstream_gone.wait(5), "the upstream request stayed open after the client left"
+
+
+def test_missing_key_is_401_and_nothing_goes_upstream() -> None:
+    called = threading.Event()
+
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        called.set()
+
+    with gateway(script) as base:
+        assert_error(post_run(base, headers={}), 401, code="invalid_api_key")
+    assert not called.is_set()
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"stream": True}, "assistant_id"),
+        ({"assistant_id": "a", "tools": [{"type": "browser"}]}, "tools[0].type"),
+        (
+            {
+                "assistant_id": "a",
+                "additional_messages": [
+                    {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}
+                ],
+            },
+            "additional_messages[0].content[0].type",
+        ),
+        ({"assistant_id": "a", "metadata": {"k": 1}}, "metadata.k"),
+    ],
+)
+def test_bad_bodies_are_400_naming_the_param(body: dict[str, Any], param: str) -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise AssertionError("a bad request must not reach MiniMax")
+
+    with gateway(script) as base:
+        assert_error(post_run(base, body), 400, param=param, type="invalid_request_error")
+
+
+def test_body_that_is_not_json_is_400() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise AssertionError("unreachable")
+
+    with gateway(script) as base:
+        response = httpx.post(f"{base}/threads/t/runs", content=b"{nope", headers=AUTH)
+    assert_error(response, 400)
