@@ -8,10 +8,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-TERMINAL_RUN = {"thread.run.completed", "thread.run.requires_action", "thread.run.failed",
-                "thread.run.cancelled", "thread.run.expired", "thread.run.incomplete"}
-STEP_END = {"thread.run.step.completed", "thread.run.step.failed", "thread.run.step.cancelled",
-            "thread.run.step.expired"}
+TERMINAL_RUN = {
+    "thread.run.completed",
+    "thread.run.requires_action",
+    "thread.run.failed",
+    "thread.run.cancelled",
+    "thread.run.expired",
+    "thread.run.incomplete",
+}
+STEP_END = {
+    "thread.run.step.completed",
+    "thread.run.step.failed",
+    "thread.run.step.cancelled",
+    "thread.run.step.expired",
+}
 MESSAGE_END = {"thread.message.completed", "thread.message.incomplete"}
 
 
@@ -82,14 +92,21 @@ def check(events: list[tuple[str, dict[str, Any]]]) -> Transcript:
                 key = f"{open_step}:{call['index']}"
                 if key not in out.tool_calls:
                     assert "id" in call and "type" in call, f"first delta of a call lacks id/type: {call}"
-                    out.tool_calls[key] = {"id": call["id"], "type": call["type"], "name": "", "arguments": ""}
+                    out.tool_calls[key] = {
+                        "id": call["id"],
+                        "type": call["type"],
+                        "name": "",
+                        "arguments": "",
+                    }
                 else:
                     assert "id" not in call, "a later tool-call delta repeats the id"
                 fn = call.get("function") or {}
                 out.tool_calls[key]["name"] += fn.get("name") or ""
                 out.tool_calls[key]["arguments"] += fn.get("arguments") or ""
         elif name in STEP_END:
-            assert data["id"] == open_step or open_step is None, f"{name} for {data['id']} while {open_step} open"
+            assert data["id"] == open_step or open_step is None, (
+                f"{name} for {data['id']} while {open_step} open"
+            )
             assert open_message is None, "a step ended while its message is open"
             if data["id"] == open_step:
                 open_step = None

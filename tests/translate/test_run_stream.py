@@ -19,21 +19,49 @@ REPLY = "Hello wörld, 你好 🌍!"
 
 def make_translator(mode: TextMode = TextMode.AUTO) -> RunStreamTranslator:
     counter = itertools.count(1)
-    seed = {"thread_id": THREAD, "assistant_id": ASST, "model": "abab6.5s-chat", "instructions": "be nice",
-            "tools": [], "metadata": {}}
-    return RunStreamTranslator(seed, new_id=lambda p: f"{p}gen{next(counter)}", clock=lambda: 1700000000,
-                               text_mode=mode)
+    seed = {
+        "thread_id": THREAD,
+        "assistant_id": ASST,
+        "model": "abab6.5s-chat",
+        "instructions": "be nice",
+        "tools": [],
+        "metadata": {},
+    }
+    return RunStreamTranslator(
+        seed, new_id=lambda p: f"{p}gen{next(counter)}", clock=lambda: 1700000000, text_mode=mode
+    )
 
 
 def run(status: str, **extra: Any) -> Frame:
-    return Frame("run", {"id": RUN, "object": "run", "thread_id": THREAD, "assistant_id": ASST,
-                         "status": status, "created_at": 1700000000, "completed_at": 0, "model": "abab6.5s-chat",
-                         "required_action": {"type": "", "submit_tool_outputs": None}, **extra})
+    return Frame(
+        "run",
+        {
+            "id": RUN,
+            "object": "run",
+            "thread_id": THREAD,
+            "assistant_id": ASST,
+            "status": status,
+            "created_at": 1700000000,
+            "completed_at": 0,
+            "model": "abab6.5s-chat",
+            "required_action": {"type": "", "submit_tool_outputs": None},
+            **extra,
+        },
+    )
 
 
 def message(value: str, role: str = "ai", msg_id: str = MSG, **item: Any) -> Frame:
-    return Frame("message", {"id": msg_id, "object": "message", "role": role, "run_id": RUN, "thread_id": THREAD,
-                             "content": [{"type": "text", "text": {"value": value, "annotations": []}, **item}]})
+    return Frame(
+        "message",
+        {
+            "id": msg_id,
+            "object": "message",
+            "role": role,
+            "run_id": RUN,
+            "thread_id": THREAD,
+            "content": [{"type": "text", "text": {"value": value, "annotations": []}, **item}],
+        },
+    )
 
 
 def step(status: str, type_: str = "message_creation", step_id: str = STEP, **details: Any) -> Frame:
@@ -41,8 +69,18 @@ def step(status: str, type_: str = "message_creation", step_id: str = STEP, **de
         step_details: dict[str, Any] = {"type": type_, "message_creation": {"message_id": MSG}}
     else:
         step_details = {"type": type_, "tool_calls": details.get("tool_calls", [])}
-    return Frame("step", {"id": step_id, "object": "run step", "run_id": RUN, "type": type_, "status": status,
-                          "created_at": 1700000000, "step_details": step_details})
+    return Frame(
+        "step",
+        {
+            "id": step_id,
+            "object": "run step",
+            "run_id": RUN,
+            "type": type_,
+            "status": status,
+            "created_at": 1700000000,
+            "step_details": step_details,
+        },
+    )
 
 
 def feed(translator: RunStreamTranslator, frames: list[Frame], end: str = "finish") -> list[Event]:
@@ -81,7 +119,11 @@ def test_text_run_is_exact_in_every_dialect(dialect: str, with_steps: bool) -> N
     assert transcript.texts == {MSG: REPLY}
     assert transcript.completed_texts == {MSG: REPLY}
     assert names(events)[:3] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
-    assert names(events)[-3:] == ["thread.message.completed", "thread.run.step.completed", "thread.run.completed"]
+    assert names(events)[-3:] == [
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
+    ]
     assert transcript.final_run is not None and transcript.final_run["status"] == "completed"
 
 
@@ -89,14 +131,20 @@ def test_first_delta_comes_out_with_the_first_frame() -> None:
     translator = make_translator()
     translator.on_frame(run("in_progress"))
     events = translator.on_frame(message("Hel"))
-    assert names(events) == ["thread.run.step.created", "thread.run.step.in_progress",
-                             "thread.message.created", "thread.message.in_progress", "thread.message.delta"]
+    assert names(events) == [
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+        "thread.message.delta",
+    ]
     assert events[-1].data["delta"]["content"] == [{"index": 0, "type": "text", "text": {"value": "Hel"}}]
 
 
 def test_user_echo_never_becomes_assistant_output() -> None:
-    events = feed(make_translator(), [run("in_progress"), message("echo", role="user", msg_id="m_u"),
-                                      run("completed")])
+    events = feed(
+        make_translator(), [run("in_progress"), message("echo", role="user", msg_id="m_u"), run("completed")]
+    )
     assert "thread.message.created" not in names(events)
     check([(e.name, e.data) for e in events])
 
@@ -120,14 +168,22 @@ def test_minimax_values_are_mapped() -> None:
 
 def test_error_frame_mid_message_fails_the_run_keeping_the_text() -> None:
     translator = make_translator()
-    frames = [run("in_progress"), message("Hel"), message("lo"), Frame("error", {"code": 1002, "message": "rpm"})]
+    frames = [
+        run("in_progress"),
+        message("Hel"),
+        message("lo"),
+        Frame("error", {"code": 1002, "message": "rpm"}),
+    ]
     events: list[Event] = []
     for frame in frames:
         events.extend(translator.on_frame(frame))
     transcript = check([(e.name, e.data) for e in events])
     assert names(events)[-3:] == ["thread.message.incomplete", "thread.run.step.failed", "thread.run.failed"]
     assert transcript.texts == {MSG: "Hello"}
-    assert events[-1].data["last_error"] == {"code": "rate_limit_exceeded", "message": "MiniMax error 1002: rpm"}
+    assert events[-1].data["last_error"] == {
+        "code": "rate_limit_exceeded",
+        "message": "MiniMax error 1002: rpm",
+    }
     assert translator.on_frame(message("more")) == []
     assert translator.finish() == []
 
@@ -146,14 +202,25 @@ def test_nothing_at_all_is_a_failure_not_a_success() -> None:
 
 
 def call(arguments: str, output: str = "") -> dict[str, Any]:
-    return {"id": "call_1", "type": "function",
-            "function": {"name": "get_weather", "arguments": arguments, "output": output}}
+    return {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": arguments, "output": output},
+    }
 
 
-REQUIRED = {"type": "submit_tool_outputs",
-            "submit_tool_outputs": {"tool_calls": [{"id": "call_1", "type": "function",
-                                                    "function": {"name": "get_weather",
-                                                                 "arguments": '{"location": "Paris"}'}}]}}
+REQUIRED = {
+    "type": "submit_tool_outputs",
+    "submit_tool_outputs": {
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"location": "Paris"}'},
+            }
+        ]
+    },
+}
 
 
 @pytest.mark.parametrize("with_steps", [True, False])
@@ -167,42 +234,73 @@ def test_function_call_streams_to_requires_action(with_steps: bool) -> None:
     assert names(events)[-1] == "thread.run.requires_action"
     assert "thread.run.step.completed" not in names(events)  # the tool step stays open, as OpenAI's does
     (only,) = transcript.tool_calls.values()
-    assert only == {"id": "call_1", "type": "function", "name": "get_weather", "arguments": '{"location": "Paris"}'}
+    assert only == {
+        "id": "call_1",
+        "type": "function",
+        "name": "get_weather",
+        "arguments": '{"location": "Paris"}',
+    }
     assert events[-1].data["required_action"] == REQUIRED
 
 
 def test_required_action_is_derived_from_the_step_when_the_run_frame_lacks_it() -> None:
-    frames = [run("in_progress"), step("in_progress", "tool_calls", "step_t", tool_calls=[call('{"a": 1}')]),
-              run("requires_action")]
+    frames = [
+        run("in_progress"),
+        step("in_progress", "tool_calls", "step_t", tool_calls=[call('{"a": 1}')]),
+        run("requires_action"),
+    ]
     events = feed(make_translator(), frames)
     calls = events[-1].data["required_action"]["submit_tool_outputs"]["tool_calls"]
-    assert calls == [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"a": 1}'}}]
+    assert calls == [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"a": 1}'}}
+    ]
 
 
-@pytest.mark.parametrize("args", [['{"loc', 'ation": 1}'], ['{"loc', '{"location": 1}'],
-                                  ['{"location": 1}', '{"location": 1}']])
+@pytest.mark.parametrize(
+    "args", [['{"loc', 'ation": 1}'], ['{"loc', '{"location": 1}'], ['{"location": 1}', '{"location": 1}']]
+)
 def test_tool_arguments_are_diffed_like_text(args: list[str]) -> None:
-    frames = [run("in_progress")] + [step("in_progress", "tool_calls", "step_t", tool_calls=[call(a)]) for a in args]
+    frames = [run("in_progress")] + [
+        step("in_progress", "tool_calls", "step_t", tool_calls=[call(a)]) for a in args
+    ]
     frames += [step("completed", "tool_calls", "step_t", tool_calls=[call('{"location": 1}', "sunny")])]
-    events = feed(make_translator(), frames + [run("completed")])
+    events = feed(make_translator(), [*frames, run("completed")])
     transcript = check([(e.name, e.data) for e in events])
     assert [c["arguments"] for c in transcript.tool_calls.values()] == ['{"location": 1}']
     done = next(e for e in events if e.name == "thread.run.step.completed")
     assert done.data["step_details"]["tool_calls"][0]["function"] == {
-        "name": "get_weather", "arguments": '{"location": 1}', "output": "sunny"}
+        "name": "get_weather",
+        "arguments": '{"location": 1}',
+        "output": "sunny",
+    }
 
 
 def test_web_search_step_then_cited_reply() -> None:
     search = {"id": "call_w", "type": "web_search", "web_search": {"query": "paris weather", "outputs": ""}}
     found = {**search, "web_search": {"query": "paris weather", "outputs": "sunny"}}
-    citation = {"type": "web_citation", "text": "【1†source】", "start_index": 6, "end_index": 16,
-                "web_citation": {"url": "https://example.com/w", "quote": "sunny"}}
-    frames = [run("in_progress"), step("in_progress", "tool_calls", "step_w", tool_calls=[search]),
-              step("completed", "tool_calls", "step_w", tool_calls=[found]),
-              message("Sunny."), message("【1†source】"),
-              Frame("message", {"id": MSG, "role": "ai", "content": [
-                  {"type": "text", "text": {"value": "", "annotations": [citation]}}]}),
-              run("completed")]
+    citation = {
+        "type": "web_citation",
+        "text": "【1†source】",
+        "start_index": 6,
+        "end_index": 16,
+        "web_citation": {"url": "https://example.com/w", "quote": "sunny"},
+    }
+    frames = [
+        run("in_progress"),
+        step("in_progress", "tool_calls", "step_w", tool_calls=[search]),
+        step("completed", "tool_calls", "step_w", tool_calls=[found]),
+        message("Sunny."),
+        message("【1†source】"),
+        Frame(
+            "message",
+            {
+                "id": MSG,
+                "role": "ai",
+                "content": [{"type": "text", "text": {"value": "", "annotations": [citation]}}],
+            },
+        ),
+        run("completed"),
+    ]
     events = feed(make_translator(), frames)
     transcript = check([(e.name, e.data) for e in events])
     assert transcript.texts == {MSG: "Sunny.【1†source】"}
@@ -216,8 +314,14 @@ def test_web_search_step_then_cited_reply() -> None:
 
 
 def test_message_before_its_step_frame_is_folded_into_one_step() -> None:
-    frames = [run("in_progress"), message("Hi"), step("in_progress"), message(" there"), step("completed"),
-              run("completed")]
+    frames = [
+        run("in_progress"),
+        message("Hi"),
+        step("in_progress"),
+        message(" there"),
+        step("completed"),
+        run("completed"),
+    ]
     events = feed(make_translator(), frames)
     transcript = check([(e.name, e.data) for e in events])
     assert names(events).count("thread.run.step.created") == 1
@@ -233,8 +337,17 @@ def test_two_messages_each_get_their_own_step() -> None:
 
 
 def test_several_content_items_get_contiguous_indexes() -> None:
-    both = Frame("message", {"id": MSG, "role": "ai", "content": [
-        {"id": "c1", "type": "text", "text": {"value": "ab"}}, {"id": "c2", "type": "text", "text": {"value": "xy"}}]})
+    both = Frame(
+        "message",
+        {
+            "id": MSG,
+            "role": "ai",
+            "content": [
+                {"id": "c1", "type": "text", "text": {"value": "ab"}},
+                {"id": "c2", "type": "text", "text": {"value": "xy"}},
+            ],
+        },
+    )
     events = feed(make_translator(), [run("in_progress"), both, run("completed")])
     done = next(e for e in events if e.name == "thread.message.completed")
     assert [c["text"]["value"] for c in done.data["content"]] == ["ab", "xy"]

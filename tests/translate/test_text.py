@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -12,9 +13,13 @@ TEXTS = ["Hello wörld, 你好 🌍 — café.", "ha" * 20, "a", "【1†source�
 
 
 def chunked(text: str, rng: random.Random) -> list[str]:
-    cuts = sorted(rng.sample(range(1, len(text)), k=min(len(text) - 1, rng.randint(1, 8)))) if len(text) > 1 else []
+    cuts = (
+        sorted(rng.sample(range(1, len(text)), k=min(len(text) - 1, rng.randint(1, 8))))
+        if len(text) > 1
+        else []
+    )
     bounds = [0, *cuts, len(text)]
-    return [text[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def feed(values: list[str], mode: TextMode = TextMode.AUTO) -> tuple[str, str]:
@@ -26,8 +31,12 @@ def feed(values: list[str], mode: TextMode = TextMode.AUTO) -> tuple[str, str]:
 def dialects(text: str, rng: random.Random) -> dict[str, list[str]]:
     parts = chunked(text, rng)
     totals = ["".join(parts[: i + 1]) for i in range(len(parts))]
-    return {"incremental": parts, "cumulative": totals, "incremental_final": [*parts, text],
-            "cumulative_repeats": [t for t in totals for _ in range(2)]}
+    return {
+        "incremental": parts,
+        "cumulative": totals,
+        "incremental_final": [*parts, text],
+        "cumulative_repeats": [t for t in totals for _ in range(2)],
+    }
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -7,17 +7,31 @@ import pytest
 from gateway.upstream.frames import parse_frame
 
 
-@pytest.mark.parametrize("base_resp", ['{}', '{"status_code": 0, "status_msg": "success"}',
-                                       '{"code": 0, "message": ""}', 'null'])
-@pytest.mark.parametrize(("tag", "kind"), [("run", "run"), ("thread.run", "run"), ("message", "message"),
-                                           ("run step", "step"), ("thread.run.step", "step")])
+@pytest.mark.parametrize(
+    "base_resp", ["{}", '{"status_code": 0, "status_msg": "success"}', '{"code": 0, "message": ""}', "null"]
+)
+@pytest.mark.parametrize(
+    ("tag", "kind"),
+    [
+        ("run", "run"),
+        ("thread.run", "run"),
+        ("message", "message"),
+        ("run step", "step"),
+        ("thread.run.step", "step"),
+    ],
+)
 def test_success_envelopes(base_resp: str, tag: str, kind: str) -> None:
     frame = parse_frame(f'{{"data": {{"object": "{tag}", "id": "x"}}, "base_resp": {base_resp}}}'.encode())
     assert frame is not None and frame.kind == kind and frame.data["id"] == "x"
 
 
-@pytest.mark.parametrize("body", [b'{"base_resp": {"status_code": 1002, "status_msg": "rate"}}',
-                                  b'{"data": {"object": "run"}, "base_resp": {"code": 1002, "message": "rate"}}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"base_resp": {"status_code": 1002, "status_msg": "rate"}}',
+        b'{"data": {"object": "run"}, "base_resp": {"code": 1002, "message": "rate"}}',
+    ],
+)
 def test_error_envelopes(body: bytes) -> None:
     frame = parse_frame(body)
     assert frame is not None and frame.kind == "error"

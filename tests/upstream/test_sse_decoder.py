@@ -8,8 +8,10 @@ import pytest
 
 from gateway.upstream.sse_decoder import SSEDecoder
 
-FRAMES = [json.dumps({"data": {"object": "message", "text": t}}, ensure_ascii=False)
-          for t in ["Hel", "你好 🌍", "x" * 70000, "end"]]
+FRAMES = [
+    json.dumps({"data": {"object": "message", "text": t}}, ensure_ascii=False)
+    for t in ["Hel", "你好 🌍", "x" * 70000, "end"]
+]
 
 
 def stream(eol: str) -> bytes:

@@ -1,0 +1,154 @@
+"""The deterministic "model": reply texts, tool decisions and tool outputs, as pure functions.
+
+Decision rule for the latest user message and the tools available to a run (run override, else the
+assistant's), first match wins:
+1. a `function` tool whose name appears in the text as a word -> FunctionCall (arguments: see
+   `function_arguments`); the run then waits in `requires_action`;
+2. `web_search` and the text contains "search" -> BuiltinCall("web_search");
+3. `code_interpreter` and "run code" or "calculate" -> BuiltinCall("code_interpreter");
+4. `retrieval` and "file" or "document" -> BuiltinCall("retrieval");
+5. otherwise a plain `text_reply`.
+Built-in calls are answered by `reply_for`; only web_search adds a citation marker and annotation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote
+
+import orjson
+
+BuiltinType = Literal["web_search", "code_interpreter", "retrieval"]
+CITATION_MARKER = "【1†source】"
+_TRAILING = " \t\r\n.,!?;:\u3002\uff0c\uff01\uff1f\uff1b\uff1a"  # ASCII and CJK punctuation
+_LEAD_WORD = re.compile(r"^(?:for|with|on)\s+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    name: str
+    arguments: str  # a JSON object, as a string
+
+
+@dataclass(frozen=True)
+class BuiltinCall:
+    type: BuiltinType
+    query: str
+
+
+Decision = FunctionCall | BuiltinCall | None
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    annotations: tuple[dict[str, Any], ...] = field(default=())
+
+
+def text_reply(user_text: str) -> str:
+    """The exact reply streamed for a plain user message (multi-byte: CJK, emoji beyond the BMP, accents)."""
+    return (
+        f"You said: {user_text}. 你好，世界 🌍 — café, naïve. "  # noqa: RUF001
+        "This deterministic reply comes from the MiniMax emulator; ¡olé! 👋 Ende."
+    )
+
+
+def tool_result_reply(name: str, output: str) -> str:
+    """The reply after a function tool's output was submitted."""
+    return f"The result of {name} is: {output}"
+
+
+def _text_after(text: str, end: int) -> str:
+    rest = _LEAD_WORD.sub("", text[end:].strip())
+    return rest.rstrip(_TRAILING)
+
+
+def _first_property(parameters: Any) -> str:
+    if isinstance(parameters, str):  # some callers send the JSON schema as a string
+        try:
+            parameters = orjson.loads(parameters)
+        except orjson.JSONDecodeError:
+            return "input"
+    props = parameters.get("properties") if isinstance(parameters, Mapping) else None
+    if isinstance(props, Mapping) and props:
+        return str(next(iter(props)))
+    return "input"
+
+
+def function_arguments(user_text: str, name_end: int, parameters: Any) -> str:
+    """`{"<first property or input>": "<text after the tool name, minus for/with/on and punctuation>"}`."""
+    return orjson.dumps({_first_property(parameters): _text_after(user_text, name_end)}).decode()
+
+
+def _find_word(text: str, word: str) -> re.Match[str] | None:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text)
+
+
+def decide(user_text: str, tools: Sequence[Mapping[str, Any]]) -> Decision:
+    """What the run does for `user_text` given the available tools (rule in the module docstring)."""
+    best: tuple[int, FunctionCall] | None = None
+    for tool in tools:
+        fn = tool.get("function")
+        if tool.get("type") != "function" or not isinstance(fn, Mapping):
+            continue
+        name = str(fn.get("name", ""))
+        match = _find_word(user_text, name) if name else None
+        if match and (best is None or match.start() < best[0]):
+            best = (
+                match.start(),
+                FunctionCall(name, function_arguments(user_text, match.end(), fn.get("parameters"))),
+            )
+    if best is not None:
+        return best[1]
+    types = {tool.get("type") for tool in tools}
+    lower = user_text.lower()
+    if "web_search" in types and "search" in lower:
+        return BuiltinCall(
+            "web_search", _text_after(user_text, lower.index("search") + len("search")) or user_text
+        )
+    if "code_interpreter" in types:
+        for key in ("run code", "calculate"):
+            if key in lower:
+                return BuiltinCall("code_interpreter", _text_after(user_text, lower.index(key) + len(key)))
+    if "retrieval" in types and ("file" in lower or "document" in lower):
+        return BuiltinCall("retrieval", user_text.rstrip(_TRAILING))
+    return None
+
+
+def _search_url(query: str) -> str:
+    return f"https://example.com/search?q={quote(query)}"
+
+
+def builtin_payload(call: BuiltinCall, *, done: bool) -> dict[str, Any]:
+    """The tool-specific object of a built-in tool call (`web_search`/`code_interpreter`/`retrieval` key)."""
+    if call.type == "code_interpreter":
+        code = f"print({call.query!r})"
+        outputs = [{"type": "logs", "logs": f"{call.query}\n"}] if done else []
+        return {"input": code, "outputs": outputs}
+    if call.type == "web_search":
+        results = [{"title": f"About {call.query}", "url": _search_url(call.query), "snippet": _quote(call)}]
+        return {"query": call.query, "outputs": orjson.dumps(results).decode() if done else ""}
+    return {"query": call.query, "outputs": f"Document excerpt relevant to: {call.query}" if done else ""}
+
+
+def _quote(call: BuiltinCall) -> str:
+    return f"Top web result for {call.query}"
+
+
+def reply_for(decision: Decision, user_text: str) -> Reply:
+    """Reply text and annotations (indexes in characters of the full text) after `decision`'s tool ran."""
+    if isinstance(decision, BuiltinCall) and decision.type == "web_search":
+        text = f"{text_reply(user_text)} Source: {CITATION_MARKER} (web)."
+        start = text.index(CITATION_MARKER)
+        annotation = {
+            "type": "web_citation",
+            "text": CITATION_MARKER,
+            "start_index": start,
+            "end_index": start + len(CITATION_MARKER),
+            "web_citation": {"url": _search_url(decision.query), "quote": _quote(decision)},
+        }
+        return Reply(text, (annotation,))
+    return Reply(text_reply(user_text))
