@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     text_mode: TextMode = Field(TextMode.AUTO, description="How MiniMax message frames carry text")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream")
     read_timeout: float = Field(300.0, gt=0, description="Seconds upstream may stay silent mid-request")
+    poll_interval: float = Field(
+        0.5, gt=0, description="Seconds between polls when following a run MiniMax does not stream"
+    )
+    follow_timeout: float = Field(600.0, gt=0, description="Seconds to follow such a run before giving up")
     max_connections: int = Field(10_000, gt=0, description="Upstream connection-pool size")
     log_level: str = Field("info", description="uvicorn/gateway log level")
 

@@ -7,17 +7,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.edge import JSON, parse
+from gateway.api.edge import JSON, list_page, parse, query
 from gateway.api.services import Services, services
 from gateway.api.streaming import EventStream
 from gateway.api.threads import create_thread
-from gateway.errors import InvalidRequest, NotFound
 from gateway.relay import relay
-from gateway.schemas.openai import MessageIn, RunIn, ThreadAndRunIn, ThreadIn
+from gateway.schemas.openai import MessageIn, MetadataIn, RunIn, SubmitToolOutputsIn, ThreadAndRunIn, ThreadIn
 from gateway.translate import request as to_minimax
 from gateway.translate.events import Event
-from gateway.translate.objects import run_to_openai, thread_to_openai
+from gateway.translate.objects import run_to_openai, step_to_openai, thread_to_openai
 from gateway.translate.run_stream import RunStreamTranslator
+from gateway.upstream.follow import RunFollower
 
 
 async def create(request: Request) -> Response | EventStream:
@@ -105,15 +105,11 @@ async def _start(
             )
         minimax_body.pop("stream")
         minimax_body.pop("messages")
-        run = await svc.minimax.call("POST", "threads/run/create", key=key, body=minimax_body)
+        run = await svc.minimax.call(
+            "POST", "threads/run/create", key=key, body=minimax_body, ids=(thread_id, body.assistant_id)
+        )
         return JSON(run_to_openai(run))
-    try:
-        upstream, first = await svc.minimax.open_stream(minimax_body, key=key)
-    except InvalidRequest as exc:
-        # MiniMax answers an unknown thread or assistant with "invalid params" naming the id.
-        if thread_id in exc.message or body.assistant_id in exc.message:
-            raise NotFound(exc.message) from None
-        raise
+    upstream = await svc.minimax.open_stream(minimax_body, key=key, ids=(thread_id, body.assistant_id))
     seed: dict[str, Any] = {
         "thread_id": thread_id,
         "assistant_id": body.assistant_id,
@@ -125,4 +121,111 @@ async def _start(
     translator = RunStreamTranslator(
         seed, new_id=svc.new_id, clock=svc.clock, text_mode=svc.settings.text_mode
     )
-    return EventStream(relay(upstream, first, translator, prelude))
+    return EventStream(relay(upstream, translator, prelude))
+
+
+def _ids(request: Request) -> dict[str, str]:
+    return {"thread_id": request.path_params["thread_id"], "run_id": request.path_params["run_id"]}
+
+
+async def list_(request: Request) -> Response:
+    svc = services(request)
+    limit = int(request.query_params.get("limit", 20))
+    params = {
+        "thread_id": request.path_params["thread_id"],
+        "limit": limit,
+        "order": "desc",
+        **query(request, "after", "before", "order"),
+    }
+    page = await svc.minimax.call(
+        "GET", "threads/run/list", key=svc.key(request), ids_only=True, params=params
+    )
+    return JSON(list_page([run_to_openai(r) for r in page.get("data") or ()], page, limit))
+
+
+async def modify(request: Request) -> Response:
+    svc = services(request)
+    body = await parse(request, MetadataIn)
+    changed = await svc.minimax.call(
+        "POST",
+        "threads/run/modify",
+        key=svc.key(request),
+        ids_only=True,
+        body={**_ids(request), "metadata": body.metadata or {}},
+    )
+    return JSON(run_to_openai(changed.get("run", changed)))
+
+
+async def cancel(request: Request) -> Response:
+    svc = services(request)
+    cancelled = await svc.minimax.call(
+        "POST", "threads/run/cancel", key=svc.key(request), ids_only=True, body=_ids(request)
+    )
+    if not cancelled.get("run") and not cancelled.get("id"):  # MiniMax may answer with no run at all
+        cancelled = await svc.minimax.call(
+            "GET", "threads/run/retrieve", key=svc.key(request), ids_only=True, params=_ids(request)
+        )
+    return JSON(run_to_openai(cancelled.get("run", cancelled)))
+
+
+async def submit_tool_outputs(request: Request) -> Response | EventStream:
+    """MiniMax takes tool outputs only as a JSON call. For `stream: true` the gateway submits, then
+    follows the run by polling and streams what it sees through the same translator."""
+    svc = services(request)
+    body = await parse(request, SubmitToolOutputsIn)
+    key = svc.key(request)
+    ids = _ids(request)
+    before = await svc.minimax.call(
+        "GET", "threads/run_steps/list", key=key, ids_only=True, params={**ids, "order": "asc", "limit": 100}
+    )
+    outputs = [{"tool_call_id": o.tool_call_id, "output": o.output} for o in body.tool_outputs]
+    run = await svc.minimax.call(
+        "POST",
+        "threads/run/submit_tool_outputs",
+        key=key,
+        ids_only=True,
+        body={**ids, "tool_outputs": outputs},
+    )
+    if not body.stream:
+        return JSON(run_to_openai(run))
+    steps_before = {s.get("id", ""): s.get("status", "") for s in before.get("data") or ()}
+    settings = svc.settings
+    follower = RunFollower(
+        svc.minimax,
+        key,
+        ids["thread_id"],
+        ids["run_id"],
+        steps_before,
+        interval=settings.poll_interval,
+        timeout=settings.follow_timeout,
+    )
+    translator = RunStreamTranslator(
+        {**run, "status": "queued"},
+        new_id=svc.new_id,
+        clock=svc.clock,
+        text_mode=settings.text_mode,
+        resume_after=frozenset(steps_before),
+    )
+    return EventStream(relay(follower, translator, []))
+
+
+async def list_steps(request: Request) -> Response:
+    svc = services(request)
+    limit = int(request.query_params.get("limit", 20))
+    params = {**_ids(request), "limit": limit, "order": "desc", **query(request, "after", "before", "order")}
+    page = await svc.minimax.call(
+        "GET", "threads/run_steps/list", key=svc.key(request), ids_only=True, params=params
+    )
+    return JSON(list_page([step_to_openai(s) for s in page.get("data") or ()], page, limit))
+
+
+async def retrieve_step(request: Request) -> Response:
+    svc = services(request)
+    found = await svc.minimax.call(
+        "GET",
+        "threads/run_steps/retrieve",
+        key=svc.key(request),
+        ids_only=True,
+        params={**_ids(request), "step_id": request.path_params["step_id"]},
+    )
+    return JSON(step_to_openai(found))

@@ -9,7 +9,8 @@ from starlette.responses import Response
 
 from gateway.api.edge import JSON, list_page, parse, query
 from gateway.api.services import Services, services
-from gateway.schemas.openai import MessageIn, ThreadIn
+from gateway.errors import InvalidRequest
+from gateway.schemas.openai import MessageIn, MetadataIn, ThreadIn
 from gateway.translate import request as to_minimax
 from gateway.translate.objects import message_to_openai, thread_to_openai
 
@@ -95,3 +96,25 @@ async def retrieve_message(request: Request) -> Response:
         },
     )
     return JSON(message_to_openai(found))
+
+
+async def modify(request: Request) -> Response:
+    svc = services(request)
+    body = await parse(request, MetadataIn)
+    changed = await svc.minimax.call(
+        "POST",
+        "threads/modify",
+        key=svc.key(request),
+        ids_only=True,
+        body={"id": request.path_params["thread_id"], "metadata": body.metadata or {}},
+    )
+    return JSON(thread_to_openai(changed.get("thread", changed)))
+
+
+async def unsupported(request: Request) -> Response:
+    """What MiniMax's Assistants API has no call for: a clear 400, never a 5xx the SDKs would retry."""
+    raise InvalidRequest(
+        f"{request.method} {request.url.path} is not supported: MiniMax's Assistants API "
+        "has no equivalent operation",
+        code="unsupported_operation",
+    )

@@ -90,3 +90,19 @@ class RunIn(_Body):
 class ThreadAndRunIn(RunIn):
     thread: ThreadIn | None = None
     tool_resources: dict[str, Any] | None = None
+
+
+class ToolOutput(_Body):
+    tool_call_id: str
+    output: str = ""
+
+
+class SubmitToolOutputsIn(_Body):
+    tool_outputs: list[ToolOutput]
+    stream: bool | None = None
+
+
+class MetadataIn(_Body):
+    """`POST /threads/{id}`, `/runs/{id}`, `/messages/{id}`: the only field MiniMax can change."""
+
+    metadata: Metadata | None = None

@@ -45,10 +45,18 @@ class RunStreamTranslator:
     """`on_frame(frame) -> events`; `fail(...)` / `finish()` close the stream. See the module doc."""
 
     def __init__(
-        self, run: dict[str, Any], *, new_id: NewId, clock: Clock, text_mode: TextMode = TextMode.AUTO
+        self,
+        run: dict[str, Any],
+        *,
+        new_id: NewId,
+        clock: Clock,
+        text_mode: TextMode = TextMode.AUTO,
+        resume_after: frozenset[str] | None = None,
     ) -> None:
         """`run`: the MiniMax-shaped run as far as the request knows it (thread, assistant, model,
-        instructions, tools, metadata); frames update it."""
+        instructions, tools, metadata); frames update it. `resume_after`: the run already existed
+        (tool outputs were just submitted) and had these steps; like OpenAI, the stream then starts at
+        `thread.run.queued`, and an old step only gets its terminal event."""
         self._run_raw = dict(run)  # MiniMax run fields, updated by every run frame
         self._new_id = new_id
         self._clock = clock
@@ -58,6 +66,8 @@ class RunStreamTranslator:
         self._step: StepStream | None = None  # the open step
         self._message: MessageStream | None = None  # the open assistant message
         self._closed: set[str] = set()  # ids of closed steps and messages (MiniMax's and ours)
+        self._resumed = resume_after is not None
+        self._old_steps = resume_after or frozenset()  # steps from before this stream
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -116,6 +126,8 @@ class RunStreamTranslator:
         raw["created_at"] = raw.get("created_at") or self._clock()
         self.run_status = "queued"
         snap = self._snapshot(status="queued")
+        if self._resumed:
+            return [Event("thread.run.queued", snap)]
         return [Event("thread.run.created", snap), Event("thread.run.queued", snap)]
 
     def _advance(self, status: str, events: list[Event]) -> None:
@@ -239,6 +251,9 @@ class RunStreamTranslator:
         upstream_id = data.get("id") or ""
         if upstream_id in self._closed:
             return  # a late frame for a step already closed
+        if upstream_id in self._old_steps:
+            self._on_old_step(data, events)
+            return
         type_ = "tool_calls" if data.get("type") == "tool_calls" else "message_creation"
         raw_details = data.get("step_details")
         details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
@@ -263,6 +278,18 @@ class RunStreamTranslator:
                 err = data.get("last_error") or {}
                 last_error = {"code": "server_error", "message": str(err.get("message") or "step failed")}
             self._close_step(events, status, last_error)
+
+    def _on_old_step(self, data: dict[str, Any], events: list[Event]) -> None:
+        """A step from before this stream (the tool step outputs were submitted for): when it ends,
+        send its terminal event alone, with the outputs filled in, as OpenAI does."""
+        status = STEP_STATUS.get(data.get("status", ""), "in_progress")
+        if status == "in_progress":
+            return
+        self._close_message(events, "completed")
+        if self._step is not None:
+            self._close_step(events, "completed")
+        self._closed.add(data.get("id") or "")
+        events.append(Event(f"thread.run.step.{status}", step_to_openai(data)))
 
     # -- messages --------------------------------------------------------------------------------
 

@@ -5,6 +5,8 @@ The only module that sends requests upstream. Everything it raises is a `Gateway
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from typing import Any
 
 import httpx
@@ -13,22 +15,46 @@ import orjson
 from gateway.errors import GatewayError, UpstreamError
 from gateway.settings import Settings
 from gateway.upstream.errors import from_base_resp, from_http_status, from_transport
-from gateway.upstream.frames import error_of, parse_frame
+from gateway.upstream.frames import Frame, error_of, parse_frame
 from gateway.upstream.sse_decoder import SSEDecoder
+
+log = logging.getLogger("gateway.upstream")
 
 
 class UpstreamStream:
-    """An open `create_stream` response; `next_read()` gives the payloads each network read completes."""
+    """An open `create_stream` response, read as batches of frames: one batch per network read."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, ids: Collection[str] = ()) -> None:
         self._response = response
+        self._ids = ids  # ids the request names, for error mapping
         self._chunks = response.aiter_raw()
         self._decoder = SSEDecoder()
+        self._pending: list[Frame] | None = None  # frames read by `open()`
         self._ended = False
+        self.skipped = 0  # payloads that were not MiniMax frames (keep-alives, garbage)
 
-    async def next_read(self) -> list[bytes] | None:
-        """The payloads of the next read ([] if it completed none); None once the body ended cleanly.
+    async def open(self) -> None:
+        """Read up to the first frame. An error there is a rejection of the request: raise it."""
+        first: list[Frame] = []
+        while (payloads := await self._next_read()) is not None:
+            first.extend(self._parse(payloads))
+            if first:
+                if first[0].kind == "error":
+                    raise from_base_resp(first[0].data["code"], first[0].data["message"], ids=self._ids)
+                self._pending = first
+                return
+        raise UpstreamError("MiniMax ended the stream before sending a frame")
+
+    async def next_batch(self) -> list[Frame] | None:
+        """The frames of the next read (maybe none); None once the body ended cleanly.
         A broken connection raises `GatewayError`: a cut stream never looks like a clean end."""
+        if self._pending is not None:
+            batch, self._pending = self._pending, None
+            return batch
+        payloads = await self._next_read()
+        return None if payloads is None else self._parse(payloads)
+
+    async def _next_read(self) -> list[bytes] | None:
         if self._ended:
             return None
         try:
@@ -40,7 +66,19 @@ class UpstreamStream:
             raise from_transport(exc) from None
         return self._decoder.feed(chunk)
 
+    def _parse(self, payloads: list[bytes]) -> list[Frame]:
+        frames = []
+        for payload in payloads:
+            frame = parse_frame(payload)
+            if frame is None:
+                self.skipped += 1
+            else:
+                frames.append(frame)
+        return frames
+
     async def aclose(self) -> None:
+        if self.skipped:
+            log.warning("skipped %d upstream payloads that were not MiniMax frames", self.skipped)
         await self._response.aclose()
 
 
@@ -64,6 +102,7 @@ class MiniMaxClient:
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         ids_only: bool = False,
+        ids: Collection[str] = (),
     ) -> dict[str, Any]:
         """One REST call; returns the object (envelope removed) or raises the mapped error."""
         query = {**self._params, **{k: v for k, v in (params or {}).items() if v is not None}}
@@ -77,11 +116,11 @@ class MiniMaxClient:
             )
         except httpx.HTTPError as exc:
             raise from_transport(exc) from None
-        return _json_result(response.status_code, response.content, response.headers, ids_only)
+        return _json_result(response.status_code, response.content, response.headers, ids_only, ids)
 
     async def open_stream(
-        self, body: dict[str, Any], *, key: str | None
-    ) -> tuple[UpstreamStream, list[bytes]]:
+        self, body: dict[str, Any], *, key: str | None, ids: Collection[str] = ()
+    ) -> UpstreamStream:
         """Start `create_stream` and read up to its first frame, so that a rejection (HTTP error,
         JSON error body, error frame) raises here, before the client's stream has started."""
         request = self._http.build_request(
@@ -98,23 +137,18 @@ class MiniMaxClient:
         try:
             if response.status_code != 200:
                 content = await response.aread()
-                _json_result(response.status_code, content, response.headers, False)
-            stream = UpstreamStream(response)
-            first: list[bytes] = []
-            while (payloads := await stream.next_read()) is not None:
-                first.extend(payloads)
-                head = next((f for f in map(parse_frame, payloads) if f is not None), None)
-                if head is not None:
-                    if head.kind == "error":
-                        raise from_base_resp(head.data["code"], head.data["message"])
-                    return stream, first
-            raise UpstreamError("MiniMax ended the stream before sending a frame")
+                _json_result(response.status_code, content, response.headers, ids=ids)
+            stream = UpstreamStream(response, ids)
+            await stream.open()
+            return stream
         except BaseException:
             await response.aclose()
             raise
 
 
-def _json_result(status: int, content: bytes, headers: httpx.Headers, ids_only: bool) -> dict[str, Any]:
+def _json_result(
+    status: int, content: bytes, headers: httpx.Headers, ids_only: bool = False, ids: Collection[str] = ()
+) -> dict[str, Any]:
     try:
         doc = orjson.loads(content)
     except orjson.JSONDecodeError:
@@ -129,7 +163,7 @@ def _json_result(status: int, content: bytes, headers: httpx.Headers, ids_only: 
         raise UpstreamError("MiniMax answered with a body that is not a JSON object")
     failure = error_of(doc.get("base_resp"))
     if failure is not None:
-        raise from_base_resp(*failure, ids_only=ids_only)
+        raise from_base_resp(*failure, ids_only=ids_only, ids=ids)
     doc.pop("base_resp", None)
     return doc
 

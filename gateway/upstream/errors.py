@@ -6,6 +6,8 @@ parameters" on a call whose only parameters are ids means an unknown id: 404, as
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import aiohttp
 import httpx
 
@@ -29,8 +31,15 @@ _TIMEOUT = {1001}
 
 
 def from_base_resp(
-    code: int, message: str, *, ids_only: bool = False, retry_after: int | None = None
+    code: int,
+    message: str,
+    *,
+    ids_only: bool = False,
+    ids: Collection[str] = (),
+    retry_after: int | None = None,
 ) -> GatewayError:
+    """`ids_only`: the call's parameters are all ids; `ids`: ids the call names (a "bad params" that
+    names one of them means that object does not exist)."""
     text = f"MiniMax error {code}: {message}"
     if code in _AUTH:
         return Unauthorized(text)
@@ -41,7 +50,8 @@ def from_base_resp(
     if code in _FILTER:
         return InvalidRequest(text, code="content_filter")
     if code in _BAD_PARAMS:
-        return NotFound(text) if ids_only else InvalidRequest(text)
+        unknown_id = ids_only or any(i and i in message for i in ids)
+        return NotFound(text) if unknown_id else InvalidRequest(text)
     if code in _TIMEOUT:
         return UpstreamTimeout(text)
     return UpstreamError(text)

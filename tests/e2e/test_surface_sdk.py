@@ -1,0 +1,270 @@
+"""The whole Assistants surface through the gateway with openai 3.x: CRUD and paging, polled runs,
+tool outputs (JSON and streamed), cancel, run steps, and the SDK error classes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import openai
+import pytest
+from openai import AssistantEventHandler
+
+from gateway.emulator.model import text_reply, tool_result_reply
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a place",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+    },
+}
+POLL_MS = 50
+
+
+def sdk(gateway_url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gateway_url, api_key="sk-test", max_retries=0)
+
+
+def test_assistant_crud_with_paging(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    made = [client.beta.assistants.create(model="abab6.5s-chat", name=f"page-{i}") for i in range(5)]
+    ours = {a.id for a in made}
+    listed = [a.id for a in client.beta.assistants.list(limit=2, order="asc") if a.id in ours]
+    assert listed == [a.id for a in made]  # auto-pagination walked several pages and ended
+    first_page = client.beta.assistants.list(limit=2)
+    assert len(first_page.data) == 2 and first_page.has_more
+    got = client.beta.assistants.retrieve(made[0].id)
+    assert got.name == "page-0" and got.model == "abab6.5s-chat"
+    changed = client.beta.assistants.update(made[0].id, name="renamed", instructions="Be brief.")
+    assert (changed.name, changed.instructions) == ("renamed", "Be brief.")
+    deleted = client.beta.assistants.delete(made[0].id)
+    assert deleted.deleted and deleted.id == made[0].id
+    with pytest.raises(openai.NotFoundError):
+        client.beta.assistants.retrieve(made[0].id)
+
+
+def test_thread_and_message_crud_with_paging(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "first"}], metadata={"k": "v"})
+    assert client.beta.threads.retrieve(thread.id).metadata == {"k": "v"}
+    assert client.beta.threads.update(thread.id, metadata={"k": "w"}).metadata == {"k": "w"}
+    for i in range(4):
+        client.beta.threads.messages.create(
+            thread.id, role="user", content=[{"type": "text", "text": f"m{i}"}]
+        )
+    texts = [
+        m.content[0].text.value for m in client.beta.threads.messages.list(thread.id, limit=2, order="asc")
+    ]  # type: ignore[union-attr]
+    assert texts == ["first", "m0", "m1", "m2", "m3"]
+    newest = client.beta.threads.messages.list(thread.id, limit=1).data[0]
+    assert client.beta.threads.messages.retrieve(newest.id, thread_id=thread.id).id == newest.id
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.beta.threads.delete(thread.id)
+    assert caught.value.code == "unsupported_operation"
+
+
+def test_non_streamed_run_polled_to_completion(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    assistant = client.beta.assistants.create(model="abab6.5s-chat")
+    thread = client.beta.threads.create()
+    client.beta.threads.messages.create(thread.id, role="user", content="How are you?")
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=POLL_MS
+    )
+    assert run.status == "completed"
+    reply = client.beta.threads.messages.list(thread.id).data[0]
+    assert reply.role == "assistant" and reply.run_id == run.id
+    assert reply.content[0].text.value == text_reply("How are you?")  # type: ignore[union-attr]
+    assert [r.id for r in client.beta.threads.runs.list(thread.id)] == [run.id]
+
+
+def test_create_and_run_poll(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    assistant = client.beta.assistants.create(model="abab6.5s-chat")
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "Hi"}]},
+        poll_interval_ms=POLL_MS,
+    )
+    assert run.status == "completed"
+    reply = client.beta.threads.messages.list(run.thread_id).data[0]
+    assert reply.content[0].text.value == text_reply("Hi")  # type: ignore[union-attr]
+
+
+class Submitter(AssistantEventHandler):
+    """Answers `requires_action` inside the handler, the way the SDK's docs show."""
+
+    def __init__(self, client: openai.OpenAI, outputs: dict[str, str]) -> None:
+        super().__init__()
+        self.client = client
+        self.outputs = outputs
+        self.deltas: list[str] = []
+        self.after: AssistantEventHandler | None = None
+        self.final_text = ""
+        self.final_status = ""
+        self.steps_done: list[str] = []
+
+    def on_event(self, event: openai.types.beta.AssistantStreamEvent) -> None:
+        if event.event == "thread.run.requires_action":
+            calls = event.data.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
+            answers = [{"tool_call_id": c.id, "output": self.outputs[c.function.name]} for c in calls]
+            after = Recorder()
+            with self.client.beta.threads.runs.submit_tool_outputs_stream(
+                tool_outputs=answers,
+                run_id=event.data.id,
+                thread_id=event.data.thread_id,
+                event_handler=after,
+            ) as stream:
+                stream.until_done()
+                self.final_text = stream.get_final_messages()[0].content[0].text.value  # type: ignore[union-attr]
+                self.final_status = stream.get_final_run().status
+            self.after = after
+
+
+class Recorder(AssistantEventHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.deltas: list[str] = []
+        self.names: list[str] = []
+
+    def on_event(self, event: openai.types.beta.AssistantStreamEvent) -> None:
+        self.names.append(event.event)
+
+    def on_text_delta(self, delta: openai.types.beta.threads.TextDelta, snapshot: object) -> None:
+        self.deltas.append(delta.value or "")
+
+
+def test_tool_flow_streamed_end_to_end(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    assistant = client.beta.assistants.create(model="abab6.5s-chat", tools=[WEATHER])  # type: ignore[list-item]
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Call get_weather for Paris"}])
+    handler = Submitter(client, {"get_weather": "sunny, 21°C ☀"})
+    with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant.id, event_handler=handler
+    ) as s:
+        s.until_done()
+        first_run = s.get_final_run()
+    assert first_run.status == "requires_action"
+    expected = tool_result_reply("get_weather", "sunny, 21°C ☀")
+    assert handler.final_status == "completed"
+    assert handler.final_text == expected
+    assert handler.after is not None and "".join(handler.after.deltas) == expected
+    names = handler.after.names
+    assert names[:3] == ["thread.run.queued", "thread.run.in_progress", "thread.run.step.completed"]
+    assert "thread.run.created" not in names and names[-1] == "thread.run.completed"
+    steps = client.beta.threads.runs.steps.list(run_id=first_run.id, thread_id=thread.id, order="asc").data
+    assert [s.type for s in steps] == ["tool_calls", "message_creation"]
+    call = steps[0].step_details.tool_calls[0]  # type: ignore[union-attr]
+    assert call.function.name == "get_weather" and call.function.output == "sunny, 21°C ☀"  # type: ignore[union-attr]
+    assert json.loads(call.function.arguments) == {"location": "Paris"}  # type: ignore[union-attr]
+    assert (
+        client.beta.threads.runs.steps.retrieve(steps[1].id, thread_id=thread.id, run_id=first_run.id).id
+        == steps[1].id
+    )
+
+
+def test_tool_flow_polled(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    assistant = client.beta.assistants.create(model="abab6.5s-chat", tools=[WEATHER])  # type: ignore[list-item]
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Call get_weather for Oslo"}])
+    run = client.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=POLL_MS
+    )
+    assert run.status == "requires_action" and run.required_action is not None
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert json.loads(call.function.arguments) == {"location": "Oslo"}
+    done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        tool_outputs=[{"tool_call_id": call.id, "output": "snow"}],
+        run_id=run.id,
+        thread_id=thread.id,
+        poll_interval_ms=POLL_MS,
+    )
+    assert done.status == "completed" and done.id == run.id
+    reply = client.beta.threads.messages.list(thread.id).data[0]
+    assert reply.content[0].text.value == tool_result_reply("get_weather", "snow")  # type: ignore[union-attr]
+
+
+def test_cancel_a_running_run(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    assistant = client.beta.assistants.create(model="abab6.5s-chat")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Say a lot"}])
+    run = client.beta.threads.runs.create(
+        thread_id=thread.id, assistant_id=assistant.id, metadata={"emulator_pace_ms": "200"}
+    )
+    cancelled = client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    assert cancelled.status in ("cancelling", "cancelled")
+    final = client.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=POLL_MS)
+    assert final.status == "cancelled" and final.cancelled_at is not None
+
+
+def test_run_metadata_update(gateway_url: str) -> None:
+    client = sdk(gateway_url)
+    assistant = client.beta.assistants.create(model="abab6.5s-chat")
+    run = client.beta.threads.create_and_run_poll(
+        assistant_id=assistant.id,
+        thread={"messages": [{"role": "user", "content": "x"}]},
+        poll_interval_ms=POLL_MS,
+    )
+    updated = client.beta.threads.runs.update(run.id, thread_id=run.thread_id, metadata={"tag": "v2"})
+    assert updated.metadata == {"tag": "v2"}
+
+
+def test_async_client_tool_flow(gateway_url: str) -> None:
+    async def scenario() -> tuple[str, str]:
+        client = openai.AsyncOpenAI(base_url=gateway_url, api_key="sk-test", max_retries=0)
+        assistant = await client.beta.assistants.create(model="abab6.5s-chat", tools=[WEATHER])  # type: ignore[list-item]
+        thread = await client.beta.threads.create(
+            messages=[{"role": "user", "content": "Call get_weather for Rome"}]
+        )
+        async with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
+            await stream.until_done()
+            run = await stream.get_final_run()
+        (call,) = run.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
+        async with client.beta.threads.runs.submit_tool_outputs_stream(
+            tool_outputs=[{"tool_call_id": call.id, "output": "warm"}], run_id=run.id, thread_id=thread.id
+        ) as stream:
+            await stream.until_done()
+            messages = await stream.get_final_messages()
+            final = await stream.get_final_run()
+        await client.close()
+        return messages[0].content[0].text.value, final.status  # type: ignore[union-attr]
+
+    text, status = asyncio.run(scenario())
+    assert (text, status) == (tool_result_reply("get_weather", "warm"), "completed")
+
+
+@pytest.mark.parametrize(
+    ("call", "error"),
+    [
+        (lambda c: c.beta.assistants.retrieve("asst_" + "0" * 32), openai.NotFoundError),
+        (lambda c: c.beta.threads.retrieve("thread_" + "0" * 32), openai.NotFoundError),
+        (
+            lambda c: c.beta.threads.runs.retrieve("run_" + "0" * 32, thread_id="thread_" + "0" * 32),
+            openai.NotFoundError,
+        ),
+        (lambda c: c.beta.threads.messages.list("thread_" + "0" * 32), openai.NotFoundError),
+        (
+            lambda c: c.beta.threads.runs.create(thread_id="thread_" + "0" * 32, assistant_id="asst_x"),
+            openai.NotFoundError,
+        ),
+        (lambda c: c.beta.assistants.create(model="not-a-minimax-model"), openai.BadRequestError),
+        (
+            lambda c: c.beta.assistants.create(model="abab6.5s-chat", tools=[{"type": "browser"}]),
+            openai.BadRequestError,
+        ),
+        (
+            lambda c: c.beta.threads.runs.submit_tool_outputs(
+                run_id="run_" + "0" * 32, thread_id="thread_" + "0" * 32, tool_outputs=[]
+            ),
+            openai.NotFoundError,
+        ),
+    ],
+)
+def test_errors_raise_the_sdk_class_openai_would(
+    gateway_url: str, call: object, error: type[Exception]
+) -> None:
+    client = sdk(gateway_url)
+    with pytest.raises(error):
+        call(client)  # type: ignore[operator]
