@@ -21,6 +21,7 @@ class GatewayError(Exception):
     status = 500
     type = "server_error"
     code: str | None = None
+    reached_upstream = True  # False only when the request never left the gateway: retrying is safe
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)

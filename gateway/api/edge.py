@@ -73,7 +73,11 @@ async def gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
     if exc.status >= 500:
         log.warning("upstream failure on %s %s: %s", request.method, request.url.path, exc.message)
-    return JSON(exc.body(), status_code=exc.status, headers=exc.headers())
+    headers = exc.headers()
+    if exc.status >= 500 and request.method == "POST" and exc.reached_upstream:
+        # The SDKs retry any 5xx; a POST MiniMax may have acted on (a run started?) must not repeat.
+        headers["x-should-retry"] = "false"
+    return JSON(exc.body(), status_code=exc.status, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

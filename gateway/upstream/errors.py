@@ -77,10 +77,17 @@ def from_transport(exc: httpx.HTTPError) -> GatewayError:
     """Connection-level failures. Messages name the failure, never the request (it holds the key)."""
     cause = exc.__cause__
     # httpx-aiohttp maps every aiohttp connection error, a refused one included, to ConnectTimeout.
-    if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(cause, aiohttp.ServerTimeoutError):
-        return UpstreamError("could not connect to MiniMax")
-    if isinstance(exc, httpx.TimeoutException):
+    refused = isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
+        cause, aiohttp.ServerTimeoutError
+    )
+    error: GatewayError
+    if refused or isinstance(exc, httpx.ConnectError):
+        error = UpstreamError("could not connect to MiniMax")
+    elif isinstance(exc, httpx.ConnectTimeout):
+        error = UpstreamTimeout("MiniMax did not accept the connection in time")
+    elif isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout(f"MiniMax did not answer in time ({type(exc).__name__})")
-    if isinstance(exc, httpx.ConnectError):
-        return UpstreamError("could not connect to MiniMax")
-    return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")
+    else:
+        return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")
+    error.reached_upstream = False
+    return error

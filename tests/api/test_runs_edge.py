@@ -132,6 +132,8 @@ def test_upstream_http_errors_before_the_stream(
     assert_error(response, status, code=code)
     if script_status == 429:
         assert response.headers["retry-after"] == "7"
+    # MiniMax saw this POST: an SDK retry could start a second run.
+    assert response.headers.get("x-should-retry") == ("false" if status >= 500 else None)
 
 
 @pytest.mark.parametrize(
@@ -169,7 +171,9 @@ def test_unreachable_upstream_is_502() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with ServerThread(create_app(Settings(minimax_base_url=f"http://127.0.0.1:{port}"))) as gw:
-        assert_error(post_run(gw.url + "/v1"), 502, type="server_error")
+        response = post_run(gw.url + "/v1")
+    assert_error(response, 502, type="server_error")
+    assert "x-should-retry" not in response.headers  # nothing reached MiniMax: a retry is safe
 
 
 async def until_disconnect(receive: Callable[[], Awaitable[Any]], limit: float = 5) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+from pathlib import Path
 
 import openai
 import pytest
@@ -268,3 +270,41 @@ def test_errors_raise_the_sdk_class_openai_would(
     client = sdk(gateway_url)
     with pytest.raises(error):
         call(client)  # type: ignore[operator]
+
+
+def test_node_sdk_whole_surface(gateway_url: str, node_sdk: Path) -> None:
+    done = subprocess.run(
+        ["node", str(node_sdk), gateway_url, "surface", "Hello node"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["paged"] is True
+    assert (seen["updated"], seen["deleted"], seen["retrieveDeleted"]) == ("renamed", True, "NotFoundError")
+    assert (seen["polledStatus"], seen["polledReply"]) == ("completed", text_reply("Hello node"))
+    assert seen["firstStatus"] == "requires_action"
+    expected = tool_result_reply("get_weather", "mild")
+    assert (seen["submitStatus"], seen["submitText"], seen["submitDeltas"]) == (
+        "completed",
+        expected,
+        expected,
+    )
+    assert seen["submitEvents"][:3] == [
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.completed",
+    ]
+    assert seen["stepTypes"] == ["tool_calls", "message_creation"] and seen["stepOutput"] == "mild"
+    assert (seen["pollSubmitStatus"], seen["pollSubmitReply"]) == (
+        "completed",
+        tool_result_reply("get_weather", "cold"),
+    )
+    assert seen["cancelled"] == "cancelled"
+    assert seen["errors"] == {
+        "notFound": "NotFoundError:404",
+        "badModel": "BadRequestError:400",
+        "unsupported": "BadRequestError:400",
+    }
