@@ -1,4 +1,5 @@
-"""Build the gateway's ASGI app: routes, error handlers, and a lifespan that owns the upstream client."""
+"""Build the gateway's ASGI app: routes, middleware, error handlers, and a lifespan that owns the
+upstream client. Everything stateful is created here, per app."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
 from gateway.api.edge import gateway_error, http_error, internal_error
+from gateway.api.middleware import RequestContext
 from gateway.api.routes import routes
 from gateway.api.services import Services
 from gateway.errors import GatewayError
+from gateway.lifecycle import Lifecycle
+from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.client import MiniMaxClient
 
@@ -25,21 +31,56 @@ def upstream_http(settings: Settings) -> httpx.AsyncClient:
         max_connections=settings.max_connections,
         max_keepalive_connections=min(settings.max_connections, 1000),
     )
-    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=timeout)
+    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits))
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    metrics = Metrics()
+    state: dict[str, MiniMaxClient] = {}
+
+    async def upstream_reachable() -> bool:
+        return await state["minimax"].reachable() if "minimax" in state else False
+
+    lifecycle = Lifecycle(settings.max_streams, upstream_reachable, settings.ready_check_interval)
+    key_hashes = tuple(settings.key_hashes())
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with upstream_http(settings) as http:
-            app.state.services = Services(settings=settings, minimax=MiniMaxClient(settings, http))
+            state["minimax"] = minimax = MiniMaxClient(settings, http, metrics)
+            app.state.services = Services(
+                settings=settings,
+                minimax=minimax,
+                lifecycle=lifecycle,
+                metrics=metrics,
+                key_hashes=key_hashes,
+            )
             yield
 
-    return Starlette(
+    middleware = [
+        Middleware(
+            RequestContext,
+            routes=routes,
+            lifecycle=lifecycle,
+            metrics=metrics,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    ]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_headers=["*"],
+                expose_headers=["x-request-id"],
+                max_age=600,
+            )
+        )
+    app = Starlette(
         routes=routes,
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={
             GatewayError: gateway_error,
@@ -47,3 +88,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Exception: internal_error,
         },
     )
+    app.state.lifecycle = lifecycle
+    return app

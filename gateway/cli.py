@@ -1,16 +1,20 @@
-"""`minimax-gateway` / `python -m gateway`: parse the command line and serve with uvicorn."""
+"""`minimax-gateway` / `python -m gateway`: parse the command line and serve."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
+from gateway import logs
 from gateway.app import create_app
 from gateway.serve import ServerThread
-from gateway.settings import Settings
+from gateway.server import GatewayServer
+from gateway.settings import hash_key, load
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -20,6 +24,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="settings file (KEY=VALUE lines, see config/gateway.env.example); "
+        "environment variables override it",
+    )
     upstream = parser.add_mutually_exclusive_group()
     upstream.add_argument(
         "--emulator",
@@ -29,35 +40,52 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     upstream.add_argument(
         "--upstream",
         metavar="URL",
-        help="MiniMax base URL (default: $MINIMAX_BASE_URL or https://api.minimax.chat); "
-        "the key comes from $MINIMAX_API_KEY or each client's Bearer key",
+        help="MiniMax base URL (default: $MINIMAX_BASE_URL or https://api.minimax.chat)",
+    )
+    parser.add_argument(
+        "--hash-key",
+        action="store_true",
+        help="read a gateway key on stdin, print its hash for GATEWAY_KEY_HASHES, and exit",
     )
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    overrides: dict[str, object] = {}
+    if args.hash_key:
+        print(hash_key(sys.stdin.readline().strip()))
+        return
+    overrides: dict[str, Any] = {}
     emulator: ServerThread | None = None
     if args.emulator:
         from gateway.emulator.app import create_emulator_app
 
         emulator = ServerThread(create_emulator_app()).start()
         overrides["minimax_base_url"] = emulator.url
-        print(f"MiniMax emulator on {emulator.url}")
     elif args.upstream:
         overrides["minimax_base_url"] = args.upstream
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    print(f"minimax-gateway on http://{args.host}:{args.port}/v1 -> {settings.upstream_v1()}")
+    settings = load(args.config, **overrides)
+    logs.configure(settings.log_level, settings.log_format)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = GatewayServer(config, app.state.lifecycle, settings.drain_seconds)
+    print(
+        f"minimax-gateway on http://{args.host}:{args.port}/v1 -> {settings.upstream_v1()}"
+        + (" (built-in MiniMax emulator)" if emulator else ""),
+        file=sys.stderr,
+    )
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=args.host,
-            port=args.port,
-            log_level=settings.log_level,
-            loop="uvloop" if os.name != "nt" else "auto",
-            http="httptools",
-        )
+        server.run()
     finally:
         if emulator is not None:
             emulator.stop()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.errors import GatewayError
+from gateway.lifecycle import StreamHandle
+from gateway.metrics import Metrics
 from gateway.sse import DONE, encode_all
 from gateway.translate.events import Event
 from gateway.translate.run_stream import RunStreamTranslator
 from gateway.upstream.frames import Frame
+
+SHUTDOWN = "The gateway shut down before the run ended; it may still finish on MiniMax (poll the run)"
 
 
 class FrameSource(Protocol):
@@ -23,22 +27,33 @@ class FrameSource(Protocol):
 
 
 async def relay(
-    source: FrameSource, translator: RunStreamTranslator, prelude: list[Event]
-) -> AsyncIterator[bytes]:
-    """One chunk per batch (everything decoded from one upstream read goes out together); the
+    source: FrameSource,
+    translator: RunStreamTranslator,
+    prelude: list[Event],
+    write: Callable[[bytes], Awaitable[None]],
+    handle: StreamHandle,
+    metrics: Metrics,
+) -> None:
+    """One write per batch (everything decoded from one upstream read goes out together). The
     stream always ends with a terminal run event and `done`, and the source is always closed."""
     try:
         events = list(prelude)
         try:
-            while not translator.terminal and (batch := await source.next_batch()) is not None:
-                for frame in batch:
-                    events.extend(translator.on_frame(frame))
-                if events:
-                    yield encode_all(events)
-                    events = []
-            events.extend(translator.finish())
+            with handle.scope:  # a drain cancels it: the run then ends as failed, not cut
+                while not translator.terminal and (batch := await source.next_batch()) is not None:
+                    metrics.frames_in.inc(len(batch))
+                    for frame in batch:
+                        events.extend(translator.on_frame(frame))
+                    if events:
+                        chunk, count, events = encode_all(events), len(events), []
+                        metrics.events_out.inc(count)
+                        await write(chunk)
+                events.extend(translator.finish())
+            if handle.scope.cancelled_caught:
+                events.extend(translator.fail("server_error", SHUTDOWN))
         except GatewayError as exc:
             events.extend(translator.fail("server_error", exc.message))
-        yield encode_all(events) + DONE
+        metrics.events_out.inc(len(events))
+        await write(encode_all(events) + DONE)
     finally:
         await source.aclose()

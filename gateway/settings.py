@@ -1,9 +1,20 @@
-"""The gateway's one typed settings object, read from the environment (and later a config file)."""
+"""The gateway's one typed settings object: defaults, then a config file, then the environment.
+
+`config/gateway.env.example` documents every setting; `--config FILE` reads a file of that form,
+and environment variables (same names, any case) override it. Invalid values stop start-up with a
+message naming the setting. Secrets are `SecretStr`: they never appear in a repr or a log.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import hashlib
+import hmac
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.translate.text import TextMode
 
@@ -20,31 +31,133 @@ OPENAI_MODEL_ALIASES = {
 }
 
 
+class AuthMode(StrEnum):
+    PASSTHROUGH = "passthrough"  # the client's Bearer key is sent to MiniMax
+    GATEWAY_KEYS = "gateway_keys"  # clients present gateway keys; MiniMax gets the gateway's own key
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"  # JSON lines, or human-readable when stderr is a terminal
+    JSON = "json"
+    TEXT = "text"
+
+
+def hash_key(key: str) -> str:
+    """How gateway keys are stored: `sha256:<hex>` of the key text."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
 class Settings(BaseSettings):
-    """Every setting has a default that runs the gateway; secrets stay `SecretStr`."""
+    """Every setting has a default that runs the gateway (against MiniMax, keys passed through)."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True, case_sensitive=False)
 
+    # -- upstream ----------------------------------------------------------------------------------
     minimax_base_url: str = Field(DEFAULT_UPSTREAM, description="MiniMax host; `/v1/...` paths go below it")
-    minimax_api_key: SecretStr | None = Field(
-        None, description="Key sent upstream; unset: the client's own Bearer key is passed through"
-    )
+    minimax_api_key: SecretStr | None = Field(None, description="The gateway's own MiniMax key")
     minimax_group_id: str | None = Field(None, description="GroupId query parameter, sent only when set")
-    model_aliases: dict[str, str] = Field(
-        default_factory=lambda: dict(OPENAI_MODEL_ALIASES),
-        description="OpenAI model names -> MiniMax model names; other names pass through unchanged",
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to MiniMax")
+    first_byte_timeout: float = Field(
+        60.0, gt=0, description="Seconds for MiniMax to answer a call or send a first frame"
     )
-    text_mode: TextMode = Field(TextMode.AUTO, description="How MiniMax message frames carry text")
-    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect upstream")
-    read_timeout: float = Field(300.0, gt=0, description="Seconds upstream may stay silent mid-request")
+    idle_timeout: float = Field(
+        120.0, gt=0, description="Seconds MiniMax may stay silent between stream frames"
+    )
+    upstream_retries: int = Field(
+        2, ge=0, le=5, description="Retries of calls that could not connect (backoff)"
+    )
+    max_connections: int = Field(10_000, gt=0, description="Upstream connection-pool size")
     poll_interval: float = Field(
-        0.5, gt=0, description="Seconds between polls when following a run MiniMax does not stream"
+        0.5, gt=0, description="Seconds between polls of a run MiniMax does not stream"
     )
     follow_timeout: float = Field(600.0, gt=0, description="Seconds to follow such a run before giving up")
-    max_connections: int = Field(10_000, gt=0, description="Upstream connection-pool size")
-    log_level: str = Field("info", description="uvicorn/gateway log level")
+    # -- translation -------------------------------------------------------------------------------
+    model_aliases: dict[str, str] = Field(default_factory=lambda: dict(OPENAI_MODEL_ALIASES))
+    text_mode: TextMode = Field(TextMode.AUTO, description="How MiniMax message frames carry text")
+    # -- keys --------------------------------------------------------------------------------------
+    auth_mode: AuthMode = Field(AuthMode.PASSTHROUGH, description="passthrough or gateway_keys")
+    gateway_key_hashes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated `sha256:<hex>` hashes of accepted gateway keys"
+    )
+    gateway_key_hashes_file: Path | None = Field(None, description="File of key hashes, one per line")
+    group_id_header: str = Field("X-MiniMax-Group-Id", description="Header a client may set GroupId with")
+    # -- serving -----------------------------------------------------------------------------------
+    keepalive_interval: float = Field(
+        15.0, ge=0, description="Seconds of stream silence before `: ping` (0: off)"
+    )
+    drain_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long open streams may finish")
+    max_streams: int = Field(5000, gt=0, description="Open streams per process; beyond: 503 + Retry-After")
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Largest request body accepted")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated origins for browser clients (`*`: any); empty: off"
+    )
+    ready_check_interval: float = Field(10.0, gt=0, description="Seconds /readyz caches its upstream check")
+    log_level: str = Field("info", description="debug, info, warning or error")
+    log_format: LogFormat = Field(LogFormat.AUTO, description="auto, json or text")
+
+    @field_validator("gateway_key_hashes", "cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("gateway_key_hashes")
+    @classmethod
+    def _hash_form(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not (item.startswith("sha256:") and len(item) == 71):
+                raise ValueError("each hash must be `sha256:` followed by 64 hex digits (see `hash-key`)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ValueError("must be debug, info, warning, error or critical")
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _keys_fit_mode(self) -> Settings:
+        if self.auth_mode is AuthMode.GATEWAY_KEYS:
+            if self.minimax_api_key is None:
+                raise ValueError(
+                    "auth_mode=gateway_keys needs MINIMAX_API_KEY: the gateway calls MiniMax itself"
+                )
+            if not self.key_hashes():
+                raise ValueError("auth_mode=gateway_keys needs GATEWAY_KEY_HASHES or GATEWAY_KEY_HASHES_FILE")
+        return self
+
+    def key_hashes(self) -> list[str]:
+        hashes = list(self.gateway_key_hashes)
+        if self.gateway_key_hashes_file is not None:
+            lines = self.gateway_key_hashes_file.read_text().splitlines()
+            hashes += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return hashes
 
     def upstream_v1(self) -> str:
         """Base URL of MiniMax's `/v1` API, without a trailing slash."""
         base = self.minimax_base_url.rstrip("/")
         return base if base.endswith("/v1") else base + "/v1"
+
+
+def key_matches(key: str, hashes: list[str]) -> bool:
+    """Constant-time check of a presented key against every stored hash."""
+    presented = hash_key(key).encode()
+    found = False
+    for stored in hashes:
+        found |= hmac.compare_digest(presented, stored.encode())
+    return found
+
+
+def load(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; raise `SystemExit` naming each invalid setting."""
+    try:
+        return Settings(_env_file=config_file, **overrides)
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc']).upper() or 'settings'}: {e['msg']}" for e in exc.errors()
+        ]
+        raise SystemExit("minimax-gateway: invalid settings\n" + "\n".join(lines)) from None
+    except OSError as exc:
+        raise SystemExit(f"minimax-gateway: cannot read settings: {exc}") from None

@@ -18,7 +18,7 @@ async def create(request: Request) -> Response:
     made = await svc.minimax.call(
         "POST",
         "assistants/create",
-        key=svc.key(request),
+        auth=svc.auth(request),
         body=to_minimax.assistant(body, svc.settings.model_aliases),
     )
     return JSON(assistant_to_openai(made))
@@ -29,7 +29,7 @@ async def retrieve(request: Request) -> Response:
     found = await svc.minimax.call(
         "GET",
         "assistants/retrieve",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         params={"assistant_id": request.path_params["assistant_id"]},
     )
@@ -41,7 +41,7 @@ async def list_(request: Request) -> Response:
     params = query(request, "after", "before", "order")
     limit = int(request.query_params.get("limit", 20))
     page = await svc.minimax.call(
-        "GET", "assistants/list", key=svc.key(request), params={**params, "limit": limit}
+        "GET", "assistants/list", auth=svc.auth(request), params={**params, "limit": limit}
     )
     return JSON(list_page([assistant_to_openai(a) for a in page.get("data") or ()], page, limit))
 
@@ -49,11 +49,11 @@ async def list_(request: Request) -> Response:
 async def modify(request: Request) -> Response:
     svc = services(request)
     assistant_id = request.path_params["assistant_id"]
-    key = svc.key(request)
+    auth = svc.auth(request)
     body = await parse(request, AssistantPatch)
     # MiniMax's modify wants model, name and instructions every time: start from the current ones.
     current = await svc.minimax.call(
-        "GET", "assistants/retrieve", key=key, ids_only=True, params={"assistant_id": assistant_id}
+        "GET", "assistants/retrieve", auth=auth, ids_only=True, params={"assistant_id": assistant_id}
     )
     merged = {
         "id": assistant_id,
@@ -62,7 +62,7 @@ async def modify(request: Request) -> Response:
         "instructions": current.get("instructions"),
     }
     merged.update(to_minimax.assistant_patch(body, svc.settings.model_aliases))
-    changed = await svc.minimax.call("POST", "assistants/modify", key=key, body=merged, ids_only=True)
+    changed = await svc.minimax.call("POST", "assistants/modify", auth=auth, body=merged, ids_only=True)
     return JSON(assistant_to_openai(changed.get("assistant", changed)))
 
 
@@ -70,7 +70,11 @@ async def delete(request: Request) -> Response:
     svc = services(request)
     assistant_id = request.path_params["assistant_id"]
     done = await svc.minimax.call(
-        "POST", "assistants/delete", key=svc.key(request), ids_only=True, body={"assistant_id": assistant_id}
+        "POST",
+        "assistants/delete",
+        auth=svc.auth(request),
+        ids_only=True,
+        body={"assistant_id": assistant_id},
     )
     return JSON(
         {"id": assistant_id, "object": "assistant.deleted", "deleted": bool(done.get("deleted", True))}

@@ -42,15 +42,13 @@ async def parse(request: Request, model: type[M]) -> M:
         raise InvalidRequest(f"{kind}: '{param}' ({first['msg']})", param=param or None) from None
 
 
-def client_key(request: Request, required: bool) -> str | None:
-    """The client's Bearer key (passed upstream unless the gateway has its own MiniMax key)."""
+def client_key(request: Request) -> str:
+    """The client's Bearer key; every API route needs one."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() == "bearer" and key.strip():
         return key.strip()
-    if required:
-        raise Unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer KEY'.")
-    return None
+    raise Unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer KEY'.")
 
 
 def query(request: Request, *names: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`/healthz`: the process is up and serving (liveness)."""
+"""Probes and metrics: `/healthz` (liveness), `/readyz` (readiness), `/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.api.edge import JSON
+from gateway.api.services import services
 
 
 async def healthz(request: Request) -> Response:
+    """The process serves requests (it may be draining: that is readiness, not liveness)."""
     return JSON({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready: settings loaded, not draining, and MiniMax's host answered a (cached) check."""
+    lifecycle = services(request).lifecycle
+    if lifecycle.draining:
+        return JSON({"status": "draining"}, status_code=503)
+    if not await lifecycle.ready():
+        return JSON({"status": "upstream unreachable"}, status_code=503)
+    return JSON({"status": "ready"})
+
+
+async def metrics(request: Request) -> Response:
+    svc = services(request)
+    svc.metrics.draining.set(1 if svc.lifecycle.draining else 0)
+    return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.api import assistants, runs, threads
-from gateway.api.health import healthz
+from gateway.api import assistants, health, runs, threads
 
 routes = [
-    Route("/healthz", healthz, methods=["GET"]),
+    Route("/healthz", health.healthz, methods=["GET"]),
+    Route("/readyz", health.readyz, methods=["GET"]),
+    Route("/metrics", health.metrics, methods=["GET"]),
     Route("/v1/assistants", assistants.create, methods=["POST"]),
     Route("/v1/assistants", assistants.list_, methods=["GET"]),
     Route("/v1/assistants/{assistant_id}", assistants.retrieve, methods=["GET"]),

@@ -9,14 +9,16 @@ from starlette.responses import Response
 
 from gateway.api.edge import JSON, list_page, parse, query
 from gateway.api.services import Services, services
-from gateway.api.streaming import EventStream
+from gateway.api.streaming import EventStream, Write
 from gateway.api.threads import create_thread
-from gateway.relay import relay
+from gateway.lifecycle import StreamHandle
+from gateway.relay import FrameSource, relay
 from gateway.schemas.openai import MessageIn, MetadataIn, RunIn, SubmitToolOutputsIn, ThreadAndRunIn, ThreadIn
 from gateway.translate import request as to_minimax
 from gateway.translate.events import Event
 from gateway.translate.objects import run_to_openai, step_to_openai, thread_to_openai
 from gateway.translate.run_stream import RunStreamTranslator
+from gateway.upstream.client import Credentials
 from gateway.upstream.follow import RunFollower
 
 
@@ -24,21 +26,21 @@ async def create(request: Request) -> Response | EventStream:
     svc = services(request)
     body = await parse(request, RunIn)
     thread_id = request.path_params["thread_id"]
-    key = svc.key(request)
+    auth = svc.auth(request)
     first, turn = to_minimax.split_input(body.additional_messages or [])
-    await _add_messages(svc, key, thread_id, first, "additional_messages")
-    return await _start(svc, key, thread_id, body, turn, f"additional_messages[{len(first)}]", prelude=[])
+    await _add_messages(svc, auth, thread_id, first, "additional_messages")
+    return await _start(svc, auth, thread_id, body, turn, f"additional_messages[{len(first)}]", prelude=[])
 
 
 async def create_thread_and_run(request: Request) -> Response | EventStream:
     svc = services(request)
     body = await parse(request, ThreadAndRunIn)
-    key = svc.key(request)
+    auth = svc.auth(request)
     thread_in = body.thread or ThreadIn()
-    thread, turn = await create_thread(svc, key, thread_in, keep_last_turn=True)
+    thread, turn = await create_thread(svc, auth, thread_in, keep_last_turn=True)
     prelude = [Event("thread.created", thread_to_openai(thread))]
     turn_param = f"thread.messages[{len(thread_in.messages) - 1}]"
-    return await _start(svc, key, thread["id"], body, turn, turn_param, prelude)
+    return await _start(svc, auth, thread["id"], body, turn, turn_param, prelude)
 
 
 async def retrieve(request: Request) -> Response:
@@ -46,7 +48,7 @@ async def retrieve(request: Request) -> Response:
     found = await svc.minimax.call(
         "GET",
         "threads/run/retrieve",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         params={"thread_id": request.path_params["thread_id"], "run_id": request.path_params["run_id"]},
     )
@@ -54,19 +56,19 @@ async def retrieve(request: Request) -> Response:
 
 
 async def _add_messages(
-    svc: Services, key: str | None, thread_id: str, messages: list[MessageIn], param: str
+    svc: Services, auth: Credentials, thread_id: str, messages: list[MessageIn], param: str
 ) -> None:
     for i, message in enumerate(messages):
         await svc.minimax.call(
             "POST",
             "threads/messages/add",
-            key=key,
+            auth=auth,
             ids_only=True,
             body=to_minimax.add_message(thread_id, message, f"{param}[{i}]"),
         )
 
 
-async def _instructions(svc: Services, key: str | None, body: RunIn) -> str | None:
+async def _instructions(svc: Services, auth: Credentials, body: RunIn) -> str | None:
     """OpenAI appends `additional_instructions` to the run's (or the assistant's) instructions;
     MiniMax has no such field, so the gateway sends the joined text as `instructions`."""
     if not body.additional_instructions:
@@ -74,7 +76,7 @@ async def _instructions(svc: Services, key: str | None, body: RunIn) -> str | No
     base = body.instructions
     if base is None:
         assistant = await svc.minimax.call(
-            "GET", "assistants/retrieve", key=key, ids_only=True, params={"assistant_id": body.assistant_id}
+            "GET", "assistants/retrieve", auth=auth, ids_only=True, params={"assistant_id": body.assistant_id}
         )
         base = assistant.get("instructions") or ""
     return f"{base}\n\n{body.additional_instructions}" if base else body.additional_instructions
@@ -82,7 +84,7 @@ async def _instructions(svc: Services, key: str | None, body: RunIn) -> str | No
 
 async def _start(
     svc: Services,
-    key: str | None,
+    auth: Credentials,
     thread_id: str,
     body: RunIn,
     turn: MessageIn | None,
@@ -90,7 +92,7 @@ async def _start(
     prelude: list[Event],
 ) -> Response | EventStream:
     """Run on MiniMax: streamed through the translator, or as a JSON run. `param` names `turn`."""
-    instructions = await _instructions(svc, key, body)
+    instructions = await _instructions(svc, auth, body)
     minimax_body = to_minimax.run(
         thread_id, body, svc.settings.model_aliases, instructions=instructions, turn=turn, param=param
     )
@@ -99,17 +101,22 @@ async def _start(
             await svc.minimax.call(
                 "POST",
                 "threads/messages/add",
-                key=key,
+                auth=auth,
                 ids_only=True,
                 body=to_minimax.add_message(thread_id, turn, param),
             )
         minimax_body.pop("stream")
         minimax_body.pop("messages")
         run = await svc.minimax.call(
-            "POST", "threads/run/create", key=key, body=minimax_body, ids=(thread_id, body.assistant_id)
+            "POST", "threads/run/create", auth=auth, body=minimax_body, ids=(thread_id, body.assistant_id)
         )
         return JSON(run_to_openai(run))
-    upstream = await svc.minimax.open_stream(minimax_body, key=key, ids=(thread_id, body.assistant_id))
+    handle = svc.lifecycle.open_stream()  # at the limit: 503 before MiniMax is asked anything
+    try:
+        upstream = await svc.minimax.open_stream(minimax_body, auth=auth, ids=(thread_id, body.assistant_id))
+    except BaseException:
+        handle.close()
+        raise
     seed: dict[str, Any] = {
         "thread_id": thread_id,
         "assistant_id": body.assistant_id,
@@ -121,7 +128,20 @@ async def _start(
     translator = RunStreamTranslator(
         seed, new_id=svc.new_id, clock=svc.clock, text_mode=svc.settings.text_mode
     )
-    return EventStream(relay(upstream, translator, prelude))
+    return _event_stream(svc, handle, upstream, translator, prelude)
+
+
+def _event_stream(
+    svc: Services,
+    handle: StreamHandle,
+    source: FrameSource,
+    translator: RunStreamTranslator,
+    prelude: list[Event],
+) -> EventStream:
+    async def produce(write: Write, handle: StreamHandle) -> None:
+        await relay(source, translator, prelude, write, handle, svc.metrics)
+
+    return EventStream(produce, handle, svc.metrics, svc.settings.keepalive_interval)
 
 
 def _ids(request: Request) -> dict[str, str]:
@@ -138,7 +158,7 @@ async def list_(request: Request) -> Response:
         **query(request, "after", "before", "order"),
     }
     page = await svc.minimax.call(
-        "GET", "threads/run/list", key=svc.key(request), ids_only=True, params=params
+        "GET", "threads/run/list", auth=svc.auth(request), ids_only=True, params=params
     )
     return JSON(list_page([run_to_openai(r) for r in page.get("data") or ()], page, limit))
 
@@ -149,7 +169,7 @@ async def modify(request: Request) -> Response:
     changed = await svc.minimax.call(
         "POST",
         "threads/run/modify",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         body={**_ids(request), "metadata": body.metadata or {}},
     )
@@ -159,11 +179,11 @@ async def modify(request: Request) -> Response:
 async def cancel(request: Request) -> Response:
     svc = services(request)
     cancelled = await svc.minimax.call(
-        "POST", "threads/run/cancel", key=svc.key(request), ids_only=True, body=_ids(request)
+        "POST", "threads/run/cancel", auth=svc.auth(request), ids_only=True, body=_ids(request)
     )
     if not cancelled.get("run") and not cancelled.get("id"):  # MiniMax may answer with no run at all
         cancelled = await svc.minimax.call(
-            "GET", "threads/run/retrieve", key=svc.key(request), ids_only=True, params=_ids(request)
+            "GET", "threads/run/retrieve", auth=svc.auth(request), ids_only=True, params=_ids(request)
         )
     return JSON(run_to_openai(cancelled.get("run", cancelled)))
 
@@ -173,26 +193,31 @@ async def submit_tool_outputs(request: Request) -> Response | EventStream:
     follows the run by polling and streams what it sees through the same translator."""
     svc = services(request)
     body = await parse(request, SubmitToolOutputsIn)
-    key = svc.key(request)
+    auth = svc.auth(request)
     ids = _ids(request)
     before = await svc.minimax.call(
-        "GET", "threads/run_steps/list", key=key, ids_only=True, params={**ids, "order": "asc", "limit": 100}
+        "GET",
+        "threads/run_steps/list",
+        auth=auth,
+        ids_only=True,
+        params={**ids, "order": "asc", "limit": 100},
     )
     outputs = [{"tool_call_id": o.tool_call_id, "output": o.output} for o in body.tool_outputs]
     run = await svc.minimax.call(
         "POST",
         "threads/run/submit_tool_outputs",
-        key=key,
+        auth=auth,
         ids_only=True,
         body={**ids, "tool_outputs": outputs},
     )
     if not body.stream:
         return JSON(run_to_openai(run))
+    handle = svc.lifecycle.open_stream()
     steps_before = {s.get("id", ""): s.get("status", "") for s in before.get("data") or ()}
     settings = svc.settings
     follower = RunFollower(
         svc.minimax,
-        key,
+        auth,
         ids["thread_id"],
         ids["run_id"],
         steps_before,
@@ -206,7 +231,7 @@ async def submit_tool_outputs(request: Request) -> Response | EventStream:
         text_mode=settings.text_mode,
         resume_after=frozenset(steps_before),
     )
-    return EventStream(relay(follower, translator, []))
+    return _event_stream(svc, handle, follower, translator, [])
 
 
 async def list_steps(request: Request) -> Response:
@@ -214,7 +239,7 @@ async def list_steps(request: Request) -> Response:
     limit = int(request.query_params.get("limit", 20))
     params = {**_ids(request), "limit": limit, "order": "desc", **query(request, "after", "before", "order")}
     page = await svc.minimax.call(
-        "GET", "threads/run_steps/list", key=svc.key(request), ids_only=True, params=params
+        "GET", "threads/run_steps/list", auth=svc.auth(request), ids_only=True, params=params
     )
     return JSON(list_page([step_to_openai(s) for s in page.get("data") or ()], page, limit))
 
@@ -224,7 +249,7 @@ async def retrieve_step(request: Request) -> Response:
     found = await svc.minimax.call(
         "GET",
         "threads/run_steps/retrieve",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         params={**_ids(request), "step_id": request.path_params["step_id"]},
     )

@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from gateway.api.edge import client_key
-from gateway.settings import Settings
+from gateway.errors import Unauthorized
+from gateway.lifecycle import Lifecycle
+from gateway.metrics import Metrics
+from gateway.settings import AuthMode, Settings, key_matches
 from gateway.translate.events import Clock, NewId
-from gateway.upstream.client import MiniMaxClient
+from gateway.upstream.client import Credentials, MiniMaxClient
 
 
 def new_id(prefix: str) -> str:
@@ -27,12 +30,25 @@ def unix_now() -> int:
 class Services:
     settings: Settings
     minimax: MiniMaxClient
+    lifecycle: Lifecycle
+    metrics: Metrics
+    key_hashes: tuple[str, ...] = ()
     new_id: NewId = new_id
     clock: Clock = unix_now
 
-    def key(self, request: Request) -> str | None:
-        """The key for upstream calls: required from the client unless the gateway has its own."""
-        return client_key(request, required=self.settings.minimax_api_key is None)
+    def auth(self, request: Request) -> Credentials:
+        """The credentials for MiniMax. passthrough: the client's key, GroupId from config or the
+        `group_id_header`; gateway_keys: the client's key must match a stored hash, and the
+        gateway's own MiniMax key and GroupId are used."""
+        settings = self.settings
+        key = client_key(request)
+        if settings.auth_mode is AuthMode.GATEWAY_KEYS:
+            if not key_matches(key, list(self.key_hashes)):
+                raise Unauthorized("Incorrect API key provided.")
+            assert settings.minimax_api_key is not None  # Settings enforces it in this mode
+            return Credentials(settings.minimax_api_key.get_secret_value(), settings.minimax_group_id)
+        group = request.headers.get(settings.group_id_header) or settings.minimax_group_id
+        return Credentials(key, group)
 
 
 def services(request: Request) -> Services:

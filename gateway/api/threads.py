@@ -13,20 +13,23 @@ from gateway.errors import InvalidRequest
 from gateway.schemas.openai import MessageIn, MetadataIn, ThreadIn
 from gateway.translate import request as to_minimax
 from gateway.translate.objects import message_to_openai, thread_to_openai
+from gateway.upstream.client import Credentials
 
 
 async def create_thread(
-    svc: Services, key: str | None, body: ThreadIn, keep_last_turn: bool
+    svc: Services, auth: Credentials, body: ThreadIn, keep_last_turn: bool
 ) -> tuple[dict[str, Any], MessageIn | None]:
     """Create a thread and add its messages. With `keep_last_turn`, a final user message is not
     added but returned, to go in the run's create_stream body (create-and-run)."""
-    thread = await svc.minimax.call("POST", "threads/create", key=key, body={"metadata": body.metadata or {}})
+    thread = await svc.minimax.call(
+        "POST", "threads/create", auth=auth, body={"metadata": body.metadata or {}}
+    )
     first, turn = to_minimax.split_input(body.messages) if keep_last_turn else (body.messages, None)
     for i, message in enumerate(first):
         await svc.minimax.call(
             "POST",
             "threads/messages/add",
-            key=key,
+            auth=auth,
             body=to_minimax.add_message(thread["id"], message, f"messages[{i}]"),
         )
     return thread, turn
@@ -35,7 +38,7 @@ async def create_thread(
 async def create(request: Request) -> Response:
     svc = services(request)
     body = await parse(request, ThreadIn)
-    thread, _ = await create_thread(svc, svc.key(request), body, keep_last_turn=False)
+    thread, _ = await create_thread(svc, svc.auth(request), body, keep_last_turn=False)
     return JSON(thread_to_openai(thread))
 
 
@@ -44,7 +47,7 @@ async def retrieve(request: Request) -> Response:
     found = await svc.minimax.call(
         "GET",
         "threads/retrieve",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         params={"thread_id": request.path_params["thread_id"]},
     )
@@ -58,7 +61,7 @@ async def create_message(request: Request) -> Response:
     added = await svc.minimax.call(
         "POST",
         "threads/messages/add",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         body=to_minimax.add_message(thread_id, body, "content"),
     )
@@ -75,7 +78,7 @@ async def list_messages(request: Request) -> Response:
         **query(request, "after", "before", "order"),
     }
     page = await svc.minimax.call(
-        "GET", "threads/messages/list", key=svc.key(request), ids_only=True, params=params
+        "GET", "threads/messages/list", auth=svc.auth(request), ids_only=True, params=params
     )
     data = [message_to_openai(m) for m in page.get("data") or ()]
     if run_id := request.query_params.get("run_id"):
@@ -88,7 +91,7 @@ async def retrieve_message(request: Request) -> Response:
     found = await svc.minimax.call(
         "GET",
         "threads/messages/retrieve",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         params={
             "thread_id": request.path_params["thread_id"],
@@ -104,7 +107,7 @@ async def modify(request: Request) -> Response:
     changed = await svc.minimax.call(
         "POST",
         "threads/modify",
-        key=svc.key(request),
+        auth=svc.auth(request),
         ids_only=True,
         body={"id": request.path_params["thread_id"], "metadata": body.metadata or {}},
     )

@@ -6,13 +6,17 @@ The only module that sends requests upstream. Everything it raises is a `Gateway
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
-from typing import Any
+from typing import Any, NamedTuple
 
+import anyio
 import httpx
 import orjson
 
-from gateway.errors import GatewayError, UpstreamError
+from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.logs import request_id
+from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import from_base_resp, from_http_status, from_transport
 from gateway.upstream.frames import Frame, error_of, parse_frame
@@ -82,68 +86,130 @@ class UpstreamStream:
         await self._response.aclose()
 
 
+class Credentials(NamedTuple):
+    """What authenticates a call upstream: a MiniMax key, and the GroupId to send (if any)."""
+
+    key: str
+    group_id: str | None = None
+
+
 class MiniMaxClient:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> None:
         self._base = settings.upstream_v1()
         self._http = http
-        self._own_key = settings.minimax_api_key
-        self._params = {"GroupId": settings.minimax_group_id} if settings.minimax_group_id else {}
+        self._metrics = metrics
+        self._retries = settings.upstream_retries
+        self._first_byte = httpx.Timeout(settings.first_byte_timeout, connect=settings.connect_timeout)
+        self._idle = httpx.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
+        self._first_byte_seconds = settings.first_byte_timeout
 
-    def _headers(self, client_key: str | None) -> dict[str, str]:
-        key = self._own_key.get_secret_value() if self._own_key is not None else client_key
-        return {"Authorization": f"Bearer {key or ''}", "Content-Type": "application/json"}
+    def _request(
+        self,
+        method: str,
+        path: str,
+        auth: Credentials,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        timeout: httpx.Timeout,
+    ) -> httpx.Request:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        if auth.group_id:
+            query["GroupId"] = auth.group_id
+        headers = {
+            "Authorization": f"Bearer {auth.key}",
+            "Content-Type": "application/json",
+            "X-Request-ID": request_id.get(),
+        }
+        return self._http.build_request(
+            method,
+            f"{self._base}/{path}",
+            params=query,
+            headers=headers,
+            content=orjson.dumps(body) if body is not None else None,
+            timeout=timeout,
+        )
+
+    async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+        """Send, retrying (with backoff) only failures where nothing reached MiniMax: never a duplicate."""
+        for attempt in range(self._retries + 1):
+            try:
+                return await self._http.send(request, stream=stream)
+            except httpx.HTTPError as exc:
+                error = from_transport(exc)
+                if error.reached_upstream or attempt == self._retries:
+                    self._metrics.upstream_errors.labels(code=type(exc).__name__).inc()
+                    raise error from None
+                await anyio.sleep(0.1 * 3**attempt)
+        raise AssertionError("unreachable")
 
     async def call(
         self,
         method: str,
         path: str,
         *,
-        key: str | None,
+        auth: Credentials,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
         ids_only: bool = False,
         ids: Collection[str] = (),
     ) -> dict[str, Any]:
         """One REST call; returns the object (envelope removed) or raises the mapped error."""
-        query = {**self._params, **{k: v for k, v in (params or {}).items() if v is not None}}
+        started = time.monotonic()
+        response = await self._send(self._request(method, path, auth, params, body, self._first_byte))
+        self._metrics.upstream_latency.labels(call=path).observe(time.monotonic() - started)
         try:
-            response = await self._http.request(
-                method,
-                f"{self._base}/{path}",
-                params=query,
-                headers=self._headers(key),
-                content=orjson.dumps(body) if body is not None else None,
-            )
-        except httpx.HTTPError as exc:
-            raise from_transport(exc) from None
-        return _json_result(response.status_code, response.content, response.headers, ids_only, ids)
+            return _json_result(response.status_code, response.content, response.headers, ids_only, ids)
+        except GatewayError as exc:
+            self._metrics.upstream_errors.labels(code=_code_of(exc, response)).inc()
+            raise
 
     async def open_stream(
-        self, body: dict[str, Any], *, key: str | None, ids: Collection[str] = ()
+        self, body: dict[str, Any], *, auth: Credentials, ids: Collection[str] = ()
     ) -> UpstreamStream:
         """Start `create_stream` and read up to its first frame, so that a rejection (HTTP error,
-        JSON error body, error frame) raises here, before the client's stream has started."""
-        request = self._http.build_request(
-            "POST",
-            f"{self._base}/threads/run/create_stream",
-            params=self._params,
-            headers={**self._headers(key), "Accept": "text/event-stream"},
-            content=orjson.dumps(body),
-        )
+        JSON error body, error frame) raises here, before the client's stream has started. Reads
+        then time out after `idle_timeout` of silence; the first frame after `first_byte_timeout`."""
+        request = self._request("POST", "threads/run/create_stream", auth, None, body, self._idle)
+        request.headers["Accept"] = "text/event-stream"
+        started = time.monotonic()
+        response: httpx.Response | None = None
         try:
-            response = await self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise from_transport(exc) from None
-        try:
-            if response.status_code != 200:
-                content = await response.aread()
-                _json_result(response.status_code, content, response.headers, ids=ids)
-            stream = UpstreamStream(response, ids)
-            await stream.open()
+            with anyio.fail_after(self._first_byte_seconds):
+                response = await self._send(request, stream=True)
+                if response.status_code != 200:
+                    content = await response.aread()
+                    _json_result(response.status_code, content, response.headers, ids=ids)
+                stream = UpstreamStream(response, ids)
+                await stream.open()
+            self._metrics.upstream_latency.labels(call="threads/run/create_stream").observe(
+                time.monotonic() - started
+            )
             return stream
-        except BaseException:
-            await response.aclose()
+        except TimeoutError:
+            if response is not None:
+                await response.aclose()
+            self._metrics.upstream_errors.labels(code="first_byte_timeout").inc()
+            raise UpstreamTimeout("MiniMax did not start the stream in time") from None
+        except BaseException as exc:
+            if response is not None:
+                await response.aclose()
+            if isinstance(exc, GatewayError) and response is not None:
+                self._metrics.upstream_errors.labels(code=_code_of(exc, response)).inc()
             raise
+
+    async def reachable(self) -> bool:
+        """Whether MiniMax's host answers HTTP at all (any status): the readiness check."""
+        try:
+            await self._http.request("HEAD", self._base, timeout=self._first_byte)
+        except httpx.HTTPError:
+            return False
+        return True
+
+
+def _code_of(exc: GatewayError, response: httpx.Response) -> str:
+    """The metric label of a MiniMax failure: its base_resp code, else the HTTP status."""
+    code = exc.message.removeprefix("MiniMax error ").split(":", 1)[0]
+    return code if code.isdigit() else f"http_{response.status_code}"
 
 
 def _json_result(
@@ -166,6 +232,3 @@ def _json_result(
         raise from_base_resp(*failure, ids_only=ids_only, ids=ids)
     doc.pop("base_resp", None)
     return doc
-
-
-__all__ = ["GatewayError", "MiniMaxClient", "UpstreamStream"]

@@ -16,7 +16,7 @@ import anyio
 
 from gateway.errors import UpstreamTimeout
 from gateway.translate.objects import RUN_STATUS, TERMINAL_RUN_STATUSES
-from gateway.upstream.client import MiniMaxClient
+from gateway.upstream.client import Credentials, MiniMaxClient
 from gateway.upstream.frames import Frame
 
 
@@ -26,7 +26,7 @@ class RunFollower:
     def __init__(
         self,
         minimax: MiniMaxClient,
-        key: str | None,
+        auth: Credentials,
         thread_id: str,
         run_id: str,
         steps_before: dict[str, str],
@@ -35,7 +35,7 @@ class RunFollower:
         timeout: float,
     ) -> None:
         self._minimax = minimax
-        self._key = key
+        self._auth = auth
         self._ids = {"thread_id": thread_id, "run_id": run_id}
         self._interval = interval
         self._deadline = time.monotonic() + timeout
@@ -88,7 +88,7 @@ class RunFollower:
         return frames
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        return await self._minimax.call("GET", path, key=self._key, params=params, ids_only=True)
+        return await self._minimax.call("GET", path, auth=self._auth, params=params, ids_only=True)
 
     async def aclose(self) -> None:
         self._done = True

@@ -187,7 +187,7 @@ def test_silent_upstream_before_the_stream_is_504() -> None:
     async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await until_disconnect(receive)
 
-    with gateway(script, read_timeout=0.3) as base:
+    with gateway(script, first_byte_timeout=0.3) as base:
         assert_error(post_run(base), 504)
 
 
@@ -203,7 +203,7 @@ def test_stall_mid_stream_fails_the_run_after_the_text_so_far() -> None:
         await body(send, frame(RUN) + text("Hello"))
         await until_disconnect(receive)
 
-    with gateway(script, read_timeout=0.3) as base:
+    with gateway(script, idle_timeout=0.3) as base:
         events = stream_events(base)
     transcript = check(events)
     assert transcript.texts == {"msg_1": "Hello"}

@@ -1,0 +1,142 @@
+"""Per-request plumbing as one ASGI middleware: request id, body limit, draining refusal, access
+log line and request metrics. Pure ASGI (no per-chunk task or copy), so streams pass straight through."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import orjson
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.lifecycle import Lifecycle, Overloaded
+from gateway.logs import request_id
+from gateway.metrics import Metrics
+
+access = logging.getLogger("gateway.access")
+ALWAYS_SERVED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class TooLarge(InvalidRequest):
+    """413: raised before the app when Content-Length says so, inside it when a body streams past."""
+
+    status = 413
+
+
+class RequestContext:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: list[Route],
+        lifecycle: Lifecycle,
+        metrics: Metrics,
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.lifecycle = lifecycle
+        self.metrics = metrics
+        self.max_body = max_body_bytes
+
+    def _route(self, scope: Scope) -> str:
+        for route in self.routes:
+            if route.matches(scope)[0] is not Match.NONE:
+                return route.path
+        return "unmatched"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        token = request_id.set(rid[:128])
+        start = time.monotonic()
+        status = 0
+        sent = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.get().encode()),
+                ]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            refusal = self._refusal(scope)
+            if refusal is not None:
+                await _error(refusal, send_with_id)
+            else:
+                await self.app(scope, self._limited(receive, send_with_id), send_with_id)
+        finally:
+            route = self._route(scope)
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            if scope["path"] not in ALWAYS_SERVED:
+                access.info(
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round((time.monotonic() - start) * 1000, 1),
+                        "bytes": sent,
+                    },
+                )
+            request_id.reset(token)
+
+    def _refusal(self, scope: Scope) -> GatewayError | None:
+        if self.lifecycle.draining and scope["path"] not in ALWAYS_SERVED:
+            return Overloaded("The gateway is shutting down; retry on another instance")
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return TooLarge(f"The request body is larger than {self.max_body} bytes")
+        return None
+
+    def _limited(self, receive: Receive, send: Send) -> Receive:
+        """Count streamed bodies too (no Content-Length): past the limit the request is cut off."""
+        seen = 0
+        limit = self.max_body
+
+        async def receive_limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise TooLarge(f"The request body is larger than {limit} bytes")
+            return message
+
+        return receive_limited
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+async def _error(exc: GatewayError, send: Send) -> None:
+    body = orjson.dumps(exc.body())
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers().items()]
+    if isinstance(exc, Overloaded):
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,39 @@
+"""Prometheus metrics of one app (own registry: no process-global state), served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests", "HTTP requests by route and status", ["method", "route", "status"], registry=r
+        )
+        self.open_streams = Gauge("gateway_open_streams", "Streams open now", registry=r)
+        self.frames_in = Counter("gateway_upstream_frames", "MiniMax frames received in streams", registry=r)
+        self.events_out = Counter("gateway_events", "OpenAI stream events sent", registry=r)
+        self.first_event = Histogram(
+            "gateway_time_to_first_event_seconds",
+            "From request to the first stream bytes sent",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_latency = Histogram(
+            "gateway_upstream_latency_seconds",
+            "MiniMax call latency (streams: to the first frame)",
+            ["call"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors", "MiniMax errors by base_resp code or HTTP status", ["code"], registry=r
+        )
+        self.draining = Gauge("gateway_draining", "1 while the process drains for shutdown", registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
