@@ -45,7 +45,8 @@ class ServerThread:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._server.should_exit = True
-        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         self._sock.close()
 
     def __enter__(self) -> ServerThread:
