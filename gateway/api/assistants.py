@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.edge import JSON, list_page, parse, query
+from gateway.api.edge import JSON, parse
+from gateway.api.listing import list_of
 from gateway.api.services import services
 from gateway.schemas.openai import AssistantIn, AssistantPatch
 from gateway.translate import request as to_minimax
@@ -37,13 +38,7 @@ async def retrieve(request: Request) -> Response:
 
 
 async def list_(request: Request) -> Response:
-    svc = services(request)
-    params = query(request, "after", "before", "order")
-    limit = int(request.query_params.get("limit", 20))
-    page = await svc.minimax.call(
-        "GET", "assistants/list", auth=svc.auth(request), params={**params, "limit": limit}
-    )
-    return JSON(list_page([assistant_to_openai(a) for a in page.get("data") or ()], page, limit))
+    return JSON(await list_of(request, "assistants/list", assistant_to_openai))
 
 
 async def modify(request: Request) -> Response:

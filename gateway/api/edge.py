@@ -51,10 +51,6 @@ def client_key(request: Request) -> str:
     raise Unauthorized("You didn't provide an API key. Send it as 'Authorization: Bearer KEY'.")
 
 
-def query(request: Request, *names: str) -> dict[str, Any]:
-    return {n: request.query_params[n] for n in names if n in request.query_params}
-
-
 def list_page(data: list[dict[str, Any]], upstream: dict[str, Any], limit: int) -> dict[str, Any]:
     """OpenAI's cursor page. MiniMax may omit `has_more`; then a full page says "maybe more"."""
     has_more = upstream.get("has_more")

@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.edge import JSON, list_page, parse, query
+from gateway.api.edge import JSON, parse
+from gateway.api.listing import list_of
 from gateway.api.services import Services, services
 from gateway.api.streaming import EventStream, Write
 from gateway.api.threads import create_thread
@@ -149,18 +150,9 @@ def _ids(request: Request) -> dict[str, str]:
 
 
 async def list_(request: Request) -> Response:
-    svc = services(request)
-    limit = int(request.query_params.get("limit", 20))
-    params = {
-        "thread_id": request.path_params["thread_id"],
-        "limit": limit,
-        "order": "desc",
-        **query(request, "after", "before", "order"),
-    }
-    page = await svc.minimax.call(
-        "GET", "threads/run/list", auth=svc.auth(request), ids_only=True, params=params
+    return JSON(
+        await list_of(request, "threads/run/list", run_to_openai, thread_id=request.path_params["thread_id"])
     )
-    return JSON(list_page([run_to_openai(r) for r in page.get("data") or ()], page, limit))
 
 
 async def modify(request: Request) -> Response:
@@ -235,13 +227,7 @@ async def submit_tool_outputs(request: Request) -> Response | EventStream:
 
 
 async def list_steps(request: Request) -> Response:
-    svc = services(request)
-    limit = int(request.query_params.get("limit", 20))
-    params = {**_ids(request), "limit": limit, "order": "desc", **query(request, "after", "before", "order")}
-    page = await svc.minimax.call(
-        "GET", "threads/run_steps/list", auth=svc.auth(request), ids_only=True, params=params
-    )
-    return JSON(list_page([step_to_openai(s) for s in page.get("data") or ()], page, limit))
+    return JSON(await list_of(request, "threads/run_steps/list", step_to_openai, **_ids(request)))
 
 
 async def retrieve_step(request: Request) -> Response:

@@ -7,7 +7,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.edge import JSON, list_page, parse, query
+from gateway.api.edge import JSON, parse
+from gateway.api.listing import list_of
 from gateway.api.services import Services, services
 from gateway.errors import InvalidRequest
 from gateway.schemas.openai import MessageIn, MetadataIn, ThreadIn
@@ -69,21 +70,12 @@ async def create_message(request: Request) -> Response:
 
 
 async def list_messages(request: Request) -> Response:
-    svc = services(request)
-    limit = int(request.query_params.get("limit", 20))
-    params = {
-        "thread_id": request.path_params["thread_id"],
-        "limit": limit,
-        "order": "desc",
-        **query(request, "after", "before", "order"),
-    }
-    page = await svc.minimax.call(
-        "GET", "threads/messages/list", auth=svc.auth(request), ids_only=True, params=params
+    page = await list_of(
+        request, "threads/messages/list", message_to_openai, thread_id=request.path_params["thread_id"]
     )
-    data = [message_to_openai(m) for m in page.get("data") or ()]
-    if run_id := request.query_params.get("run_id"):
-        data = [m for m in data if m["run_id"] == run_id]
-    return JSON(list_page(data, page, limit))
+    if run_id := request.query_params.get("run_id"):  # MiniMax has no such filter: applied to the page
+        page["data"] = [m for m in page["data"] if m["run_id"] == run_id]
+    return JSON(page)
 
 
 async def retrieve_message(request: Request) -> Response:

@@ -252,6 +252,9 @@ def test_async_client_tool_flow(gateway_url: str) -> None:
             openai.NotFoundError,
         ),
         (lambda c: c.beta.assistants.create(model="not-a-minimax-model"), openai.BadRequestError),
+        (lambda c: c.beta.assistants.list(limit=0), openai.BadRequestError),
+        (lambda c: c.beta.assistants.list(limit=101), openai.BadRequestError),
+        (lambda c: c.beta.threads.messages.list("thread_x", order="sideways"), openai.BadRequestError),
         (
             lambda c: c.beta.assistants.create(model="abab6.5s-chat", tools=[{"type": "browser"}]),
             openai.BadRequestError,
