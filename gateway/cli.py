@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from gateway import logs
 from gateway.app import create_app
 from gateway.serve import ServerThread
 from gateway.server import GatewayServer
-from gateway.settings import hash_key, load
+from gateway.settings import AuthMode, hash_key, load
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -66,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         overrides["minimax_base_url"] = args.upstream
     settings = load(args.config, **overrides)
     logs.configure(settings.log_level, settings.log_format)
+    if settings.effective_auth_mode() is AuthMode.OWN_KEY:
+        logging.getLogger("gateway").warning(
+            "auth_mode=own_key: every client's requests go to MiniMax with MINIMAX_API_KEY, unchecked; "
+            "for shared use set GATEWAY_KEY_HASHES (gateway_keys) or AUTH_MODE=passthrough"
+        )
     app = create_app(settings)
     config = uvicorn.Config(
         app,

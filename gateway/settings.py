@@ -32,8 +32,10 @@ OPENAI_MODEL_ALIASES = {
 
 
 class AuthMode(StrEnum):
+    AUTO = "auto"  # gateway_keys if key hashes are set, else own_key if MINIMAX_API_KEY is, else passthrough
     PASSTHROUGH = "passthrough"  # the client's Bearer key is sent to MiniMax
     GATEWAY_KEYS = "gateway_keys"  # clients present gateway keys; MiniMax gets the gateway's own key
+    OWN_KEY = "own_key"  # clients are not checked; MiniMax gets the gateway's own key (one user, local)
 
 
 class LogFormat(StrEnum):
@@ -75,7 +77,7 @@ class Settings(BaseSettings):
     model_aliases: dict[str, str] = Field(default_factory=lambda: dict(OPENAI_MODEL_ALIASES))
     text_mode: TextMode = Field(TextMode.AUTO, description="How MiniMax message frames carry text")
     # -- keys --------------------------------------------------------------------------------------
-    auth_mode: AuthMode = Field(AuthMode.PASSTHROUGH, description="passthrough or gateway_keys")
+    auth_mode: AuthMode = Field(AuthMode.AUTO, description="auto, passthrough, gateway_keys or own_key")
     gateway_key_hashes: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated `sha256:<hex>` hashes of accepted gateway keys"
     )
@@ -119,14 +121,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _keys_fit_mode(self) -> Settings:
-        if self.auth_mode is AuthMode.GATEWAY_KEYS:
-            if self.minimax_api_key is None:
-                raise ValueError(
-                    "auth_mode=gateway_keys needs MINIMAX_API_KEY: the gateway calls MiniMax itself"
-                )
-            if not self.key_hashes():
-                raise ValueError("auth_mode=gateway_keys needs GATEWAY_KEY_HASHES or GATEWAY_KEY_HASHES_FILE")
+        mode = self.effective_auth_mode()
+        if mode in (AuthMode.GATEWAY_KEYS, AuthMode.OWN_KEY) and self.minimax_api_key is None:
+            raise ValueError(f"auth_mode={mode} needs MINIMAX_API_KEY: the gateway calls MiniMax itself")
+        if mode is AuthMode.GATEWAY_KEYS and not self.key_hashes():
+            raise ValueError("auth_mode=gateway_keys needs GATEWAY_KEY_HASHES or GATEWAY_KEY_HASHES_FILE")
         return self
+
+    def effective_auth_mode(self) -> AuthMode:
+        if self.auth_mode is not AuthMode.AUTO:
+            return self.auth_mode
+        if self.gateway_key_hashes or self.gateway_key_hashes_file is not None:
+            return AuthMode.GATEWAY_KEYS
+        return AuthMode.OWN_KEY if self.minimax_api_key is not None else AuthMode.PASSTHROUGH
 
     def key_hashes(self) -> list[str]:
         hashes = list(self.gateway_key_hashes)

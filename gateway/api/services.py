@@ -37,18 +37,20 @@ class Services:
     clock: Clock = unix_now
 
     def auth(self, request: Request) -> Credentials:
-        """The credentials for MiniMax. passthrough: the client's key, GroupId from config or the
-        `group_id_header`; gateway_keys: the client's key must match a stored hash, and the
-        gateway's own MiniMax key and GroupId are used."""
+        """The credentials for MiniMax (see `AuthMode`). passthrough: the client's key, with the
+        GroupId from the `group_id_header` or config; gateway_keys: the client's key must match a
+        stored hash; gateway_keys and own_key call MiniMax with the gateway's key and GroupId."""
         settings = self.settings
         key = client_key(request)
-        if settings.auth_mode is AuthMode.GATEWAY_KEYS:
-            if not key_matches(key, list(self.key_hashes)):
-                raise Unauthorized("Incorrect API key provided.")
-            assert settings.minimax_api_key is not None  # Settings enforces it in this mode
-            return Credentials(settings.minimax_api_key.get_secret_value(), settings.minimax_group_id)
-        group = request.headers.get(settings.group_id_header) or settings.minimax_group_id
-        return Credentials(key, group)
+        mode = settings.effective_auth_mode()
+        if mode is AuthMode.PASSTHROUGH:
+            return Credentials(
+                key, request.headers.get(settings.group_id_header) or settings.minimax_group_id
+            )
+        if mode is AuthMode.GATEWAY_KEYS and not key_matches(key, list(self.key_hashes)):
+            raise Unauthorized("Incorrect API key provided.")
+        assert settings.minimax_api_key is not None  # Settings enforces it in these modes
+        return Credentials(settings.minimax_api_key.get_secret_value(), settings.minimax_group_id)
 
 
 def services(request: Request) -> Services:

@@ -40,13 +40,12 @@ def emulated(emulator: EmulatorConfig | None = None, **settings: Any) -> Iterato
 
 
 def stream_text(base: str, key: str, headers: dict[str, str] | None = None) -> str:
-    client = openai.OpenAI(base_url=base, api_key=key, max_retries=0, default_headers=headers)
-    assistant = client.beta.assistants.create(model="abab6.5s-chat")
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
-    with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
-        stream.until_done()
-        value: str = stream.get_final_messages()[0].content[0].text.value  # type: ignore[union-attr]
-    client.close()
+    with openai.OpenAI(base_url=base, api_key=key, max_retries=0, default_headers=headers) as client:
+        assistant = client.beta.assistants.create(model="abab6.5s-chat")
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
+        with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
+            stream.until_done()
+            value: str = stream.get_final_messages()[0].content[0].text.value  # type: ignore[union-attr]
     return value
 
 
@@ -76,6 +75,18 @@ def test_passthrough_mode_sends_the_client_key_and_group_upstream() -> None:
             stream_text(base, "not-the-minimax-key")
         with pytest.raises(openai.AuthenticationError):  # MiniMax: 1004 token not match group
             stream_text(base, CLIENT_KEY, {"X-MiniMax-Group-Id": "group-2"})
+
+
+def test_own_key_mode_uses_the_configured_key_for_any_client() -> None:
+    with emulated(
+        EmulatorConfig(api_key=UPSTREAM_KEY), minimax_api_key=UPSTREAM_KEY
+    ) as base:  # auto -> own_key
+        assert stream_text(base, "whatever-the-sdk-sends") == text_reply("hello")
+
+
+def test_passthrough_is_the_default_without_a_key_of_its_own() -> None:
+    with emulated(EmulatorConfig(api_key=UPSTREAM_KEY)) as base, pytest.raises(openai.AuthenticationError):
+        stream_text(base, "whatever-the-sdk-sends")
 
 
 def test_keepalive_pings_hold_a_stalled_stream_open() -> None:
