@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
-from gateway.sse import DONE, encode_all
+from gateway.sse import DONE, encode_all, error_event
 from gateway.translate.events import Event
 from gateway.translate.run_stream import RunStreamTranslator
 from gateway.upstream.frames import Frame
 
+log = logging.getLogger("gateway.relay")
+INTERNAL = "The gateway failed while translating this stream"
 SHUTDOWN = "The gateway shut down before the run ended; it may still finish on MiniMax (poll the run)"
 
 
@@ -53,6 +56,14 @@ async def relay(
                 events.extend(translator.fail("server_error", SHUTDOWN))
         except GatewayError as exc:
             events.extend(translator.fail("server_error", exc.message))
+        except Exception:  # a bug must still end the stream properly, never cut it
+            log.exception("translating a stream failed")
+            try:
+                events.extend(translator.fail("server_error", INTERNAL))
+            except Exception:
+                log.exception("closing the failed stream failed too")
+                await write(error_event(INTERNAL) + DONE)
+                return
         metrics.events_out.inc(len(events))
         await write(encode_all(events) + DONE)
     finally:

@@ -1,0 +1,86 @@
+"""The relay loop: whatever goes wrong, a stream ends with a terminal event and `done`."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import anyio
+import pytest
+
+from gateway.errors import UpstreamTimeout
+from gateway.lifecycle import Lifecycle
+from gateway.metrics import Metrics
+from gateway.relay import relay
+from gateway.translate.run_stream import RunStreamTranslator
+from gateway.upstream.frames import Frame
+from tests.stream_checks import parse_sse
+
+
+class Source:
+    def __init__(self, batches: list[list[Frame]], then: Exception | None = None) -> None:
+        self.batches = batches
+        self.then = then
+        self.closed = False
+
+    async def next_batch(self) -> list[Frame] | None:
+        if self.batches:
+            return self.batches.pop(0)
+        if self.then is not None:
+            raise self.then
+        return None
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class Broken(RunStreamTranslator):
+    def on_frame(self, frame: Frame) -> list:  # type: ignore[type-arg]
+        if frame.kind == "message":
+            raise KeyError("a translator bug")
+        return super().on_frame(frame)
+
+
+RUN = Frame("run", {"id": "run_1", "status": "in_progress"})
+MESSAGE = Frame(
+    "message", {"id": "msg_1", "role": "ai", "content": [{"type": "text", "text": {"value": "Hi"}}]}
+)
+
+
+async def always_ready() -> bool:
+    return True
+
+
+def run_relay(source: Source, translator_type: type[RunStreamTranslator] = RunStreamTranslator) -> bytes:
+    counter = itertools.count()
+    translator = translator_type({"thread_id": "t"}, new_id=lambda p: f"{p}{next(counter)}", clock=lambda: 1)
+    out: list[bytes] = []
+
+    async def write(chunk: bytes) -> None:
+        out.append(chunk)
+
+    async def main() -> None:
+        handle = Lifecycle(10, always_ready, 1).open_stream()
+        await relay(source, translator, [], write, handle, Metrics())
+
+    anyio.run(main)
+    assert source.closed
+    return b"".join(out)
+
+
+def test_a_clean_source_completes() -> None:
+    events = parse_sse(run_relay(Source([[RUN], [MESSAGE]])))
+    assert events[-1][0] == "thread.run.completed"
+
+
+def test_an_upstream_error_fails_the_run() -> None:
+    events = parse_sse(run_relay(Source([[RUN, MESSAGE]], then=UpstreamTimeout("MiniMax went quiet"))))
+    assert events[-1][0] == "thread.run.failed"
+    assert events[-1][1]["last_error"]["message"] == "MiniMax went quiet"
+
+
+def test_a_translator_bug_still_ends_the_stream(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    events = parse_sse(run_relay(Source([[RUN], [MESSAGE]]), Broken))
+    assert events[-1][0] == "thread.run.failed"
+    assert "translating a stream failed" in caplog.text
