@@ -55,3 +55,4 @@ def configure(level: str, fmt: LogFormat) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the gateway writes its own access lines
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise

@@ -113,7 +113,7 @@ def http_checks(base: str, start_timeout: float = 60.0, alive: list[str] | None 
 
 def host_run(env_file: Path, command: list[str], url: str, grace: float) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from manifests import read_env_file
+    from envfile import read_env_file
 
     settings, errors = read_env_file(env_file)
     if errors:

@@ -1,0 +1,286 @@
+"""The report: per-run metrics, medians and min-max spread over repeats, one table per scenario
+(metrics x direct / naive / gateway / gateway÷naive), and the issue's targets marked PASS or FAIL."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tests.bench.load import LoadResult
+from tests.bench.scenarios import TARGETS, Scenario
+from tests.bench.upstream import message_frame_bytes
+
+Metrics = dict[str, Any]
+
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    """The q-quantile (0..1) by nearest rank; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000
+
+
+def _slope(trace: list[tuple[int, int]], lo: int, hi: int) -> float | None:
+    """Proxy CPU ns per token over tokens lo..hi: least squares over the samples in the window plus
+    the two that bracket it (each sample pairs a token count with the CPU read at that moment)."""
+    inside = [p for p in trace if lo <= p[0] <= hi]
+    before = [p for p in trace if p[0] < lo]
+    after = [p for p in trace if p[0] > hi]
+    points = ([before[-1]] if before else []) + inside + ([after[0]] if after else [])
+    if len({p[0] for p in points}) < 2:
+        return None
+    n = len(points)
+    mx = sum(p[0] for p in points) / n
+    my = sum(p[1] for p in points) / n
+    sxx = sum((p[0] - mx) ** 2 for p in points)
+    sxy = sum((p[0] - mx) * (p[1] - my) for p in points)
+    return sxy / sxx
+
+
+def run_metrics(sc: Scenario, target: str, res: LoadResult) -> Metrics:
+    """Everything the tables show for one run of one scenario against one target."""
+    proxied = target != "direct"
+    wall = res.wall_s or 1e-9
+    m: Metrics = {
+        "errors": sum(res.errors.values()),
+        "error_kinds": dict(res.errors),
+        "ttfe_p50_ms": _ms(pct(res.ttfe_s, 0.5)),
+        "ttfe_p99_ms": _ms(pct(res.ttfe_s, 0.99)),
+        "load_pct": (res.upstream_cpu_ns + res.client_cpu_ns) / 1e9 / wall * 100,
+    }
+    if proxied:
+        m["proxy_pct"] = res.proxy_cpu_ns / 1e9 / wall * 100
+    if sc.kind == "soak":
+        m["opened"] = res.opened
+        m["open_s"] = res.open_s
+        if proxied and res.hold_rss_kb and res.opened:
+            m["kb_stream"] = (res.hold_rss_kb[0] - res.rss_base_kb) / res.opened
+            m["growth_kb_stream"] = (res.hold_rss_kb[-1] - res.hold_rss_kb[0]) / res.opened
+            m["rss_mb"] = " ".join(f"{kb / 1024:.0f}" for kb in [res.rss_base_kb, *res.hold_rss_kb])
+        return m
+    frames = res.tokens + 6 * res.streams_ok  # message frames + run/echo/step frames per stream
+    m.update(
+        streams_s=res.streams_ok / wall,
+        events_s=res.events / wall,
+        lat_p50_ms=_ms(pct(res.latency_s, 0.5)),
+        lat_p99_ms=_ms(pct(res.latency_s, 0.99)),
+    )
+    if proxied:
+        m["cpu_us_frame"] = res.proxy_cpu_ns / 1000 / max(frames, 1)
+        m["kb_stream"] = (res.rss_peak_kb - res.rss_base_kb) / max(res.open_peak, 1)
+    if sc.kind == "long" and proxied:
+        m["cpu_total_ms"] = res.proxy_cpu_ns / 1e6
+        w, n = sc.window, sc.frames
+        first, last = _slope(res.trace, 1, 1 + w), _slope(res.trace, n - w, n)
+        if first and last:
+            m["cpu_first_ms"] = first * w / 1e6
+            m["cpu_last_ms"] = last * w / 1e6
+            m["last_first_frame"] = last / first
+            shape = sc.shape
+            b_first = sum(message_frame_bytes(k, shape) for k in range(2, 2 + w))
+            b_last = sum(message_frame_bytes(k, shape) for k in range(n - w + 1, n + 1))
+            m["mb_first"], m["mb_last"] = b_first / 1e6, b_last / 1e6
+            m["last_first_byte"] = (last / b_last) / (first / b_first)
+    return m
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    kinds: str = "load long soak"
+
+
+ROWS = [
+    Row("opened", "streams opened", "soak"),
+    Row("open_s", "time to open all, s", "soak"),
+    Row("streams_s", "streams/s", "load long"),
+    Row("events_s", "events/s (client)", "load long"),
+    Row("cpu_us_frame", "CPU µs/event (proxy)", "load long"),
+    Row("cpu_total_ms", "CPU total, ms", "long"),
+    Row("cpu_first_ms", "CPU first window, ms", "long"),
+    Row("cpu_last_ms", "CPU last window, ms", "long"),
+    Row("mb_first", "upstream MB first window", "long"),
+    Row("mb_last", "upstream MB last window", "long"),
+    Row("last_first_frame", "last÷first per frame", "long"),
+    Row("last_first_byte", "last÷first per byte", "long"),
+    Row("proxy_pct", "proxy core busy %", "load long soak"),
+    Row("idle_ms_s", "proxy idle CPU before load, ms/s", "load long soak"),
+    Row("ttfe_p50_ms", "TTFE p50, ms", "load long soak"),
+    Row("ttfe_p99_ms", "TTFE p99, ms", "load long soak"),
+    Row("lat_p50_ms", "latency p50, ms", "load long"),
+    Row("lat_p99_ms", "latency p99, ms", "load long"),
+    Row("added_p50_ms", "added latency p50, ms", "load long"),
+    Row("added_p99_ms", "added latency p99, ms", "load long"),
+    Row("kb_stream", "KB/stream (RSS)", "load soak"),
+    Row("growth_kb_stream", "RSS growth in hold, KB/stream", "soak"),
+    Row("rss_mb", "RSS MB: base, hold samples", "soak"),
+    Row("load_pct", "load core busy % (client+upstream)", "load long soak"),
+    Row("errors", "errors", "load long soak"),
+]
+
+
+@dataclass(frozen=True)
+class Check:
+    scenario: str
+    key: str
+    column: str  # a target, or "ratio" (gateway÷naive)
+    limit: float
+    text: str
+    at_least: bool = False
+
+
+CHECKS = [
+    Check("s32", "cpu_us_frame", "ratio", 0.35, "CPU/event at 32 full-speed streams ≤ 0.35x naive"),
+    Check("p500x5", "cpu_us_frame", "ratio", 0.6, "CPU/event at 500 streams @5/s ≤ 0.6x naive"),
+    Check("p500x5", "added_p99_ms", "gateway", 10, "added latency p99 at 500 streams @5/s ≤ 10 ms"),
+    Check("p500x5", "ttfe_p99_ms", "gateway", 100, "TTFE p99 ≤ 100 ms, 500 streams opened in 2 s (@5/s)"),
+    Check("p500x50", "ttfe_p99_ms", "gateway", 100, "TTFE p99 ≤ 100 ms, 500 streams opened in 2 s (@50/s)"),
+    Check("long_inc", "last_first_frame", "gateway", 1.2, "incremental 20k: last 1,000 ≤ 1.2x first 1,000"),
+    Check(
+        "long_cum", "last_first_byte", "gateway", 1.2, "cumulative 20k: last ≤ 1.2x first, per upstream byte"
+    ),
+    Check("long_inc", "cpu_total_ms", "ratio", 1.0, "incremental 20k: total CPU ≤ 1.0x naive"),
+    Check("long_cum", "cpu_total_ms", "ratio", 1.0, "cumulative 20k: total CPU ≤ 1.0x naive"),
+    Check("soak", "kb_stream", "gateway", 32, "≤ 32 KB per open idle stream"),
+    Check("soak", "growth_kb_stream", "gateway", 1.0, "no RSS growth over the soak (≤ 1 KB/stream)"),
+    Check("soak", "errors", "gateway", 0, "5,000 open streams in one process without errors"),
+]
+RATIO_KEYS = {
+    "cpu_us_frame",
+    "cpu_total_ms",
+    "kb_stream",
+    "events_s",
+    "streams_s",
+    "lat_p99_ms",
+    "ttfe_p99_ms",
+}
+
+
+def _num(v: float) -> str:
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def _cell(values: list[Any]) -> str:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "-"
+    if isinstance(vals[0], str):
+        return vals[0]
+    med = statistics.median(vals)
+    if len(vals) == 1:
+        return _num(med)
+    return f"{_num(med)} [{_num(min(vals))}-{_num(max(vals))}]"
+
+
+class Table:
+    """All runs of one scenario: `runs[target]` is one Metrics per repeat, in repeat order."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.runs: dict[str, list[Metrics]] = {t: [] for t in TARGETS}
+
+    def add(self, target: str, metrics: Metrics) -> None:
+        self.runs[target].append(metrics)
+
+    def _added(self) -> None:
+        """Added latency pXX = a target's latency pXX minus the direct run's p50 (same repeat): the
+        direct median is the cost of the upstream write and the client read alone. (Subtracting the
+        direct p99 instead would credit the proxy with the load core's own tail.)"""
+        direct = self.runs["direct"]
+        for target in TARGETS:
+            for i, m in enumerate(self.runs[target]):
+                d = direct[i] if i < len(direct) else (direct[-1] if direct else None)
+                base = d.get("lat_p50_ms") if d else None
+                for q in ("p50", "p99"):
+                    mine = m.get(f"lat_{q}_ms")
+                    if mine is None or base is None or target == "direct":
+                        m[f"added_{q}_ms"] = None
+                    else:
+                        m[f"added_{q}_ms"] = max(mine - base, 0.0)
+
+    def values(self, column: str, key: str) -> list[Any]:
+        if column != "ratio":
+            return [m.get(key) for m in self.runs[column]]
+        out = []
+        for g, n in zip(self.runs["gateway"], self.runs["naive"], strict=False):
+            a, b = g.get(key), n.get(key)
+            out.append(a / b if isinstance(a, float | int) and isinstance(b, float | int) and b else None)
+        return out
+
+    def median(self, column: str, key: str) -> float | None:
+        vals = [v for v in self.values(column, key) if isinstance(v, float | int)]
+        return statistics.median(vals) if vals else None
+
+    def render(self, quick: bool) -> str:
+        self._added()
+        sc = self.scenario
+        reps = max((len(v) for v in self.runs.values()), default=0)
+        lines = [f"[{sc.name}] {sc.title}: {reps} repeat(s), median [min-max]"]
+        header = ["metric", *TARGETS, "gateway÷naive"]
+        body: list[list[str]] = []
+        for row in ROWS:
+            if sc.kind not in row.kinds.split():
+                continue
+            cells = [_cell(self.values(t, row.key)) for t in TARGETS]
+            if all(c == "-" for c in cells):
+                continue
+            ratio = _cell(self.values("ratio", row.key)) if row.key in RATIO_KEYS else ""
+            body.append([row.label, *cells, ratio])
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+        fmt: Callable[[list[str]], str] = lambda r: "  ".join(  # noqa: E731
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        lines.append(fmt(header))
+        lines += [fmt(r) for r in body]
+        kinds: dict[str, int] = {}
+        for target in TARGETS:
+            for m in self.runs[target]:
+                for kind, count in m.get("error_kinds", {}).items():
+                    kinds[f"{target}:{kind}"] = kinds.get(f"{target}:{kind}", 0) + count
+        if kinds:
+            lines.append("errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())))
+        for check in CHECKS:
+            if check.scenario == sc.name:
+                lines.append("  " + check_line(check, self, quick))
+        return "\n".join(lines)
+
+
+def check_result(check: Check, table: Table) -> tuple[float | None, bool | None]:
+    value = table.median(check.column, check.key)
+    if value is None:
+        return None, None
+    return value, value >= check.limit if check.at_least else value <= check.limit
+
+
+def check_line(check: Check, table: Table, quick: bool) -> str:
+    value, ok = check_result(check, table)
+    mark = "n/a " if ok is None else ("PASS" if ok else "FAIL")
+    shown = "-" if value is None else _num(value) + ("x" if check.column == "ratio" else "")
+    note = "  (quick run: sizes too small to judge)" if quick else ""
+    return f"{mark}  {check.text}: {shown}{note}"
+
+
+def summary(tables: dict[str, Table], quick: bool) -> str:
+    lines = ["Issue targets (gateway; medians over repeats):"]
+    for check in CHECKS:
+        table = tables.get(check.scenario)
+        if table is not None:
+            lines.append("  " + check_line(check, table, quick))
+    return "\n".join(lines)

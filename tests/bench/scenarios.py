@@ -1,0 +1,127 @@
+"""The benchmark's scenarios (full and --quick sizes) and how each becomes a load for each target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import orjson
+
+from tests.bench.load import LoadSpec
+from tests.bench.upstream import StreamShape
+
+TARGETS = ("direct", "naive", "gateway")
+RUN_BODY = orjson.dumps({"assistant_id": "asst_bench", "stream": True})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    kind: str  # "load" | "long" | "soak"
+    concurrency: int
+    frames: int  # message frames per stream
+    pace_ms: float = 0.0
+    streams_per_worker: int = 1
+    ramp_s: float = 0.0
+    cumulative: bool = False
+    hold_s: float = 0.0
+    repeat: int | None = None  # overrides --repeat (the soak runs once)
+
+    @property
+    def shape(self) -> StreamShape:
+        return StreamShape(self.frames, self.pace_ms, self.cumulative, hold=self.kind == "soak")
+
+    @property
+    def streams(self) -> int:
+        return self.concurrency * self.streams_per_worker
+
+    @property
+    def window(self) -> int:
+        """Long-message scenario: frames per CPU window (1,000 of 20,000)."""
+        return max(self.frames // 20, 10)
+
+    def spec(self, target: str, url: str) -> LoadSpec:
+        """The load for `target` whose listening base URL is `url`."""
+        thread = self.shape.thread_id()
+        if target == "direct":
+            body = orjson.dumps(
+                {"stream": 1, "thread_id": thread, "assistant_id": "asst_bench", "messages": []}
+            )
+            endpoint = f"{url}/v1/threads/run/create_stream"
+        else:
+            body, endpoint = RUN_BODY, f"{url}/v1/threads/{thread}/runs"
+        return LoadSpec(
+            url=endpoint,
+            body=body,
+            raw=target != "gateway",
+            cumulative=self.cumulative,
+            concurrency=self.concurrency,
+            streams_per_worker=self.streams_per_worker,
+            ramp_s=self.ramp_s,
+            expect_tokens=0 if self.kind == "soak" else self.frames,
+            hold_s=self.hold_s,
+            trace_cpu=self.kind == "long",
+            timeout_s=900.0,
+        )
+
+
+def warmup_spec(target: str, url: str) -> LoadSpec:
+    """A few short streams through a fresh process before it is measured."""
+    return replace(
+        Scenario("warm", "", "load", 4, 10, streams_per_worker=5).spec(target, url), timeout_s=60.0
+    )
+
+
+FULL = [
+    Scenario("s1", "1 stream at a time, full speed, 200 frames each (100 streams)", "load", 1, 200, 0, 100),
+    Scenario(
+        "s32", "32 streams, full speed, 200 frames each (16 rounds: 512 streams)", "load", 32, 200, 0, 16
+    ),
+    Scenario(
+        "p500x50", "500 streams opened within 2 s, 50 frames/s, 200 frames each", "load", 500, 200, 20, 1, 2
+    ),
+    Scenario(
+        "p500x5", "500 streams opened within 2 s, 5 frames/s, 50 frames each", "load", 500, 50, 200, 1, 2
+    ),
+    Scenario("long_inc", "one 20,000-frame message, incremental dialect, full speed", "long", 1, 20_000),
+    Scenario(
+        "long_cum",
+        "one 20,000-frame message, cumulative dialect, full speed",
+        "long",
+        1,
+        20_000,
+        cumulative=True,
+    ),
+    Scenario(
+        "soak",
+        "5,000 streams opened over 10 s, held idle 30 s",
+        "soak",
+        5000,
+        0,
+        0,
+        1,
+        10,
+        hold_s=30,
+        repeat=1,
+    ),
+]
+
+QUICK = [
+    replace(FULL[0], title="1 stream at a time, full speed, 200 frames (5 streams)", streams_per_worker=5),
+    replace(
+        FULL[1], title="8 streams, full speed, 50 frames each", concurrency=8, frames=50, streams_per_worker=1
+    ),
+    replace(
+        FULL[2],
+        title="20 streams within 0.5 s, 50 frames/s, 20 frames",
+        concurrency=20,
+        frames=20,
+        ramp_s=0.5,
+    ),
+    replace(
+        FULL[3], title="20 streams within 0.5 s, 5 frames/s, 5 frames", concurrency=20, frames=5, ramp_s=0.5
+    ),
+    replace(FULL[4], title="one 2,000-frame message, incremental", frames=2000),
+    replace(FULL[5], title="one 2,000-frame message, cumulative", frames=2000),
+    replace(FULL[6], title="200 streams opened over 1 s, held 2 s", concurrency=200, ramp_s=1, hold_s=2),
+]

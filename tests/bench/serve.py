@@ -1,0 +1,90 @@
+"""Entry point of one benchmark server process: `python -m tests.bench.serve {upstream,naive,gateway}`.
+
+Raises RLIMIT_NOFILE to the hard limit first. `naive` and `gateway` run on uvicorn with uvloop and
+httptools; `gateway` goes through `gateway.cli.main`, i.e. exactly as `minimax-gateway --upstream URL`
+builds and serves it (settings from the environment, same uvicorn options, drain on SIGTERM).
+Profiling switch (benchmark only): `BENCH_CPROFILE=FILE` wraps the server in cProfile and dumps its
+stats to FILE when the process exits on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import signal
+import sys
+from collections.abc import Callable
+
+
+def raise_nofile() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def _upstream(args: argparse.Namespace) -> None:
+    import uvloop
+
+    from tests.bench.upstream import serve
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        uvloop.run(serve(args.host, args.port))
+
+
+def _naive(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from tests.bench.naive import create_naive_app
+
+    uvicorn.run(
+        create_naive_app(args.upstream),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        backlog=4096,
+        timeout_graceful_shutdown=2,
+    )
+
+
+def _gateway(args: argparse.Namespace) -> None:
+    from gateway.cli import main
+
+    main(["--host", args.host, "--port", str(args.port), "--upstream", args.upstream])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("server", choices=["upstream", "naive", "gateway"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", default="", help="upstream base URL (naive, gateway)")
+    args = parser.parse_args()
+    raise_nofile()
+    run: Callable[[argparse.Namespace], None] = {"upstream": _upstream, "naive": _naive, "gateway": _gateway}[
+        args.server
+    ]
+    profile_to = os.environ.get("BENCH_CPROFILE")
+    if not profile_to:
+        run(args)
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        run(args)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
+
+
+if __name__ == "__main__":
+    main()
