@@ -52,11 +52,14 @@ class PySpy:
             self.proc.kill()
 
 
+REPO = str(Path(__file__).resolve().parents[2]) + "/"  # this checkout, wherever it is
+
+
 def _func(frame: str) -> str:
     """`name (path/to/file.py:123)` -> `name (file.py)`, with the path shortened to the package."""
     name, _, where = frame.partition(" (")
     path = where.rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+    for marker in ("site-packages/", REPO, "lib/python3."):
         if marker in path:
             path = path.split(marker, 1)[1]
             break
