@@ -46,6 +46,8 @@ async def relay(
                 while not translator.terminal and (batch := await source.next_batch()) is not None:
                     metrics.frames_in.inc(len(batch))
                     for frame in batch:
+                        if frame.kind == "error":
+                            metrics.upstream_errors.labels(code=str(frame.data.get("code"))).inc()
                         events.extend(translator.on_frame(frame))
                     if events:
                         chunk, count, events = encode_all(events), len(events), []

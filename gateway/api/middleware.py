@@ -55,6 +55,7 @@ class RequestContext:
         rid = _header(scope, b"x-request-id") or uuid.uuid4().hex
         token = request_id.set(rid[:128])
         start = time.monotonic()
+        scope.setdefault("state", {})["started"] = start  # for the stream's time-to-first-event
         status = 0
         sent = 0
 

@@ -11,7 +11,7 @@ from gateway.api.edge import JSON, parse
 from gateway.api.listing import list_of
 from gateway.api.services import Services, services
 from gateway.api.streaming import EventStream, Write
-from gateway.api.threads import create_thread
+from gateway.api.threads import add_messages, create_thread
 from gateway.lifecycle import StreamHandle
 from gateway.relay import FrameSource, relay
 from gateway.schemas.openai import MessageIn, MetadataIn, RunIn, SubmitToolOutputsIn, ThreadAndRunIn, ThreadIn
@@ -29,7 +29,7 @@ async def create(request: Request) -> Response | EventStream:
     thread_id = request.path_params["thread_id"]
     auth = svc.auth(request)
     first, turn = to_minimax.split_input(body.additional_messages or [])
-    await _add_messages(svc, auth, thread_id, first, "additional_messages")
+    await add_messages(svc, auth, thread_id, [(m, f"additional_messages[{i}]") for i, m in enumerate(first)])
     return await _start(svc, auth, thread_id, body, turn, f"additional_messages[{len(first)}]", prelude=[])
 
 
@@ -54,19 +54,6 @@ async def retrieve(request: Request) -> Response:
         params={"thread_id": request.path_params["thread_id"], "run_id": request.path_params["run_id"]},
     )
     return JSON(run_to_openai(found))
-
-
-async def _add_messages(
-    svc: Services, auth: Credentials, thread_id: str, messages: list[MessageIn], param: str
-) -> None:
-    for i, message in enumerate(messages):
-        await svc.minimax.call(
-            "POST",
-            "threads/messages/add",
-            auth=auth,
-            ids_only=True,
-            body=to_minimax.add_message(thread_id, message, f"{param}[{i}]"),
-        )
 
 
 async def _instructions(svc: Services, auth: Credentials, body: RunIn) -> str | None:
@@ -98,14 +85,8 @@ async def _start(
         thread_id, body, svc.settings.model_aliases, instructions=instructions, turn=turn, param=param
     )
     if not body.stream:
-        if turn is not None:
-            await svc.minimax.call(
-                "POST",
-                "threads/messages/add",
-                auth=auth,
-                ids_only=True,
-                body=to_minimax.add_message(thread_id, turn, param),
-            )
+        if turn is not None:  # run/create takes no input turn: add it first
+            await add_messages(svc, auth, thread_id, [(turn, param)])
         minimax_body.pop("stream")
         minimax_body.pop("messages")
         run = await svc.minimax.call(

@@ -33,13 +33,13 @@ class EventStream:
         self._handle = handle
         self._metrics = metrics
         self._keepalive = keepalive
-        self._started = time.monotonic()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lock = asyncio.Lock()  # the producer and the pinger never interleave a send
         last_write = time.monotonic()
         first = True
         metrics = self._metrics
+        started = scope.get("state", {}).get("started", last_write)  # the request's arrival
 
         async def write(chunk: bytes) -> None:
             nonlocal last_write, first
@@ -48,7 +48,7 @@ class EventStream:
             last_write = time.monotonic()
             if first:
                 first = False
-                metrics.first_event.observe(last_write - self._started)
+                metrics.first_event.observe(last_write - started)
 
         async def watch(group: anyio.abc.TaskGroup) -> None:
             nonlocal last_write

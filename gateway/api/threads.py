@@ -17,6 +17,20 @@ from gateway.translate.objects import message_to_openai, thread_to_openai
 from gateway.upstream.client import Credentials
 
 
+async def add_messages(
+    svc: Services, auth: Credentials, thread_id: str, messages: list[tuple[MessageIn, str]]
+) -> None:
+    """Add messages to a thread in order; each comes with the request `param` that names it."""
+    for message, param in messages:
+        await svc.minimax.call(
+            "POST",
+            "threads/messages/add",
+            auth=auth,
+            ids_only=True,
+            body=to_minimax.add_message(thread_id, message, param),
+        )
+
+
 async def create_thread(
     svc: Services, auth: Credentials, body: ThreadIn, keep_last_turn: bool
 ) -> tuple[dict[str, Any], MessageIn | None]:
@@ -26,13 +40,7 @@ async def create_thread(
         "POST", "threads/create", auth=auth, body={"metadata": body.metadata or {}}
     )
     first, turn = to_minimax.split_input(body.messages) if keep_last_turn else (body.messages, None)
-    for i, message in enumerate(first):
-        await svc.minimax.call(
-            "POST",
-            "threads/messages/add",
-            auth=auth,
-            body=to_minimax.add_message(thread["id"], message, f"messages[{i}]"),
-        )
+    await add_messages(svc, auth, thread["id"], [(m, f"messages[{i}]") for i, m in enumerate(first)])
     return thread, turn
 
 

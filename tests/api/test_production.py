@@ -254,3 +254,23 @@ def test_connect_failures_are_retried_until_the_upstream_is_up() -> None:
         caller.join(10)
     upstream.stop()
     assert result["response"].status_code == 200, result["response"].text
+
+
+def test_first_event_time_includes_the_upstream_wait_and_error_frames_count() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await anyio.sleep(0.3)  # MiniMax is slow to start the stream
+        await start(send)
+        await body(send, frame(RUN) + text("Hel"))
+        await body(send, b'data: {"base_resp": {"status_code": 1002, "status_msg": "rate"}}\n\n', more=False)
+
+    with gateway(script) as base:
+        response = httpx.post(
+            f"{base}/threads/t/runs",
+            json={"assistant_id": "a", "stream": True},
+            headers={"Authorization": "Bearer k"},
+            timeout=10,
+        )
+        scraped = httpx.get(base.removesuffix("/v1") + "/metrics").text
+    assert parse_sse(response.content)[-1][0] == "thread.run.failed"
+    assert metric(scraped, "gateway_time_to_first_event_seconds_sum") >= 0.3
+    assert metric(scraped, 'gateway_upstream_errors_total{code="1002"}') == 1
