@@ -1,89 +1,31 @@
 """MiniMax's Assistants API over HTTP: REST calls with `base_resp` checks, and streamed runs.
 
-The only module that sends requests upstream. Everything it raises is a `GatewayError`.
+The only module that sends requests upstream (REST through httpx, streams through the aiohttp
+session under it: see `stream.py`). Everything it raises is a `GatewayError`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
+import aiohttp
 import anyio
 import httpx
 import orjson
+from multidict import CIMultiDict
 
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
-from gateway.upstream.errors import from_base_resp, from_http_status, from_transport
-from gateway.upstream.frames import Frame, error_of, parse_frame
-from gateway.upstream.sse_decoder import SSEDecoder
+from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status, from_transport
+from gateway.upstream.frames import error_of
+from gateway.upstream.stream import UpstreamStream
 
 log = logging.getLogger("gateway.upstream")
-
-
-class UpstreamStream:
-    """An open `create_stream` response, read as batches of frames: one batch per network read."""
-
-    def __init__(self, response: httpx.Response, ids: Collection[str] = ()) -> None:
-        self._response = response
-        self._ids = ids  # ids the request names, for error mapping
-        self._chunks = response.aiter_raw()
-        self._decoder = SSEDecoder()
-        self._pending: list[Frame] | None = None  # frames read by `open()`
-        self._ended = False
-        self.skipped = 0  # payloads that were not MiniMax frames (keep-alives, garbage)
-
-    async def open(self) -> None:
-        """Read up to the first frame. An error there is a rejection of the request: raise it."""
-        first: list[Frame] = []
-        while (payloads := await self._next_read()) is not None:
-            first.extend(self._parse(payloads))
-            if first:
-                if first[0].kind == "error":
-                    raise from_base_resp(first[0].data["code"], first[0].data["message"], ids=self._ids)
-                self._pending = first
-                return
-        raise UpstreamError("MiniMax ended the stream before sending a frame")
-
-    async def next_batch(self) -> list[Frame] | None:
-        """The frames of the next read (maybe none); None once the body ended cleanly.
-        A broken connection raises `GatewayError`: a cut stream never looks like a clean end."""
-        if self._pending is not None:
-            batch, self._pending = self._pending, None
-            return batch
-        payloads = await self._next_read()
-        return None if payloads is None else self._parse(payloads)
-
-    async def _next_read(self) -> list[bytes] | None:
-        if self._ended:
-            return None
-        try:
-            chunk = await self._chunks.__anext__()
-        except StopAsyncIteration:
-            self._ended = True
-            return self._decoder.finish() or None
-        except httpx.HTTPError as exc:
-            raise from_transport(exc) from None
-        return self._decoder.feed(chunk)
-
-    def _parse(self, payloads: list[bytes]) -> list[Frame]:
-        frames = []
-        for payload in payloads:
-            frame = parse_frame(payload)
-            if frame is None:
-                self.skipped += 1
-            else:
-                frames.append(frame)
-        return frames
-
-    async def aclose(self) -> None:
-        if self.skipped:
-            log.warning("skipped %d upstream payloads that were not MiniMax frames", self.skipped)
-        await self._response.aclose()
 
 
 class Credentials(NamedTuple):
@@ -94,9 +36,17 @@ class Credentials(NamedTuple):
 
 
 class MiniMaxClient:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, http: httpx.AsyncClient, session: aiohttp.ClientSession, metrics: Metrics
+    ) -> None:
+        """`session`: the aiohttp session under `http` (one connection pool for both)."""
         self._base = settings.upstream_v1()
         self._http = http
+        self._session = session
+        self._stream_url = f"{self._base}/threads/run/create_stream"
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=settings.idle_timeout
+        )
         self._metrics = metrics
         self._retries = settings.upstream_retries
         self._first_byte = httpx.Timeout(settings.first_byte_timeout, connect=settings.connect_timeout)
@@ -115,16 +65,11 @@ class MiniMaxClient:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if auth.group_id:
             query["GroupId"] = auth.group_id
-        headers = {
-            "Authorization": f"Bearer {auth.key}",
-            "Content-Type": "application/json",
-            "X-Request-ID": request_id.get(),
-        }
         return self._http.build_request(
             method,
             f"{self._base}/{path}",
             params=query,
-            headers=headers,
+            headers=_headers(auth),
             content=orjson.dumps(body) if body is not None else None,
             timeout=timeout,
         )
@@ -160,7 +105,7 @@ class MiniMaxClient:
         try:
             return _json_result(response.status_code, response.content, response.headers, ids_only, ids)
         except GatewayError as exc:
-            self._metrics.upstream_errors.labels(code=_code_of(exc, response)).inc()
+            self._metrics.upstream_errors.labels(code=_code_of(exc, response.status_code)).inc()
             raise
 
     async def open_stream(
@@ -169,16 +114,19 @@ class MiniMaxClient:
         """Start `create_stream` and read up to its first frame, so that a rejection (HTTP error,
         JSON error body, error frame) raises here, before the client's stream has started. Reads
         then time out after `idle_timeout` of silence; the first frame after `first_byte_timeout`."""
-        request = self._request("POST", "threads/run/create_stream", auth, None, body, self._idle)
-        request.headers["Accept"] = "text/event-stream"
+        headers = CIMultiDict(_headers(auth))
+        headers["Accept"] = "text/event-stream"
+        headers["Accept-Encoding"] = "identity"  # a compressed event stream would be held back in buffers
+        params = {"GroupId": auth.group_id} if auth.group_id else None
+        data = orjson.dumps(body)
         started = time.monotonic()
-        response: httpx.Response | None = None
+        response: aiohttp.ClientResponse | None = None
         try:
             with anyio.fail_after(self._first_byte_seconds):
-                response = await self._send(request, stream=True)
-                if response.status_code != 200:
-                    content = await response.aread()
-                    _json_result(response.status_code, content, response.headers, ids=ids)
+                response = await self._post_stream(data, headers, params)
+                if response.status != 200:
+                    content = await response.read()
+                    _json_result(response.status, content, response.headers, ids=ids)
                 stream = UpstreamStream(response, ids)
                 await stream.open()
             self._metrics.upstream_latency.labels(call="threads/run/create_stream").observe(
@@ -187,15 +135,37 @@ class MiniMaxClient:
             return stream
         except TimeoutError:
             if response is not None:
-                await response.aclose()
+                response.close()
             self._metrics.upstream_errors.labels(code="first_byte_timeout").inc()
             raise UpstreamTimeout("MiniMax did not start the stream in time") from None
         except BaseException as exc:
             if response is not None:
-                await response.aclose()
-            if isinstance(exc, GatewayError) and response is not None:
-                self._metrics.upstream_errors.labels(code=_code_of(exc, response)).inc()
+                response.close()
+                if isinstance(exc, GatewayError):
+                    self._metrics.upstream_errors.labels(code=_code_of(exc, response.status)).inc()
             raise
+
+    async def _post_stream(
+        self, data: bytes, headers: CIMultiDict[str], params: dict[str, str] | None
+    ) -> aiohttp.ClientResponse:
+        """POST create_stream, retrying (with backoff) only where nothing reached MiniMax."""
+        for attempt in range(self._retries + 1):
+            try:
+                return await self._session.post(
+                    self._stream_url,
+                    data=data,
+                    headers=headers,
+                    params=params,
+                    timeout=self._stream_timeout,
+                    allow_redirects=False,
+                )
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                error = from_aiohttp(exc)
+                if error.reached_upstream or attempt == self._retries:
+                    self._metrics.upstream_errors.labels(code=type(exc).__name__).inc()
+                    raise error from None
+                await anyio.sleep(0.1 * 3**attempt)
+        raise AssertionError("unreachable")
 
     async def reachable(self) -> bool:
         """Whether MiniMax's host answers HTTP at all (any status): the readiness check."""
@@ -206,14 +176,25 @@ class MiniMaxClient:
         return True
 
 
-def _code_of(exc: GatewayError, response: httpx.Response) -> str:
+def _headers(auth: Credentials) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {auth.key}",
+        "Content-Type": "application/json",
+        "X-Request-ID": request_id.get(),
+    }
+
+
+def _code_of(exc: GatewayError, status: int) -> str:
     """The metric label of a MiniMax failure: its base_resp code, else the HTTP status."""
     code = exc.message.removeprefix("MiniMax error ").split(":", 1)[0]
-    return code if code.isdigit() else f"http_{response.status_code}"
+    return code if code.isdigit() else f"http_{status}"
 
 
 def _json_result(
-    status: int, content: bytes, headers: httpx.Headers, ids_only: bool = False, ids: Collection[str] = ()
+    status: int,
+    content: bytes,
+    headers: Mapping[str, str],
+    ids_only: bool = False, ids: Collection[str] = ()
 ) -> dict[str, Any]:
     try:
         doc = orjson.loads(content)

@@ -73,6 +73,21 @@ def from_http_status(status: int, message: str, retry_after: str | None) -> Gate
     return UpstreamError(text)
 
 
+def from_aiohttp(exc: aiohttp.ClientError | TimeoutError) -> GatewayError:
+    """Connection-level failures of a stream read directly with aiohttp; same mapping as below."""
+    error: GatewayError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        error = UpstreamTimeout("MiniMax did not accept the connection in time")
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        error = UpstreamError("could not connect to MiniMax")
+    elif isinstance(exc, TimeoutError):
+        return UpstreamTimeout(f"MiniMax did not answer in time ({type(exc).__name__})")
+    else:
+        return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")
+    error.reached_upstream = False
+    return error
+
+
 def from_transport(exc: httpx.HTTPError) -> GatewayError:
     """Connection-level failures. Messages name the failure, never the request (it holds the key)."""
     cause = exc.__cause__

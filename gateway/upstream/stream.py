@@ -1,0 +1,87 @@
+"""An open `create_stream` response, read straight from aiohttp: one batch of frames per read.
+
+The stream path skips httpx (REST calls keep it): httpx's stream wrappers cost CPU on every read and
+cap each read at 16 KB, while `readany()` hands over everything the socket has buffered, so a busy
+stream is decoded, translated and written in a few large batches instead of many small ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+import aiohttp
+
+from gateway.errors import UpstreamError
+from gateway.upstream.errors import from_aiohttp, from_base_resp
+from gateway.upstream.frames import Frame, parse_frame
+from gateway.upstream.sse_decoder import SSEDecoder
+
+log = logging.getLogger("gateway.upstream")
+
+
+class UpstreamStream:
+    """`open()` reads to the first frame (an error there is a rejection: it raises); `next_batch()`
+    returns the frames of each further read; `aclose()` frees the connection (reused if the body ended)."""
+
+    __slots__ = ("_decoder", "_ended", "_ids", "_pending", "_read", "_response", "skipped")
+
+    def __init__(self, response: aiohttp.ClientResponse, ids: Collection[str] = ()) -> None:
+        self._response = response
+        self._read = response.content.readany
+        self._ids = ids  # ids the request names, for error mapping
+        self._decoder = SSEDecoder()
+        self._pending: list[Frame] | None = None  # frames read by `open()`
+        self._ended = False
+        self.skipped = 0  # payloads that were not MiniMax frames (keep-alives, garbage)
+
+    async def open(self) -> None:
+        """Read up to the first frame. An error there is a rejection of the request: raise it."""
+        first: list[Frame] = []
+        while (payloads := await self._next_read()) is not None:
+            first.extend(self._parse(payloads))
+            if first:
+                if first[0].kind == "error":
+                    raise from_base_resp(first[0].data["code"], first[0].data["message"], ids=self._ids)
+                self._pending = first
+                return
+        raise UpstreamError("MiniMax ended the stream before sending a frame")
+
+    async def next_batch(self) -> list[Frame] | None:
+        """The frames of the next read (maybe none); None once the body ended cleanly.
+        A broken connection raises `GatewayError`: a cut stream never looks like a clean end."""
+        if self._pending is not None:
+            batch, self._pending = self._pending, None
+            return batch
+        payloads = await self._next_read()
+        return None if payloads is None else self._parse(payloads)
+
+    async def _next_read(self) -> list[bytes] | None:
+        if self._ended:
+            return None
+        try:
+            chunk = await self._read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise from_aiohttp(exc) from None
+        if not chunk:
+            self._ended = True
+            return self._decoder.finish() or None
+        return self._decoder.feed(chunk)
+
+    def _parse(self, payloads: list[bytes]) -> list[Frame]:
+        frames = []
+        for payload in payloads:
+            frame = parse_frame(payload)
+            if frame is None:
+                self.skipped += 1
+            else:
+                frames.append(frame)
+        return frames
+
+    async def aclose(self) -> None:
+        if self.skipped:
+            log.warning("skipped %d upstream payloads that were not MiniMax frames", self.skipped)
+        if self._ended:
+            self._response.release()  # the body ended: the connection goes back to the pool
+        else:
+            self._response.close()  # cut short (client gone, error): this connection is done
