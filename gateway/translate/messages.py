@@ -16,6 +16,9 @@ from gateway.translate.events import Event
 from gateway.translate.objects import annotation_to_openai
 from gateway.translate.text import TextAccumulator, TextMode
 
+DELTA = "thread.message.delta"
+_new = tuple.__new__  # builds an Event without its Python-level __new__ (once per frame)
+
 
 class _Block:
     """One OpenAI content block: a text with its annotations, or an image file."""
@@ -59,25 +62,37 @@ class MessageStream:
         return [Event("thread.message.created", created), Event("thread.message.in_progress", created)]
 
     def apply(self, message: dict[str, Any]) -> list[Event]:
-        """Diff one MiniMax message frame against what was sent; at most one delta event."""
+        """Diff one MiniMax message frame against what was sent; at most one delta event.
+        Runs once per frame of every stream: lookups are inlined and plain types checked exactly."""
         deltas: list[dict[str, Any]] = []
-        for position, item in enumerate(message.get("content") or ()):
-            if not isinstance(item, dict):
+        content = message.get("content")
+        if type(content) is not list:
+            return []
+        blocks = self._blocks
+        for position, item in enumerate(content):
+            if type(item) is not dict:
                 continue
             key = item.get("id") or position
-            if "text" in item or item.get("type") == "text":
-                text = item.get("text") or {}
-                value = text.get("value") if isinstance(text, dict) else text
-                block = self._block(key, "text")
-                piece = block.text.push(value if isinstance(value, str) else "")
-                anns = block.new_annotations(text.get("annotations") if isinstance(text, dict) else None)
+            text = item.get("text")
+            if text is not None or item.get("type") == "text":
+                if type(text) is dict:
+                    value = text.get("value")
+                    raw_annotations = text.get("annotations")
+                else:
+                    value, raw_annotations = text, None
+                block = blocks.get(key)
+                if block is None:
+                    block = blocks[key] = _Block("text", self._mode)
+                piece = block.text.push(value if type(value) is str else "")
+                anns = block.new_annotations(raw_annotations) if raw_annotations else None
                 if piece or anns:
                     body: dict[str, Any] = {"value": piece}
                     if anns:
                         body["annotations"] = anns
-                    deltas.append({"index": self._index(block), "type": "text", "text": body})
-            elif item.get("type") == "image_file" and key not in self._blocks:
-                block = self._block(key, "image_file")
+                    index = block.index if block.index >= 0 else self._index(block)
+                    deltas.append({"index": index, "type": "text", "text": body})
+            elif item.get("type") == "image_file" and key not in blocks:
+                block = blocks[key] = _Block("image_file", self._mode)
                 file_id = (item.get("image_file") or {}).get("file_id", "")
                 block.text.push(file_id)
                 deltas.append(
@@ -87,7 +102,9 @@ class MessageStream:
                         "image_file": {"file_id": file_id, "detail": "auto"},
                     }
                 )
-        return [self._delta(deltas)] if deltas else []
+        if not deltas:
+            return []
+        return [_new(Event, (DELTA, {"id": self.id, "object": DELTA, "delta": {"content": deltas}}))]
 
     def closing_events(self, status: str, now: int, reason: str | None = None) -> list[Event]:
         """Settle held-back text, then `thread.message.completed` (or `.incomplete`) with full content."""
@@ -105,12 +122,6 @@ class MessageStream:
         events.append(Event(f"thread.message.{status}", final))
         return events
 
-    def _block(self, key: Any, type_: str) -> _Block:
-        block = self._blocks.get(key)
-        if block is None:
-            block = self._blocks[key] = _Block(type_, self._mode)
-        return block
-
     def _index(self, block: _Block) -> int:
         if block.index < 0:
             block.index = len(self._shown)
@@ -118,10 +129,7 @@ class MessageStream:
         return block.index
 
     def _delta(self, content: list[dict[str, Any]]) -> Event:
-        return Event(
-            "thread.message.delta",
-            {"id": self.id, "object": "thread.message.delta", "delta": {"content": content}},
-        )
+        return Event(DELTA, {"id": self.id, "object": DELTA, "delta": {"content": content}})
 
     def _content(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

@@ -74,6 +74,16 @@ class RunStreamTranslator:
     def on_frame(self, frame: Frame) -> list[Event]:
         if self.terminal:
             return []
+        kind, data = frame
+        message = self._message
+        if kind == "message" and message is not None and self.run_status == "in_progress":
+            # The hot path (most frames): more of the open message. Same as `_on_message`, inlined.
+            message_id = data.get("id")
+            if (not message_id or message_id == message.id) and data.get("role") != "user":
+                events = message.apply(data)
+                if data.get("status") == "completed":
+                    self._close_message(events, "completed")
+                return events
         if frame.kind == "error":
             code = frame.data.get("code", 0)
             return self.fail(

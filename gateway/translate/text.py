@@ -62,6 +62,15 @@ class TextAccumulator:
 
     def push(self, value: str) -> str:
         """Take the next value from upstream; return the text newly appended ("" if none yet)."""
+        if (
+            self._mode == _INCREMENTAL
+            and value
+            and self._held_equal is None
+            and (len(value) != self._length or self._forced)
+        ):  # the common case, inlined: a piece of an incremental stream
+            self._pieces.append(value)
+            self._length += len(value)
+            return value
         if self._held_ext is None and self._held_equal is None:
             return self._take(value)
         if value == self._held_equal:

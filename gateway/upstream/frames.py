@@ -43,20 +43,27 @@ def error_of(base_resp: Any) -> tuple[int, str] | None:
     return code, str(message)
 
 
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+_new = tuple.__new__  # builds the NamedTuple without its Python-level __new__ (hot path: once per frame)
+
+
 def parse_frame(payload: bytes) -> Frame | None:
+    """Called for every frame of every stream: checks are ordered so a plain frame takes the fewest."""
     try:
-        doc = orjson.loads(payload)
-    except orjson.JSONDecodeError:
+        doc = _loads(payload)
+    except _JSONDecodeError:
         return None
-    if not isinstance(doc, dict):
+    if type(doc) is not dict:
         return None
-    failure = error_of(doc.get("base_resp"))
-    if failure is not None:
-        return Frame("error", {"code": failure[0], "message": failure[1]})
+    base_resp = doc.get("base_resp")
+    if base_resp and (failure := error_of(base_resp)) is not None:
+        return _new(Frame, ("error", {"code": failure[0], "message": failure[1]}))
     data = doc.get("data")
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         return None
-    kind = _KINDS.get(data.get("object", ""))
+    tag = data.get("object")
+    kind = _KINDS.get(tag) if type(tag) is str else None
     if kind is None:
         return None
-    return Frame(kind, data)
+    return _new(Frame, (kind, data))

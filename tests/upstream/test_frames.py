@@ -38,6 +38,16 @@ def test_error_envelopes(body: bytes) -> None:
     assert frame.data == {"code": 1002, "message": "rate"}
 
 
-@pytest.mark.parametrize("body", [b"ping", b"[1]", b'{"data": {"object": "weird"}}', b'{"data": null}', b"{"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"ping",
+        b"[1]",
+        b'{"data": {"object": "weird"}}',
+        b'{"data": {"object": ["run"]}}',  # an unhashable tag must not raise
+        b'{"data": null}',
+        b"{",
+    ],
+)
 def test_junk_is_none(body: bytes) -> None:
     assert parse_frame(body) is None
