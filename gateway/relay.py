@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
-from gateway.sse import DONE, encode_all, error_event
+from gateway.sse import DONE, encode_into, error_event
 from gateway.translate.events import Event
 from gateway.translate.run_stream import RunStreamTranslator
 from gateway.upstream.frames import Frame
@@ -22,8 +22,9 @@ SHUTDOWN = "The gateway shut down before the run ended; it may still finish on M
 class FrameSource(Protocol):
     """Where frames come from: a create_stream response, or a run followed by polling."""
 
-    async def next_batch(self) -> list[Frame] | None:
-        """The next frames (maybe none yet); None when the source ended cleanly. Raises GatewayError."""
+    async def next_batch(self) -> Iterable[Frame] | None:
+        """The next frames (maybe none yet); None when the source ended cleanly. Raises GatewayError.
+        The frames may be parsed as they are iterated (parse errors then raise from the iteration)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -37,23 +38,31 @@ async def relay(
     handle: StreamHandle,
     metrics: Metrics,
 ) -> None:
-    """One write per batch (everything decoded from one upstream read goes out together). The
+    """One write per batch (everything decoded from one upstream read goes out together); each
+    frame is translated and encoded as it is taken, so a batch holds bytes, not objects. The
     stream always ends with a terminal run event and `done`, and the source is always closed."""
+    parts = encode_into(prelude, [])  # encoded, not yet written
+    sent = len(prelude)
+    events: list[Event] = []  # the closing events
     try:
-        events = list(prelude)
         try:
             with handle.scope:  # a drain cancels it: the run then ends as failed, not cut
+                on_frame = translator.on_frame
                 while not translator.terminal and (batch := await source.next_batch()) is not None:
-                    metrics.frames_in.inc(len(batch))
+                    frames = 0
                     for frame in batch:
+                        frames += 1
                         if frame.kind == "error":
                             metrics.upstream_errors.labels(code=str(frame.data.get("code"))).inc()
-                        events.extend(translator.on_frame(frame))
-                    if events:
-                        chunk, count, events = encode_all(events), len(events), []
-                        metrics.events_out.inc(count)
+                        if out := on_frame(frame):
+                            sent += len(out)
+                            encode_into(out, parts)
+                    metrics.frames_in.inc(frames)
+                    if parts:
+                        metrics.events_out.inc(sent)
+                        chunk, parts, sent = b"".join(parts), [], 0
                         await write(chunk)
-                events.extend(translator.finish())
+                events = translator.finish()
             if handle.scope.cancelled_caught:
                 events.extend(translator.fail("server_error", SHUTDOWN))
         except GatewayError as exc:
@@ -64,9 +73,9 @@ async def relay(
                 events.extend(translator.fail("server_error", INTERNAL))
             except Exception:
                 log.exception("closing the failed stream failed too")
-                await write(error_event(INTERNAL) + DONE)
+                await write(b"".join(parts) + error_event(INTERNAL) + DONE)
                 return
-        metrics.events_out.inc(len(events))
-        await write(encode_all(events) + DONE)
+        metrics.events_out.inc(sent + len(events))
+        await write(b"".join(encode_into(events, parts)) + DONE)
     finally:
         await source.aclose()

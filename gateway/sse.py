@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import orjson
 
 from gateway.translate.events import Event
@@ -9,14 +11,41 @@ from gateway.translate.events import Event
 DONE = b"event: done\ndata: [DONE]\n\n"
 PING = b": ping\n\n"
 
+_RUN = ("created", "queued", "in_progress", "requires_action", "completed", "incomplete", "failed")
+_STEP = ("created", "in_progress", "delta", "completed", "failed", "cancelled", "expired")
+_MESSAGE = ("created", "in_progress", "delta", "completed", "incomplete")
+_NAMES = (
+    "thread.created",
+    *(f"thread.run.{s}" for s in (*_RUN, "cancelling", "cancelled", "expired")),
+    *(f"thread.run.step.{s}" for s in _STEP),
+    *(f"thread.message.{s}" for s in _MESSAGE),
+)
+_dumps = orjson.dumps
+
+
+def _head(name: str) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: "
+
+
+_HEADS = MappingProxyType({name: _head(name) for name in _NAMES})  # b"event: <name>\ndata: " per event
+
 
 def encode(event: Event) -> bytes:
     """`event: <name>\\ndata: <json>\\n\\n` (orjson never emits raw newlines inside the JSON)."""
-    return b"".join((b"event: ", event.name.encode(), b"\ndata: ", orjson.dumps(event.data), b"\n\n"))
+    return b"".join(encode_into([event], []))
+
+
+def encode_into(events: list[Event], parts: list[bytes]) -> list[bytes]:
+    """Append the encoded `events` to `parts` (joined once per write, not once per event)."""
+    for name, data in events:
+        parts.append(_HEADS.get(name) or _head(name))
+        parts.append(_dumps(data))
+        parts.append(b"\n\n")
+    return parts
 
 
 def encode_all(events: list[Event]) -> bytes:
-    return b"".join(encode(e) for e in events)
+    return b"".join(encode_into(events, []))
 
 
 def error_event(message: str, *, type_: str = "server_error", code: str | None = None) -> bytes:

@@ -84,3 +84,31 @@ def test_a_translator_bug_still_ends_the_stream(caplog: pytest.LogCaptureFixture
     events = parse_sse(run_relay(Source([[RUN], [MESSAGE]]), Broken))
     assert events[-1][0] == "thread.run.failed"
     assert "translating a stream failed" in caplog.text
+
+
+def test_events_translated_before_a_bug_in_the_same_read_are_still_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR)
+    events = parse_sse(run_relay(Source([[RUN, MESSAGE]]), Broken))
+    names = [name for name, _ in events]
+    assert names[:3] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
+    assert names[-1] == "thread.run.failed"
+    assert names.count("thread.run.created") == 1
+
+
+def test_frames_parsed_lazily_are_all_relayed_in_order() -> None:
+    texts = [f"piece {i} " for i in range(50)]
+    frames = (
+        Frame("message", {"id": "msg_1", "role": "ai", "content": [{"type": "text", "text": {"value": t}}]})
+        for t in texts
+    )
+
+    class Lazy(Source):
+        async def next_batch(self) -> list[Frame] | None:  # an iterator, as UpstreamStream returns
+            batch = await super().next_batch()
+            return None if batch is None else iter(batch)  # type: ignore[return-value]
+
+    events = parse_sse(run_relay(Lazy([[RUN], list(frames)])))
+    deltas = [d["delta"]["content"][0]["text"]["value"] for n, d in events if n == "thread.message.delta"]
+    assert "".join(deltas) == "".join(texts)

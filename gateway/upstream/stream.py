@@ -8,7 +8,7 @@ stream is decoded, translated and written in a few large batches instead of many
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 import aiohttp
 
@@ -31,30 +31,43 @@ class UpstreamStream:
         self._read = response.content.readany
         self._ids = ids  # ids the request names, for error mapping
         self._decoder = SSEDecoder()
-        self._pending: list[Frame] | None = None  # frames read by `open()`
+        self._pending: tuple[Frame, list[bytes]] | None = None  # the first frame and the rest of its read
         self._ended = False
         self.skipped = 0  # payloads that were not MiniMax frames (keep-alives, garbage)
 
     async def open(self) -> None:
         """Read up to the first frame. An error there is a rejection of the request: raise it."""
-        first: list[Frame] = []
         while (payloads := await self._next_read()) is not None:
-            first.extend(self._parse(payloads))
-            if first:
-                if first[0].kind == "error":
-                    raise from_base_resp(first[0].data["code"], first[0].data["message"], ids=self._ids)
-                self._pending = first
+            for i, payload in enumerate(payloads):
+                frame = parse_frame(payload)
+                if frame is None:
+                    self.skipped += 1
+                    continue
+                if frame.kind == "error":
+                    raise from_base_resp(frame.data["code"], frame.data["message"], ids=self._ids)
+                self._pending = (frame, payloads[i + 1 :])
                 return
         raise UpstreamError("MiniMax ended the stream before sending a frame")
 
-    async def next_batch(self) -> list[Frame] | None:
-        """The frames of the next read (maybe none); None once the body ended cleanly.
-        A broken connection raises `GatewayError`: a cut stream never looks like a clean end."""
+    async def next_batch(self) -> Iterator[Frame] | None:
+        """The frames of the next read (maybe none), parsed as they are taken; None once the body
+        ended cleanly. A broken connection raises `GatewayError`: a cut stream never looks like a
+        clean end. Parsing lazily keeps one frame's objects in memory at a time, not a read's worth."""
         if self._pending is not None:
-            batch, self._pending = self._pending, None
-            return batch
+            (first, rest), self._pending = self._pending, None
+            return self._frames(rest, first)
         payloads = await self._next_read()
-        return None if payloads is None else self._parse(payloads)
+        return None if payloads is None else self._frames(payloads)
+
+    def _frames(self, payloads: list[bytes], first: Frame | None = None) -> Iterator[Frame]:
+        if first is not None:
+            yield first
+        for payload in payloads:
+            frame = parse_frame(payload)
+            if frame is None:
+                self.skipped += 1
+            else:
+                yield frame
 
     async def _next_read(self) -> list[bytes] | None:
         if self._ended:
@@ -67,16 +80,6 @@ class UpstreamStream:
             self._ended = True
             return self._decoder.finish() or None
         return self._decoder.feed(chunk)
-
-    def _parse(self, payloads: list[bytes]) -> list[Frame]:
-        frames = []
-        for payload in payloads:
-            frame = parse_frame(payload)
-            if frame is None:
-                self.skipped += 1
-            else:
-                frames.append(frame)
-        return frames
 
     async def aclose(self) -> None:
         if self.skipped:
