@@ -191,10 +191,7 @@ def _code_of(exc: GatewayError, status: int) -> str:
 
 
 def _json_result(
-    status: int,
-    content: bytes,
-    headers: Mapping[str, str],
-    ids_only: bool = False, ids: Collection[str] = ()
+    status: int, content: bytes, headers: Mapping[str, str], ids_only: bool = False, ids: Collection[str] = ()
 ) -> dict[str, Any]:
     try:
         doc = orjson.loads(content)
