@@ -81,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         http="httptools",
         log_config=None,
         log_level=settings.log_level,
-        access_log=False,
+        access_log=False,  # the gateway writes its own access log (gateway.access)
+        proxy_headers=False,  # nothing here uses the client address; one middleware less per request
         timeout_graceful_shutdown=5,
     )
     server = GatewayServer(config, app.state.lifecycle, settings.drain_seconds)

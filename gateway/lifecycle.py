@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -21,13 +22,22 @@ class Overloaded(GatewayError):
 
 
 class StreamHandle:
-    """One open stream. `scope` wraps its upstream reads, so a drain can stop it between frames."""
+    """One open stream, served by the task that opened it. A drain `stop()`s it: `stopped` is set
+    and, while the relay is reading (`relaying`), the task is cancelled; the relay then ends the
+    run as failed. (Plain asyncio, no cancel scope: an idle stream should hold as little as possible.)"""
 
-    __slots__ = ("_lifecycle", "scope")
+    __slots__ = ("_lifecycle", "_task", "relaying", "stopped")
 
     def __init__(self, lifecycle: Lifecycle) -> None:
         self._lifecycle = lifecycle
-        self.scope = anyio.CancelScope()
+        self._task = asyncio.current_task()
+        self.stopped = False
+        self.relaying = False
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.relaying and self._task is not None:
+            self._task.cancel()
 
     def close(self) -> None:
         self._lifecycle._streams.discard(self)
@@ -72,7 +82,7 @@ class Lifecycle:
             while self._streams:
                 await anyio.sleep(0.05)
         for handle in list(self._streams):
-            handle.scope.cancel()
+            handle.stop()
         with anyio.move_on_after(5):
             while self._streams:
                 await anyio.sleep(0.01)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
@@ -17,6 +18,29 @@ from gateway.upstream.frames import Frame
 log = logging.getLogger("gateway.relay")
 INTERNAL = "The gateway failed while translating this stream"
 SHUTDOWN = "The gateway shut down before the run ended; it may still finish on MiniMax (poll the run)"
+
+
+def _translate(
+    batch: Iterable[Frame], translator: RunStreamTranslator, parts: list[bytes], metrics: Metrics
+) -> int:
+    """Translate and encode one read's frames into `parts`; returns the number of events."""
+    frames = events = 0
+    on_frame = translator.on_frame
+    for frame in batch:
+        frames += 1
+        if frame.kind == "error":
+            metrics.upstream_errors.labels(code=str(frame.data.get("code"))).inc()
+        if out := on_frame(frame):
+            events += len(out)
+            encode_into(out, parts)
+    metrics.frames_in.inc(frames)
+    return events
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 class FrameSource(Protocol):
@@ -46,25 +70,26 @@ async def relay(
     events: list[Event] = []  # the closing events
     try:
         try:
-            with handle.scope:  # a drain cancels it: the run then ends as failed, not cut
-                on_frame = translator.on_frame
-                while not translator.terminal and (batch := await source.next_batch()) is not None:
-                    frames = 0
-                    for frame in batch:
-                        frames += 1
-                        if frame.kind == "error":
-                            metrics.upstream_errors.labels(code=str(frame.data.get("code"))).inc()
-                        if out := on_frame(frame):
-                            sent += len(out)
-                            encode_into(out, parts)
-                    metrics.frames_in.inc(frames)
-                    if parts:
-                        metrics.events_out.inc(sent)
-                        chunk, parts, sent = b"".join(parts), [], 0
-                        await write(chunk)
-                events = translator.finish()
-            if handle.scope.cancelled_caught:
-                events.extend(translator.fail("server_error", SHUTDOWN))
+            handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut
+            while (
+                not (translator.terminal or handle.stopped)
+                and (batch := await source.next_batch()) is not None
+            ):
+                sent += _translate(batch, translator, parts, metrics)
+                del batch  # an idle stream keeps no frame or event objects while it waits
+                if parts:
+                    metrics.events_out.inc(sent)
+                    sent, chunk, parts = 0, b"".join(parts), []
+                    await write(chunk)
+                    del chunk
+            handle.relaying = False
+            events = translator.fail("server_error", SHUTDOWN) if handle.stopped else translator.finish()
+        except asyncio.CancelledError:
+            handle.relaying = False
+            if not handle.stopped:
+                raise  # the client left (or the server is going down hard): nothing more to send
+            _uncancel()
+            events = translator.fail("server_error", SHUTDOWN)
         except GatewayError as exc:
             events.extend(translator.fail("server_error", exc.message))
         except Exception:  # a bug must still end the stream properly, never cut it

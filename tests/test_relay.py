@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 
@@ -112,3 +113,41 @@ def test_frames_parsed_lazily_are_all_relayed_in_order() -> None:
     events = parse_sse(run_relay(Lazy([[RUN], list(frames)])))
     deltas = [d["delta"]["content"][0]["text"]["value"] for n, d in events if n == "thread.message.delta"]
     assert "".join(deltas) == "".join(texts)
+
+
+def run_with_stop(source: Source, stop_after: float | None) -> bytes:
+    """Relay `source`; a drain stops the stream before the relay starts (None) or after `stop_after` s."""
+    translator = RunStreamTranslator({"thread_id": "t"}, new_id=lambda p: f"{p}1", clock=lambda: 1)
+    out: list[bytes] = []
+
+    async def write(chunk: bytes) -> None:
+        out.append(chunk)
+
+    async def main() -> None:
+        handle = Lifecycle(10, always_ready, 1).open_stream()
+        if stop_after is None:
+            handle.stop()
+        else:
+            asyncio.get_running_loop().call_later(stop_after, handle.stop)
+        await relay(source, translator, [], write, handle, Metrics())
+
+    anyio.run(main)
+    assert source.closed
+    return b"".join(out)
+
+
+class Stalled(Source):
+    async def next_batch(self) -> list[Frame] | None:
+        if self.batches:
+            return self.batches.pop(0)
+        await asyncio.sleep(30)  # MiniMax goes quiet; only a drain ends this
+        return None
+
+
+@pytest.mark.parametrize("stop_after", [None, 0.2])
+def test_a_drained_stream_ends_failed_with_done(stop_after: float | None) -> None:
+    raw = run_with_stop(Stalled([[RUN, MESSAGE]]), stop_after)
+    events = parse_sse(raw)
+    assert events[-1][0] == "thread.run.failed"
+    assert "shut down" in events[-1][1]["last_error"]["message"]
+    assert raw.endswith(b"event: done\ndata: [DONE]\n\n")

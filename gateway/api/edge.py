@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from gateway.errors import GatewayError, InvalidRequest, NotFound, Unauthorized
 
@@ -22,6 +24,21 @@ class JSON(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+class Streaming:
+    """A route endpoint that may answer with a stream, called as plain ASGI. Starlette would wrap a
+    function endpoint in `request_response`, whose frames and exception-handler closures then stay
+    alive for the stream's whole life; errors reach the same handlers through ExceptionMiddleware."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Any]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
 
 
 async def parse(request: Request, model: type[M]) -> M:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from gateway.api import assistants, health, runs, threads
+from gateway.api.edge import Streaming
 
 routes = [
     Route("/healthz", health.healthz, methods=["GET"]),
@@ -16,7 +17,7 @@ routes = [
     Route("/v1/assistants/{assistant_id}", assistants.modify, methods=["POST"]),
     Route("/v1/assistants/{assistant_id}", assistants.delete, methods=["DELETE"]),
     Route("/v1/threads", threads.create, methods=["POST"]),
-    Route("/v1/threads/runs", runs.create_thread_and_run, methods=["POST"]),
+    Route("/v1/threads/runs", Streaming(runs.create_thread_and_run), methods=["POST"]),
     Route("/v1/threads/{thread_id}", threads.retrieve, methods=["GET"]),
     Route("/v1/threads/{thread_id}", threads.modify, methods=["POST"]),
     Route("/v1/threads/{thread_id}", threads.unsupported, methods=["DELETE"]),
@@ -24,14 +25,14 @@ routes = [
     Route("/v1/threads/{thread_id}/messages", threads.list_messages, methods=["GET"]),
     Route("/v1/threads/{thread_id}/messages/{message_id}", threads.retrieve_message, methods=["GET"]),
     Route("/v1/threads/{thread_id}/messages/{message_id}", threads.unsupported, methods=["POST", "DELETE"]),
-    Route("/v1/threads/{thread_id}/runs", runs.create, methods=["POST"]),
+    Route("/v1/threads/{thread_id}/runs", Streaming(runs.create), methods=["POST"]),
     Route("/v1/threads/{thread_id}/runs", runs.list_, methods=["GET"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}", runs.retrieve, methods=["GET"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}", runs.modify, methods=["POST"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}/cancel", runs.cancel, methods=["POST"]),
     Route(
         "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
-        runs.submit_tool_outputs,
+        Streaming(runs.submit_tool_outputs),
         methods=["POST"],
     ),
     Route("/v1/threads/{thread_id}/runs/{run_id}/steps", runs.list_steps, methods=["GET"]),
