@@ -3,6 +3,7 @@ upstream client. Everything stateful is created here, per app."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,7 @@ from gateway.api.edge import gateway_error, http_error, internal_error
 from gateway.api.middleware import RequestContext
 from gateway.api.routes import routes
 from gateway.api.services import Services
+from gateway.api.streaming import Keepalive
 from gateway.errors import GatewayError
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
@@ -49,16 +51,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with upstream_http(settings) as (http, session):
-            state["minimax"] = minimax = MiniMaxClient(settings, http, session, metrics)
-            app.state.services = Services(
-                settings=settings,
-                minimax=minimax,
-                lifecycle=lifecycle,
-                metrics=metrics,
-                key_hashes=key_hashes,
-            )
-            yield
+        keepalive = Keepalive(settings.keepalive_interval)
+        sweeper = asyncio.create_task(keepalive.run())
+        try:
+            async with upstream_http(settings) as (http, session):
+                state["minimax"] = minimax = MiniMaxClient(settings, http, session, metrics)
+                app.state.services = Services(
+                    settings=settings,
+                    minimax=minimax,
+                    lifecycle=lifecycle,
+                    metrics=metrics,
+                    keepalive=keepalive,
+                    key_hashes=key_hashes,
+                )
+                yield
+        finally:
+            sweeper.cancel()
 
     middleware = [
         Middleware(

@@ -123,7 +123,7 @@ def _event_stream(
     async def produce(write: Write, handle: StreamHandle) -> None:
         await relay(source, translator, prelude, write, handle, svc.metrics)
 
-    return EventStream(produce, handle, svc.metrics, svc.settings.keepalive_interval)
+    return EventStream(produce, handle, svc.metrics, svc.keepalive)
 
 
 def _ids(request: Request) -> dict[str, str]:

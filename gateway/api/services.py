@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from gateway.api.edge import client_key
+from gateway.api.streaming import Keepalive
 from gateway.errors import Unauthorized
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
@@ -32,6 +33,7 @@ class Services:
     minimax: MiniMaxClient
     lifecycle: Lifecycle
     metrics: Metrics
+    keepalive: Keepalive
     key_hashes: tuple[str, ...] = ()
     new_id: NewId = new_id
     clock: Clock = unix_now

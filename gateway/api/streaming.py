@@ -4,6 +4,7 @@ stopped the moment the client leaves (its `finally` blocks then close the upstre
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -23,24 +24,55 @@ HEADERS = [
 ]
 
 
+class Keepalive:
+    """Sends `: ping` on streams silent for `interval` seconds: one sweep for the whole app (run by
+    its lifespan) instead of a timer per stream, so an idle stream costs a set entry here. A ping
+    is late by at most a quarter of the interval."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._streams: set[_Connection] = set()
+
+    def add(self, conn: _Connection) -> None:
+        if self.interval:
+            self._streams.add(conn)
+
+    def discard(self, conn: _Connection) -> None:
+        self._streams.discard(conn)
+
+    async def run(self) -> None:
+        if not self.interval:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.interval / 4)
+            silent_since = loop.time() - self.interval
+            for conn in self._streams:
+                if conn.last_write <= silent_since:
+                    conn.ping()
+
+
 class EventStream:
     """Runs `produce(write, handle)` in the request's task. Besides it, one small task per stream
-    (never per event) waits for the client to leave, then cancels the producer, and a timer sends
-    `: ping` after `keepalive` seconds without a write. Plain asyncio and one slotted object per
-    stream: thousands of these sit idle at once, so each holds as few objects as it can."""
+    (never per event) waits for the client to leave, then cancels the producer; `keepalive` pings
+    it while it is silent. Plain asyncio and one slotted object per stream: thousands of these sit
+    idle at once, so each holds as few objects as it can."""
 
-    def __init__(self, produce: Producer, handle: StreamHandle, metrics: Metrics, keepalive: float) -> None:
+    def __init__(
+        self, produce: Producer, handle: StreamHandle, metrics: Metrics, keepalive: Keepalive
+    ) -> None:
         self._produce = produce
         self._handle = handle
         self._metrics = metrics
         self._keepalive = keepalive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        conn = _Connection(send, self._metrics, self._keepalive, scope.get("state", {}).get("started"))
+        conn = _Connection(send, self._metrics, scope.get("state", {}).get("started"))
         self._metrics.open_streams.inc()
         watcher: asyncio.Task[None] | None = None
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            self._keepalive.add(conn)
             watcher = conn.loop.create_task(conn.watch(receive))
             await self._produce(conn.write, self._handle)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -51,18 +83,18 @@ class EventStream:
                 raise
             conn.producer.uncancel()  # our own cancellation: the client left, the response is over
         finally:
+            self._keepalive.discard(conn)
             conn.close(watcher)
             self._handle.close()
             self._metrics.open_streams.dec()
 
 
 class _Connection:
-    """One stream's writer: its writes, the keep-alive timer, and the watch for the client leaving."""
+    """One stream's writer: its writes and pings, and the watch for the client leaving."""
 
     __slots__ = (
         "first_sent",
         "gone",
-        "keepalive",
         "last_write",
         "loop",
         "metrics",
@@ -70,31 +102,22 @@ class _Connection:
         "producer",
         "send",
         "started",
-        "timer",
-        "writing",
     )
 
-    def __init__(self, send: Send, metrics: Metrics, keepalive: float, started: float | None) -> None:
+    def __init__(self, send: Send, metrics: Metrics, started: float | None) -> None:
         self.loop = asyncio.get_running_loop()
         producer = asyncio.current_task()
         assert producer is not None
         self.producer = producer
         self.send = send
         self.metrics = metrics
-        self.keepalive = keepalive
         self.started = started or time.monotonic()  # the request's arrival, for time-to-first-event
-        self.last_write = self.loop.time()  # loop time, for the keep-alive deadline
-        self.first_sent = self.writing = self.gone = False
+        self.last_write = self.loop.time()  # loop time; `inf` while a write is in progress
+        self.first_sent = self.gone = False
         self.pinging: asyncio.Task[None] | None = None
-        self.timer = self.loop.call_later(keepalive, self._ping_when_silent) if keepalive else None
 
     async def write(self, chunk: bytes) -> None:
-        self.writing = True
-        try:
-            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
-        finally:
-            self.writing = False
-        self.last_write = self.loop.time()
+        await self._body(chunk)
         if not self.first_sent:
             self.first_sent = True
             self.metrics.first_event.observe(time.monotonic() - self.started)
@@ -105,19 +128,18 @@ class _Connection:
         self.gone = True
         self.producer.cancel()
 
-    def _ping_when_silent(self) -> None:
-        due = self.last_write + self.keepalive
-        now = self.loop.time()
-        if now >= due - 0.001 and not self.writing and (self.pinging is None or self.pinging.done()):
-            self.pinging = self.loop.create_task(self._ping())
-            due = now + self.keepalive
-        self.timer = self.loop.call_at(due, self._ping_when_silent)
+    def ping(self) -> None:
+        if self.pinging is None or self.pinging.done():
+            self.pinging = self.loop.create_task(self._body(PING))
 
-    async def _ping(self) -> None:
-        await self.send({"type": "http.response.body", "body": PING, "more_body": True})
-        self.last_write = self.loop.time()
+    async def _body(self, chunk: bytes) -> None:
+        self.last_write = math.inf  # a write in progress is no silence: no ping interleaves with it
+        try:
+            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            self.last_write = self.loop.time()
 
     def close(self, watcher: asyncio.Task[None] | None) -> None:
-        for pending in (watcher, self.pinging, self.timer):
+        for pending in (watcher, self.pinging):
             if pending is not None:
                 pending.cancel()
