@@ -43,6 +43,10 @@ class RequestContext:
         self.max_body = max_body_bytes
 
     def _route(self, scope: Scope) -> str:
+        """The route template, for metrics: as Starlette's router matched it, else matched here."""
+        matched = scope.get("route")
+        if isinstance(matched, Route):
+            return matched.path
         for route in self.routes:
             if route.matches(scope)[0] is not Match.NONE:
                 return route.path
@@ -56,29 +60,16 @@ class RequestContext:
         token = request_id.set(rid[:128])
         start = time.monotonic()
         scope.setdefault("state", {})["started"] = start  # for the stream's time-to-first-event
-        status = 0
-        sent = 0
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, sent
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (b"x-request-id", request_id.get().encode()),
-                ]
-            elif message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
+        exchange = _Exchange(receive, send, request_id.get().encode(), self.max_body)
         try:
             refusal = self._refusal(scope)
             if refusal is not None:
-                await _error(refusal, send_with_id)
+                await _error(refusal, exchange.send)
             else:
-                await self.app(scope, self._limited(receive, send_with_id), send_with_id)
+                await self.app(scope, exchange.receive, exchange.send)
         finally:
             route = self._route(scope)
+            status = exchange.status
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             if scope["path"] not in ALWAYS_SERVED:
                 access.info(
@@ -92,7 +83,7 @@ class RequestContext:
                         "route": route,
                         "status": status,
                         "duration_ms": round((time.monotonic() - start) * 1000, 1),
-                        "bytes": sent,
+                        "bytes": exchange.sent,
                     },
                 )
             request_id.reset(token)
@@ -105,21 +96,36 @@ class RequestContext:
             return TooLarge(f"The request body is larger than {self.max_body} bytes")
         return None
 
-    def _limited(self, receive: Receive, send: Send) -> Receive:
-        """Count streamed bodies too (no Content-Length): past the limit the request is cut off."""
-        seen = 0
-        limit = self.max_body
 
-        async def receive_limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise TooLarge(f"The request body is larger than {limit} bytes")
-            return message
+class _Exchange:
+    """One request as the middleware sees it: the status and bytes it answered with (for the
+    access log), the request id on the response, and the body limit on what it receives (streamed
+    bodies without Content-Length are counted too). One slotted object: it lives as long as a stream."""
 
-        return receive_limited
+    __slots__ = ("_receive", "_send", "limit", "rid", "seen", "sent", "status")
+
+    def __init__(self, receive: Receive, send: Send, rid: bytes, limit: int) -> None:
+        self._receive = receive
+        self._send = send
+        self.rid = rid
+        self.limit = limit
+        self.seen = self.sent = self.status = 0
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", ()), (b"x-request-id", self.rid)]
+        elif message["type"] == "http.response.body":
+            self.sent += len(message.get("body", b""))
+        await self._send(message)
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                raise TooLarge(f"The request body is larger than {self.limit} bytes")
+        return message
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +11,7 @@ from starlette.responses import Response
 from gateway.api.edge import JSON, parse
 from gateway.api.listing import list_of
 from gateway.api.services import Services, services
-from gateway.api.streaming import EventStream, Write
+from gateway.api.streaming import EventStream
 from gateway.api.threads import add_messages, create_thread
 from gateway.lifecycle import StreamHandle
 from gateway.relay import FrameSource, relay
@@ -120,9 +121,7 @@ def _event_stream(
     translator: RunStreamTranslator,
     prelude: list[Event],
 ) -> EventStream:
-    async def produce(write: Write, handle: StreamHandle) -> None:
-        await relay(source, translator, prelude, write, handle, svc.metrics)
-
+    produce = partial(relay, source, translator, prelude, metrics=svc.metrics)  # (write, handle)
     return EventStream(produce, handle, svc.metrics, svc.keepalive)
 
 

@@ -50,6 +50,8 @@ class _Block:
 class MessageStream:
     """State of the one open assistant message; `apply(frame)` returns its delta events."""
 
+    __slots__ = ("_blocks", "_mode", "_shown", "_snapshot", "id")
+
     def __init__(self, snapshot: dict[str, Any], mode: TextMode) -> None:
         self.id: str = snapshot["id"]
         self._snapshot = snapshot  # OpenAI Message fields; `content` is rebuilt at completion

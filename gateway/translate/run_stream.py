@@ -44,6 +44,20 @@ _INCOMPLETE_REASON = {
 class RunStreamTranslator:
     """`on_frame(frame) -> events`; `fail(...)` / `finish()` close the stream. See the module doc."""
 
+    __slots__ = (
+        "_clock",
+        "_closed",
+        "_message",
+        "_mode",
+        "_new_id",
+        "_old_steps",
+        "_resumed",
+        "_run_raw",
+        "_step",
+        "run_status",
+        "terminal",
+    )
+
     def __init__(
         self,
         run: dict[str, Any],

@@ -46,6 +46,8 @@ class _Call:
 class StepStream:
     """State of the one open run step."""
 
+    __slots__ = ("_calls", "_mode", "_snapshot", "id", "message_id", "type", "upstream_id")
+
     def __init__(self, snapshot: dict[str, Any], mode: TextMode, upstream_id: str | None = None) -> None:
         self.id: str = snapshot["id"]
         self.type: str = snapshot["type"]
