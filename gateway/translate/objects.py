@@ -266,6 +266,29 @@ def last_error_to_openai(value: Any) -> dict[str, Any] | None:
     return {"code": known, "message": str(value.get("message") or code)}
 
 
+RUN_FIELDS: Final = frozenset(
+    [
+        "id",
+        "created_at",
+        "assistant_id",
+        "thread_id",
+        "status",
+        "started_at",
+        "expires_at",
+        "cancelled_at",
+        "failed_at",
+        "completed_at",
+        "required_action",
+        "last_error",
+        "model",
+        "instructions",
+        "tools",
+        "metadata",
+    ]
+)
+"""The MiniMax run fields `run_to_openai` reads (a streamed run keeps only these)."""
+
+
 def run_to_openai(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": r.get("id", ""),

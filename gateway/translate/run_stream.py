@@ -17,11 +17,13 @@ After the terminal event every further frame is ignored.
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from gateway.translate.events import Clock, Event, NewId
 from gateway.translate.messages import MessageStream
 from gateway.translate.objects import (
+    RUN_FIELDS,
     RUN_STATUS,
     STEP_STATUS,
     TERMINAL_RUN_STATUSES,
@@ -32,6 +34,14 @@ from gateway.translate.objects import (
 from gateway.translate.steps import StepStream
 from gateway.translate.text import TextMode
 from gateway.upstream.frames import Frame
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _run_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Only what `run_to_openai` reads: a run frame carries more, and a stream keeps its run for life."""
+    return {k: v for k, v in data.items() if k in RUN_FIELDS}
+
 
 _INCOMPLETE_REASON = {
     "failed": "run_failed",
@@ -71,7 +81,7 @@ class RunStreamTranslator:
         instructions, tools, metadata); frames update it. `resume_after`: the run already existed
         (tool outputs were just submitted) and had these steps; like OpenAI, the stream then starts at
         `thread.run.queued`, and an old step only gets its terminal event."""
-        self._run_raw = dict(run)  # MiniMax run fields, updated by every run frame
+        self._run_raw = _run_fields(run)  # MiniMax run fields, updated by every run frame
         self._new_id = new_id
         self._clock = clock
         self._mode = text_mode
@@ -79,9 +89,15 @@ class RunStreamTranslator:
         self.terminal = False  # the terminal run event was sent
         self._step: StepStream | None = None  # the open step
         self._message: MessageStream | None = None  # the open assistant message
-        self._closed: set[str] = set()  # ids of closed steps and messages (MiniMax's and ours)
+        self._closed: AbstractSet[str] = _NONE  # ids of closed steps and messages (MiniMax's and ours)
         self._resumed = resume_after is not None
-        self._old_steps = resume_after or frozenset()  # steps from before this stream
+        self._old_steps = resume_after or _NONE  # steps from before this stream
+
+    def _mark_closed(self, *ids: str | None) -> None:
+        """Remember closed ids; the set is made on the first close (an idle stream holds none)."""
+        closed = self._closed if isinstance(self._closed, set) else set(self._closed)
+        closed.update(i for i in ids if i)
+        self._closed = closed
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -143,7 +159,7 @@ class RunStreamTranslator:
         raw = self._run_raw
         if frame is not None:
             if frame.kind == "run":
-                raw.update(frame.data)
+                raw.update(_run_fields(frame.data))
             elif frame.data.get("run_id"):
                 raw["id"] = frame.data["run_id"]
         raw["id"] = raw.get("id") or self._new_id("run_")
@@ -163,7 +179,7 @@ class RunStreamTranslator:
             events.append(Event(f"thread.run.{status}", self._snapshot(status=status)))
 
     def _on_run(self, data: dict[str, Any], events: list[Event]) -> None:
-        self._run_raw.update(data)
+        self._run_raw.update(_run_fields(data))
         status = RUN_STATUS.get(data.get("status", ""), "in_progress")
         if status in TERMINAL_RUN_STATUSES:
             self._close(status, events, last_error=None)
@@ -265,9 +281,7 @@ class RunStreamTranslator:
                 "run_failed" if status == "failed" else None,
             )
         self._step = None
-        self._closed.add(step.id)
-        if step.upstream_id:
-            self._closed.add(step.upstream_id)
+        self._mark_closed(step.id, step.upstream_id)
         events.extend(step.closing_events(status, self._clock(), last_error))
 
     def _on_step(self, data: dict[str, Any], events: list[Event]) -> None:
@@ -312,7 +326,7 @@ class RunStreamTranslator:
         self._close_message(events, "completed")
         if self._step is not None:
             self._close_step(events, "completed")
-        self._closed.add(data.get("id") or "")
+        self._mark_closed(data.get("id") or "")
         events.append(Event(f"thread.run.step.{status}", step_to_openai(data)))
 
     # -- messages --------------------------------------------------------------------------------
@@ -368,5 +382,5 @@ class RunStreamTranslator:
         if self._message is None:
             return
         message, self._message = self._message, None
-        self._closed.add(message.id)
+        self._mark_closed(message.id)
         events.extend(message.closing_events(status, self._clock(), reason))

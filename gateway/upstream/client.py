@@ -15,7 +15,6 @@ import aiohttp
 import anyio
 import httpx
 import orjson
-from multidict import CIMultiDict
 
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.logs import request_id
@@ -114,7 +113,7 @@ class MiniMaxClient:
         """Start `create_stream` and read up to its first frame, so that a rejection (HTTP error,
         JSON error body, error frame) raises here, before the client's stream has started. Reads
         then time out after `idle_timeout` of silence; the first frame after `first_byte_timeout`."""
-        headers = CIMultiDict(_headers(auth))
+        headers = _headers(auth)
         headers["Accept"] = "text/event-stream"
         headers["Accept-Encoding"] = "identity"  # a compressed event stream would be held back in buffers
         params = {"GroupId": auth.group_id} if auth.group_id else None
@@ -146,7 +145,7 @@ class MiniMaxClient:
             raise
 
     async def _post_stream(
-        self, data: bytes, headers: CIMultiDict[str], params: dict[str, str] | None
+        self, data: bytes, headers: dict[str, str], params: dict[str, str] | None
     ) -> aiohttp.ClientResponse:
         """POST create_stream, retrying (with backoff) only where nothing reached MiniMax."""
         for attempt in range(self._retries + 1):
