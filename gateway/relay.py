@@ -20,21 +20,32 @@ INTERNAL = "The gateway failed while translating this stream"
 SHUTDOWN = "The gateway shut down before the run ended; it may still finish on MiniMax (poll the run)"
 
 
+class _Tally:
+    """Frames in and events out of one stream, added to the metrics once, when it ends: a
+    Prometheus increment per read would cost more than translating a small frame."""
+
+    __slots__ = ("events", "frames")
+
+    def __init__(self) -> None:
+        self.frames = self.events = 0
+
+
 def _translate(
-    batch: Iterable[Frame], translator: RunStreamTranslator, parts: list[bytes], metrics: Metrics
-) -> int:
-    """Translate and encode one read's frames into `parts`; returns the number of events."""
-    frames = events = 0
+    batch: Iterable[Frame],
+    translator: RunStreamTranslator,
+    parts: list[bytes],
+    tally: _Tally,
+    metrics: Metrics,
+) -> None:
+    """Translate and encode one read's frames into `parts`."""
     on_frame = translator.on_frame
     for frame in batch:
-        frames += 1
+        tally.frames += 1
         if frame.kind == "error":
             metrics.upstream_errors.labels(code=str(frame.data.get("code"))).inc()
         if out := on_frame(frame):
-            events += len(out)
+            tally.events += len(out)
             encode_into(out, parts)
-    metrics.frames_in.inc(frames)
-    return events
 
 
 def _uncancel() -> None:
@@ -66,7 +77,8 @@ async def relay(
     frame is translated and encoded as it is taken, so a batch holds bytes, not objects. The
     stream always ends with a terminal run event and `done`, and the source is always closed."""
     parts = encode_into(prelude, [])  # encoded, not yet written
-    sent = len(prelude)
+    tally = _Tally()
+    tally.events = len(prelude)
     events: list[Event] = []  # the closing events
     try:
         try:
@@ -75,11 +87,10 @@ async def relay(
                 not (translator.terminal or handle.stopped)
                 and (batch := await source.next_batch()) is not None
             ):
-                sent += _translate(batch, translator, parts, metrics)
+                _translate(batch, translator, parts, tally, metrics)
                 del batch  # an idle stream keeps no frame or event objects while it waits
                 if parts:
-                    metrics.events_out.inc(sent)
-                    sent, chunk, parts = 0, b"".join(parts), []
+                    chunk, parts = b"".join(parts), []
                     await write(chunk)
                     del chunk
             handle.relaying = False
@@ -100,7 +111,9 @@ async def relay(
                 log.exception("closing the failed stream failed too")
                 await write(b"".join(parts) + error_event(INTERNAL) + DONE)
                 return
-        metrics.events_out.inc(sent + len(events))
+        tally.events += len(events)
         await write(b"".join(encode_into(events, parts)) + DONE)
     finally:
+        metrics.frames_in.inc(tally.frames)
+        metrics.events_out.inc(tally.events)
         await source.aclose()
