@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
 from gateway.sse import DONE, encode_into, error_event
-from gateway.translate.events import Event
+from gateway.translate.events import StreamEvent
 from gateway.translate.run_stream import RunStreamTranslator
 from gateway.upstream.frames import Frame
 
@@ -68,7 +68,7 @@ class FrameSource(Protocol):
 async def relay(
     source: FrameSource,
     translator: RunStreamTranslator,
-    prelude: list[Event],
+    prelude: Sequence[StreamEvent],
     write: Callable[[bytes], Awaitable[None]],
     handle: StreamHandle,
     metrics: Metrics,
@@ -79,7 +79,7 @@ async def relay(
     parts = encode_into(prelude, [])  # encoded, not yet written
     tally = _Tally()
     tally.events = len(prelude)
-    events: list[Event] = []  # the closing events
+    events: list[StreamEvent] = []  # the closing events
     try:
         try:
             handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut

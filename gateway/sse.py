@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import MappingProxyType
 
 import orjson
 
-from gateway.translate.events import Event
+from gateway.translate.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 PING = b": ping\n\n"
@@ -30,21 +31,26 @@ def _head(name: str) -> bytes:
 _HEADS = MappingProxyType({name: _head(name) for name in _NAMES})  # b"event: <name>\ndata: " per event
 
 
-def encode(event: Event) -> bytes:
+def encode(event: StreamEvent) -> bytes:
     """`event: <name>\\ndata: <json>\\n\\n` (orjson never emits raw newlines inside the JSON)."""
     return b"".join(encode_into([event], []))
 
 
-def encode_into(events: list[Event], parts: list[bytes]) -> list[bytes]:
+def encode_into(events: Sequence[StreamEvent], parts: list[bytes]) -> list[bytes]:
     """Append the encoded `events` to `parts` (joined once per write, not once per event)."""
-    for name, data in events:
-        parts.append(_HEADS.get(name) or _head(name))
-        parts.append(_dumps(data))
-        parts.append(b"\n\n")
+    for event in events:
+        if isinstance(event, TextDelta):
+            parts.append(event.head)
+            parts.append(_dumps(event.piece))
+            parts.append(TEXT_DELTA_TAIL)
+        else:
+            parts.append(_HEADS.get(event.name) or _head(event.name))
+            parts.append(_dumps(event.data))
+            parts.append(b"\n\n")
     return parts
 
 
-def encode_all(events: list[Event]) -> bytes:
+def encode_all(events: list[StreamEvent]) -> bytes:
     return b"".join(encode_into(events, []))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.translate.events import Event
+from gateway.translate.events import Event, StreamEvent, TextDelta, text_delta_head
 from gateway.translate.objects import annotation_to_openai
 from gateway.translate.text import TextAccumulator, TextMode
 
@@ -23,10 +23,11 @@ _new = tuple.__new__  # builds an Event without its Python-level __new__ (once p
 class _Block:
     """One OpenAI content block: a text with its annotations, or an image file."""
 
-    __slots__ = ("annotations", "index", "seen", "text", "type")
+    __slots__ = ("annotations", "head", "index", "seen", "text", "type")
 
     def __init__(self, type_: str, mode: TextMode) -> None:
         self.index = -1  # OpenAI content index, given when the block first shows something
+        self.head = b""  # its `TextDelta.head`, made with the index
         self.type = type_
         self.text = TextAccumulator(mode)
         self.annotations: list[dict[str, Any]] = []
@@ -47,6 +48,10 @@ class _Block:
         return out
 
 
+def _text_delta(entry: tuple[_Block, str]) -> dict[str, Any]:
+    return {"index": entry[0].index, "type": "text", "text": {"value": entry[1]}}
+
+
 class MessageStream:
     """State of the one open assistant message; `apply(frame)` returns its delta events."""
 
@@ -63,10 +68,11 @@ class MessageStream:
         created = {**self._snapshot, "content": [], "status": "in_progress"}
         return [Event("thread.message.created", created), Event("thread.message.in_progress", created)]
 
-    def apply(self, message: dict[str, Any]) -> list[Event]:
-        """Diff one MiniMax message frame against what was sent; at most one delta event.
-        Runs once per frame of every stream: lookups are inlined and plain types checked exactly."""
-        deltas: list[dict[str, Any]] = []
+    def apply(self, message: dict[str, Any]) -> list[StreamEvent]:
+        """Diff one MiniMax message frame against what was sent; at most one delta event (a
+        pre-encoded `TextDelta` when the frame adds one text piece and nothing else). Runs once per
+        frame of every stream: lookups are inlined and plain types checked exactly."""
+        deltas: list[dict[str, Any] | tuple[_Block, str]] = []  # (block, piece): a plain text piece
         content = message.get("content")
         if type(content) is not list:
             return []
@@ -87,12 +93,14 @@ class MessageStream:
                     block = blocks[key] = _Block("text", self._mode)
                 piece = block.text.push(value if type(value) is str else "")
                 anns = block.new_annotations(raw_annotations) if raw_annotations else None
-                if piece or anns:
-                    body: dict[str, Any] = {"value": piece}
-                    if anns:
-                        body["annotations"] = anns
-                    index = block.index if block.index >= 0 else self._index(block)
-                    deltas.append({"index": index, "type": "text", "text": body})
+                if block.index < 0 and (piece or anns):
+                    self._index(block)
+                if anns:
+                    deltas.append(
+                        {"index": block.index, "type": "text", "text": {"value": piece, "annotations": anns}}
+                    )
+                elif piece:
+                    deltas.append((block, piece))
             elif item.get("type") == "image_file" and key not in blocks:
                 block = blocks[key] = _Block("image_file", self._mode)
                 file_id = (item.get("image_file") or {}).get("file_id", "")
@@ -106,7 +114,9 @@ class MessageStream:
                 )
         if not deltas:
             return []
-        return [_new(Event, (DELTA, {"id": self.id, "object": DELTA, "delta": {"content": deltas}}))]
+        if len(deltas) == 1 and type(first := deltas[0]) is tuple:
+            return [_new(TextDelta, (first[0].head, first[1]))]
+        return [self._delta([_text_delta(d) if isinstance(d, tuple) else d for d in deltas])]
 
     def closing_events(self, status: str, now: int, reason: str | None = None) -> list[Event]:
         """Settle held-back text, then `thread.message.completed` (or `.incomplete`) with full content."""
@@ -127,6 +137,7 @@ class MessageStream:
     def _index(self, block: _Block) -> int:
         if block.index < 0:
             block.index = len(self._shown)
+            block.head = text_delta_head(self.id, block.index)
             self._shown.append(block)
         return block.index
 

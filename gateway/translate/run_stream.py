@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from gateway.translate.events import Clock, Event, NewId
+from gateway.translate.events import Clock, Event, NewId, StreamEvent
 from gateway.translate.messages import MessageStream
 from gateway.translate.objects import (
     RUN_FIELDS,
@@ -101,7 +101,7 @@ class RunStreamTranslator:
 
     # -- input -----------------------------------------------------------------------------------
 
-    def on_frame(self, frame: Frame) -> list[Event]:
+    def on_frame(self, frame: Frame) -> list[StreamEvent]:
         if self.terminal:
             return []
         kind, data = frame
@@ -129,7 +129,7 @@ class RunStreamTranslator:
             self._on_step(frame.data, events)
         return events
 
-    def fail(self, code: str, message: str) -> list[Event]:
+    def fail(self, code: str, message: str) -> list[StreamEvent]:
         """End the run as `failed` with `last_error` (error frame, broken upstream, timeout)."""
         if self.terminal:
             return []
@@ -137,13 +137,13 @@ class RunStreamTranslator:
         self._close("failed", events, last_error={"code": code, "message": message})
         return events
 
-    def finish(self) -> list[Event]:
+    def finish(self) -> list[StreamEvent]:
         """Upstream ended cleanly: synthesise whatever terminal events MiniMax did not send."""
         if self.terminal:
             return []
         if self.run_status is None:
             return self.fail("server_error", "MiniMax ended the stream without sending anything")
-        events: list[Event] = []
+        events: list[StreamEvent] = []
         self._close("completed", events)
         return events
 
@@ -152,7 +152,7 @@ class RunStreamTranslator:
     def _snapshot(self, **changes: Any) -> dict[str, Any]:
         return {**run_to_openai(self._run_raw), **changes}
 
-    def _start(self, frame: Frame | None) -> list[Event]:
+    def _start(self, frame: Frame | None) -> list[StreamEvent]:
         """`thread.run.created` + `queued` before anything else."""
         if self.run_status is not None:
             return []
@@ -170,7 +170,7 @@ class RunStreamTranslator:
             return [Event("thread.run.queued", snap)]
         return [Event("thread.run.created", snap), Event("thread.run.queued", snap)]
 
-    def _advance(self, status: str, events: list[Event]) -> None:
+    def _advance(self, status: str, events: list[StreamEvent]) -> None:
         """Send a non-terminal status change once (`queued` is never returned to)."""
         if status != self.run_status and status != "queued":
             self.run_status = status
@@ -178,7 +178,7 @@ class RunStreamTranslator:
                 self._run_raw["started_at"] = self._clock()
             events.append(Event(f"thread.run.{status}", self._snapshot(status=status)))
 
-    def _on_run(self, data: dict[str, Any], events: list[Event]) -> None:
+    def _on_run(self, data: dict[str, Any], events: list[StreamEvent]) -> None:
         self._run_raw.update(_run_fields(data))
         status = RUN_STATUS.get(data.get("status", ""), "in_progress")
         if status in TERMINAL_RUN_STATUSES:
@@ -186,7 +186,9 @@ class RunStreamTranslator:
         else:
             self._advance(status, events)
 
-    def _close(self, status: str, events: list[Event], last_error: dict[str, Any] | None = None) -> None:
+    def _close(
+        self, status: str, events: list[StreamEvent], last_error: dict[str, Any] | None = None
+    ) -> None:
         now = self._clock()
         if status in ("completed", "requires_action", "incomplete"):
             self._advance("in_progress", events)
@@ -214,7 +216,7 @@ class RunStreamTranslator:
         self.terminal = True
         events.append(Event(f"thread.run.{status}", self._snapshot(**extra)))
 
-    def _required_action(self, events: list[Event]) -> dict[str, Any]:
+    def _required_action(self, events: list[StreamEvent]) -> dict[str, Any]:
         """The calls awaiting outputs; each is streamed in a tool step first (synthesised if needed)."""
         listed = run_to_openai(self._run_raw)["required_action"]
         calls = listed["submit_tool_outputs"]["tool_calls"] if listed else []
@@ -245,7 +247,7 @@ class RunStreamTranslator:
         step_id: str,
         type_: str,
         message_id: str | None,
-        events: list[Event],
+        events: list[StreamEvent],
         upstream: dict[str, Any] | None = None,
     ) -> StepStream:
         self._close_message(events, "completed")
@@ -270,7 +272,9 @@ class RunStreamTranslator:
         events.extend(self._step.opening_events())
         return self._step
 
-    def _close_step(self, events: list[Event], status: str, last_error: dict[str, Any] | None = None) -> None:
+    def _close_step(
+        self, events: list[StreamEvent], status: str, last_error: dict[str, Any] | None = None
+    ) -> None:
         step = self._step
         if step is None:
             return
@@ -284,7 +288,7 @@ class RunStreamTranslator:
         self._mark_closed(step.id, step.upstream_id)
         events.extend(step.closing_events(status, self._clock(), last_error))
 
-    def _on_step(self, data: dict[str, Any], events: list[Event]) -> None:
+    def _on_step(self, data: dict[str, Any], events: list[StreamEvent]) -> None:
         self._advance("in_progress", events)
         upstream_id = data.get("id") or ""
         if upstream_id in self._closed:
@@ -317,7 +321,7 @@ class RunStreamTranslator:
                 last_error = {"code": "server_error", "message": str(err.get("message") or "step failed")}
             self._close_step(events, status, last_error)
 
-    def _on_old_step(self, data: dict[str, Any], events: list[Event]) -> None:
+    def _on_old_step(self, data: dict[str, Any], events: list[StreamEvent]) -> None:
         """A step from before this stream (the tool step outputs were submitted for): when it ends,
         send its terminal event alone, with the outputs filled in, as OpenAI does."""
         status = STEP_STATUS.get(data.get("status", ""), "in_progress")
@@ -331,7 +335,7 @@ class RunStreamTranslator:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def _on_message(self, data: dict[str, Any], events: list[Event]) -> None:
+    def _on_message(self, data: dict[str, Any], events: list[StreamEvent]) -> None:
         if data.get("role") == "user":
             return  # the echo of the input turn (or an audio transcript): not assistant output
         self._advance("in_progress", events)
@@ -345,7 +349,9 @@ class RunStreamTranslator:
         if data.get("status") == "completed":
             self._close_message(events, "completed")
 
-    def _open_message(self, message_id: str, data: dict[str, Any], events: list[Event]) -> MessageStream:
+    def _open_message(
+        self, message_id: str, data: dict[str, Any], events: list[StreamEvent]
+    ) -> MessageStream:
         self._close_message(events, "completed")
         step = self._step
         fits = (
@@ -378,7 +384,7 @@ class RunStreamTranslator:
         events.extend(self._message.opening_events())
         return self._message
 
-    def _close_message(self, events: list[Event], status: str, reason: str | None = None) -> None:
+    def _close_message(self, events: list[StreamEvent], status: str, reason: str | None = None) -> None:
         if self._message is None:
             return
         message, self._message = self._message, None
