@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from gateway.errors import GatewayError
@@ -54,6 +54,12 @@ def _uncancel() -> None:
         task.uncancel()
 
 
+class Write(Protocol):
+    """Sends bytes to the client; `last=True` also ends the response (one write less per stream)."""
+
+    async def __call__(self, chunk: bytes, last: bool = False) -> None: ...
+
+
 class FrameSource(Protocol):
     """Where frames come from: a create_stream response, or a run followed by polling."""
 
@@ -69,7 +75,7 @@ async def relay(
     source: FrameSource,
     translator: RunStreamTranslator,
     prelude: Sequence[StreamEvent],
-    write: Callable[[bytes], Awaitable[None]],
+    write: Write,
     handle: StreamHandle,
     metrics: Metrics,
 ) -> None:
@@ -109,10 +115,10 @@ async def relay(
                 events.extend(translator.fail("server_error", INTERNAL))
             except Exception:
                 log.exception("closing the failed stream failed too")
-                await write(b"".join(parts) + error_event(INTERNAL) + DONE)
+                await write(b"".join(parts) + error_event(INTERNAL) + DONE, last=True)
                 return
         tally.events += len(events)
-        await write(b"".join(encode_into(events, parts)) + DONE)
+        await write(b"".join(encode_into(events, parts)) + DONE, last=True)
     finally:
         metrics.frames_in.inc(tally.frames)
         metrics.events_out.inc(tally.events)

@@ -57,7 +57,7 @@ def run_relay(source: Source, translator_type: type[RunStreamTranslator] = RunSt
     translator = translator_type({"thread_id": "t"}, new_id=lambda p: f"{p}{next(counter)}", clock=lambda: 1)
     out: list[bytes] = []
 
-    async def write(chunk: bytes) -> None:
+    async def write(chunk: bytes, last: bool = False) -> None:
         out.append(chunk)
 
     async def main() -> None:
@@ -120,7 +120,7 @@ def run_with_stop(source: Source, stop_after: float | None) -> bytes:
     translator = RunStreamTranslator({"thread_id": "t"}, new_id=lambda p: f"{p}1", clock=lambda: 1)
     out: list[bytes] = []
 
-    async def write(chunk: bytes) -> None:
+    async def write(chunk: bytes, last: bool = False) -> None:
         out.append(chunk)
 
     async def main() -> None:

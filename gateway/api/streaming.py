@@ -12,9 +12,9 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
+from gateway.relay import Write
 from gateway.sse import PING
 
-Write = Callable[[bytes], Awaitable[None]]
 Producer = Callable[[Write, StreamHandle], Awaitable[None]]
 
 HEADERS = [
@@ -75,7 +75,8 @@ class EventStream:
             self._keepalive.add(conn)
             watcher = conn.loop.create_task(conn.watch(receive))
             await self._produce(conn.write, self._handle)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not conn.ended:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away mid-send
         except asyncio.CancelledError:
@@ -93,6 +94,7 @@ class _Connection:
     """One stream's writer: its writes and pings, and the watch for the client leaving."""
 
     __slots__ = (
+        "ended",
         "first_sent",
         "gone",
         "last_write",
@@ -113,11 +115,11 @@ class _Connection:
         self.metrics = metrics
         self.started = started or time.monotonic()  # the request's arrival, for time-to-first-event
         self.last_write = self.loop.time()  # loop time; `inf` while a write is in progress
-        self.first_sent = self.gone = False
+        self.first_sent = self.gone = self.ended = False
         self.pinging: asyncio.Task[None] | None = None
 
-    async def write(self, chunk: bytes) -> None:
-        await self._body(chunk)
+    async def write(self, chunk: bytes, last: bool = False) -> None:
+        await self._body(chunk, last)
         if not self.first_sent:
             self.first_sent = True
             self.metrics.first_event.observe(time.monotonic() - self.started)
@@ -132,10 +134,13 @@ class _Connection:
         if self.pinging is None or self.pinging.done():
             self.pinging = self.loop.create_task(self._body(PING))
 
-    async def _body(self, chunk: bytes) -> None:
+    async def _body(self, chunk: bytes, last: bool = False) -> None:
+        if self.ended:
+            return
+        self.ended = last
         self.last_write = math.inf  # a write in progress is no silence: no ping interleaves with it
         try:
-            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await self.send({"type": "http.response.body", "body": chunk, "more_body": not last})
         finally:
             self.last_write = self.loop.time()
 

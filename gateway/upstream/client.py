@@ -6,6 +6,7 @@ session under it: see `stream.py`). Everything it raises is a `GatewayError`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Collection, Mapping
@@ -121,7 +122,7 @@ class MiniMaxClient:
         started = time.monotonic()
         response: aiohttp.ClientResponse | None = None
         try:
-            with anyio.fail_after(self._first_byte_seconds):
+            async with asyncio.timeout(self._first_byte_seconds):
                 response = await self._post_stream(data, headers, params)
                 if response.status != 200:
                     content = await response.read()
