@@ -68,12 +68,11 @@ class MessageStream:
         created = {**self._snapshot, "content": [], "status": "in_progress"}
         return [Event("thread.message.created", created), Event("thread.message.in_progress", created)]
 
-    def apply(self, message: dict[str, Any]) -> list[StreamEvent]:
-        """Diff one MiniMax message frame against what was sent; at most one delta event (a
+    def apply(self, content: Any) -> list[StreamEvent]:
+        """Diff one MiniMax message frame's `content` against what was sent; at most one delta event (a
         pre-encoded `TextDelta` when the frame adds one text piece and nothing else). Runs once per
         frame of every stream: lookups are inlined and plain types checked exactly."""
         deltas: list[dict[str, Any] | tuple[_Block, str]] = []  # (block, piece): a plain text piece
-        content = message.get("content")
         if type(content) is not list:
             return []
         blocks = self._blocks

@@ -33,7 +33,9 @@ from gateway.translate.objects import (
 )
 from gateway.translate.steps import StepStream
 from gateway.translate.text import TextMode
-from gateway.upstream.frames import Frame
+from gateway.upstream.frames import Frame, MessageData, ThreadMessageData
+
+Message = dict[str, Any] | MessageData
 
 _NONE: frozenset[str] = frozenset()
 
@@ -107,26 +109,33 @@ class RunStreamTranslator:
         kind, data = frame
         message = self._message
         if kind == "message" and message is not None and self.run_status == "in_progress":
-            # The hot path (most frames): more of the open message. Same as `_on_message`, inlined.
-            message_id = data.get("id")
-            if (not message_id or message_id == message.id) and data.get("role") != "user":
-                events = message.apply(data)
-                if data.get("status") == "completed":
+            # The hot path (most frames): more of the open message. Same as `_on_message`, inlined,
+            # with plain attribute reads when the frame came through the typed decoder.
+            if type(data) is MessageData or type(data) is ThreadMessageData:
+                message_id, role, content, status = data.id, data.role, data.content, data.status
+            else:
+                message_id, role = data.get("id"), data.get("role")
+                content, status = data.get("content"), data.get("status")
+            if (not message_id or message_id == message.id) and role != "user":
+                events = message.apply(content)
+                if status == "completed":
                     self._close_message(events, "completed")
                 return events
-        if frame.kind == "error":
-            code = frame.data.get("code", 0)
-            return self.fail(
-                last_error_code(code) if isinstance(code, int) else "server_error",
-                f"MiniMax error {code}: {frame.data.get('message', '')}",
-            )
+        if isinstance(data, dict) and kind != "message":  # run, step and error frames are dicts
+            if kind == "error":
+                code = data.get("code", 0)
+                return self.fail(
+                    last_error_code(code) if isinstance(code, int) else "server_error",
+                    f"MiniMax error {code}: {data.get('message', '')}",
+                )
+            events = self._start(frame)
+            if kind == "run":
+                self._on_run(data, events)
+            else:
+                self._on_step(data, events)
+            return events
         events = self._start(frame)
-        if frame.kind == "run":
-            self._on_run(frame.data, events)
-        elif frame.kind == "message":
-            self._on_message(frame.data, events)
-        elif frame.kind == "step":
-            self._on_step(frame.data, events)
+        self._on_message(data, events)
         return events
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
@@ -158,10 +167,10 @@ class RunStreamTranslator:
             return []
         raw = self._run_raw
         if frame is not None:
-            if frame.kind == "run":
+            if frame.kind == "run" and isinstance(frame.data, dict):
                 raw.update(_run_fields(frame.data))
-            elif frame.data.get("run_id"):
-                raw["id"] = frame.data["run_id"]
+            elif run_id := frame.data.get("run_id"):
+                raw["id"] = run_id
         raw["id"] = raw.get("id") or self._new_id("run_")
         raw["created_at"] = raw.get("created_at") or self._clock()
         self.run_status = "queued"
@@ -335,7 +344,7 @@ class RunStreamTranslator:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def _on_message(self, data: dict[str, Any], events: list[StreamEvent]) -> None:
+    def _on_message(self, data: Message, events: list[StreamEvent]) -> None:
         if data.get("role") == "user":
             return  # the echo of the input turn (or an audio transcript): not assistant output
         self._advance("in_progress", events)
@@ -345,13 +354,11 @@ class RunStreamTranslator:
         message = self._message
         if message is None or message.id != message_id:
             message = self._open_message(message_id, data, events)
-        events.extend(message.apply(data))
+        events.extend(message.apply(data.get("content")))
         if data.get("status") == "completed":
             self._close_message(events, "completed")
 
-    def _open_message(
-        self, message_id: str, data: dict[str, Any], events: list[StreamEvent]
-    ) -> MessageStream:
+    def _open_message(self, message_id: str, data: Message, events: list[StreamEvent]) -> MessageStream:
         self._close_message(events, "completed")
         step = self._step
         fits = (

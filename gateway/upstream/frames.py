@@ -4,12 +4,17 @@ Tolerates every envelope variant in wire note §4.1/§5: `base_resp` as `status_
 `code`+`message`, `{}` or absent; object tags `run`/`thread.run`, `message`/`thread.message`,
 `run step`/`thread.run.step`. Unknown kinds and payloads that are not JSON objects (a keep-alive,
 a garbled frame) yield `None`; the caller counts and logs them.
+
+Message frames, nearly all of a stream, are decoded by msgspec into `MessageData`, which keeps only
+the fields the translator reads and skips the rest without building them; every other payload
+(and any message frame of another shape) is parsed whole by orjson into a dict.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final, Literal, NamedTuple
 
+import msgspec
 import orjson
 
 FrameKind = Literal["run", "message", "step", "error"]
@@ -25,11 +30,43 @@ _KINDS: Final[dict[str, FrameKind]] = {
 }
 
 
+class MessageData(msgspec.Struct, tag_field="object", tag="message"):
+    """A MiniMax `message` object: the fields the translator reads (any JSON type; it checks)."""
+
+    id: Any = None
+    role: Any = None
+    status: Any = None
+    content: Any = None
+    run_id: Any = None
+    created_at: Any = None
+    assistant_id: Any = None
+    metadata: Any = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Read like the dict form of other frames (for the less travelled paths)."""
+        return getattr(self, key, default)
+
+
+class ThreadMessageData(MessageData, tag="thread.message"):
+    """The same object under the `thread.message` tag."""
+
+
+class _BaseResp(msgspec.Struct):
+    status_code: Any = None
+    code: Any = None
+
+
+class _MessageEnvelope(msgspec.Struct):
+    data: MessageData | ThreadMessageData
+    base_resp: _BaseResp | None = None
+
+
 class Frame(NamedTuple):
-    """`kind` and the MiniMax object (for `error`: `{"code": int, "message": str}`)."""
+    """`kind` and the MiniMax object: `MessageData` or a dict for messages, a dict otherwise (for
+    `error`: `{"code": int, "message": str}`)."""
 
     kind: FrameKind
-    data: dict[str, Any]
+    data: dict[str, Any] | MessageData
 
 
 def error_of(base_resp: Any) -> tuple[int, str] | None:
@@ -48,8 +85,25 @@ _JSONDecodeError = orjson.JSONDecodeError
 _new = tuple.__new__  # builds the NamedTuple without its Python-level __new__ (hot path: once per frame)
 
 
+_decode_message = msgspec.json.Decoder(_MessageEnvelope).decode
+
+
 def parse_frame(payload: bytes) -> Frame | None:
-    """Called for every frame of every stream: checks are ordered so a plain frame takes the fewest."""
+    """Called for every frame of every stream: a message frame takes the typed decoder; anything
+    else, or a message whose `base_resp` reports a failure, is parsed as a dict."""
+    try:
+        envelope = _decode_message(payload)
+    except msgspec.ValidationError:
+        return _parse_dict(payload)
+    except msgspec.DecodeError:
+        return None
+    base_resp = envelope.base_resp
+    if base_resp is not None and (base_resp.status_code or base_resp.code):
+        return _parse_dict(payload)
+    return _new(Frame, ("message", envelope.data))
+
+
+def _parse_dict(payload: bytes) -> Frame | None:
     try:
         doc = _loads(payload)
     except _JSONDecodeError:

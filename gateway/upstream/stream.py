@@ -43,7 +43,7 @@ class UpstreamStream:
                 if frame is None:
                     self.skipped += 1
                     continue
-                if frame.kind == "error":
+                if frame.kind == "error" and isinstance(frame.data, dict):  # errors are always dicts
                     raise from_base_resp(frame.data["code"], frame.data["message"], ids=self._ids)
                 self._pending = (frame, payloads[i + 1 :])
                 return

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from gateway.translate.run_stream import RunStreamTranslator
-from gateway.upstream.frames import parse_frame
+from gateway.upstream.frames import Frame, MessageData, parse_frame
 from gateway.upstream.sse_decoder import SSEDecoder
 from tests.stream_checks import check
 
@@ -65,3 +65,26 @@ def test_every_split_offset_gives_identical_events() -> None:
     assert check(whole).texts == {"msg_1": REPLY}
     for cut in range(1, len(raw)):
         assert translate([raw[:cut], raw[cut:]]) == whole, f"split at byte {cut}"
+
+
+def test_typed_message_frames_translate_like_their_dict_form() -> None:
+    """parse_frame decodes message frames into `MessageData`; the dict form (what polling and any
+    other shape yield) must give exactly the same events."""
+    payloads = SSEDecoder().feed(
+        recorded() + frame({"object": "thread.message", "id": "msg_2", "role": "ai"})
+    )
+    typed = [f for p in payloads if (f := parse_frame(p)) is not None]
+    assert any(isinstance(f.data, MessageData) for f in typed)
+    plain = [
+        Frame(f.kind, json.loads(p)["data"]) for f, p in zip(typed, payloads[: len(typed)], strict=False)
+    ]
+
+    def run(frames: list[Frame]) -> list[tuple[str, Any]]:
+        counter = itertools.count()
+        translator = RunStreamTranslator(
+            {"thread_id": "t"}, new_id=lambda p: f"{p}{next(counter)}", clock=lambda: 1
+        )
+        events = [e for f in frames for e in translator.on_frame(f)] + translator.finish()
+        return [(e.name, e.data) for e in events]
+
+    assert run(typed) == run(plain)
