@@ -7,15 +7,18 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+import orjson
+
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
 from gateway.sse import DONE, encode_into, error_event
-from gateway.translate.events import StreamEvent
+from gateway.translate.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
 from gateway.translate.run_stream import RunStreamTranslator
 from gateway.upstream.frames import Frame
 
 log = logging.getLogger("gateway.relay")
+_dumps = orjson.dumps
 INTERNAL = "The gateway failed while translating this stream"
 SHUTDOWN = "The gateway shut down before the run ended; it may still finish on MiniMax (poll the run)"
 
@@ -39,13 +42,19 @@ def _translate(
 ) -> None:
     """Translate and encode one read's frames into `parts`."""
     on_frame = translator.on_frame
+    append = parts.append
     for frame in batch:
         tally.frames += 1
         if frame.kind == "error":
             metrics.upstream_errors.labels(code=str(frame.data.get("code"))).inc()
         if out := on_frame(frame):
             tally.events += len(out)
-            encode_into(out, parts)
+            if len(out) == 1 and type(event := out[0]) is TextDelta:  # most frames: `encode_into` inlined
+                append(event.head)
+                append(_dumps(event.piece))
+                append(TEXT_DELTA_TAIL)
+            else:
+                encode_into(out, parts)
 
 
 def _uncancel() -> None:

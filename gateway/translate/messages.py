@@ -72,10 +72,18 @@ class MessageStream:
         """Diff one MiniMax message frame's `content` against what was sent; at most one delta event (a
         pre-encoded `TextDelta` when the frame adds one text piece and nothing else). Runs once per
         frame of every stream: lookups are inlined and plain types checked exactly."""
-        deltas: list[dict[str, Any] | tuple[_Block, str]] = []  # (block, piece): a plain text piece
         if type(content) is not list:
             return []
         blocks = self._blocks
+        if len(content) == 1 and type(item := content[0]) is dict and type(text := item.get("text")) is dict:
+            # The usual frame: one text item, of a block already shown, no annotations. Same result
+            # as the loop below, with none of its bookkeeping.
+            block = blocks.get(item.get("id") or 0)
+            value = text.get("value")
+            if block is not None and block.head and type(value) is str and not text.get("annotations"):
+                piece = block.text.push(value)
+                return [_new(TextDelta, (block.head, piece))] if piece else []
+        deltas: list[dict[str, Any] | tuple[_Block, str]] = []  # (block, piece): a plain text piece
         for position, item in enumerate(content):
             if type(item) is not dict:
                 continue
