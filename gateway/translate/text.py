@@ -18,7 +18,8 @@ Detection, per accumulator (one per content item or tool-call argument string):
 Held values cost one frame of latency, once per ambiguity; nothing is lost or doubled.
 
 Cost is O(len(value)) per call: in incremental mode the text is kept as a list of pieces and only
-joined when a value of exactly the same length must be compared with it.
+joined when a value of exactly the same length must be compared with it; in cumulative mode the
+latest total is kept as the text, so nothing is joined.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class TextAccumulator:
         out = ""
         if self._held_ext is not None:
             # One extension, then the end: the cumulative reading is the likelier one.
-            out = self._append(self._held_ext[self._length :])
+            out = self._advance_to(self._held_ext)
             self._held_ext = None
         self._held_equal = None  # a trailing copy of the whole text is a final snapshot
         return out
@@ -92,6 +93,14 @@ class TextAccumulator:
         if piece:
             self._pieces.append(piece)
             self._length += len(piece)
+        return piece
+
+    def _advance_to(self, total: str) -> str:
+        """`total` extends the text: it becomes the text (kept whole, never re-joined from pieces,
+        so a cumulative stream costs one comparison per value); returns what it adds."""
+        piece = total[self._length :]
+        self._pieces = [total]
+        self._length = len(total)
         return piece
 
     def _extends(self, value: str) -> bool:
@@ -104,7 +113,7 @@ class TextAccumulator:
             held, self._held_ext = self._held_ext, None
             if value.startswith(held):
                 self._mode = _CUMULATIVE
-                out = self._append(held[self._length :])
+                out = self._advance_to(held)
             else:
                 self._mode = _INCREMENTAL
                 out = self._append(held)
@@ -128,7 +137,7 @@ class TextAccumulator:
             return self._append(value)
         if self._mode == _CUMULATIVE:
             if self._extends(value):
-                return self._append(value[n:])
+                return self._advance_to(value)
             if self._forced or (len(value) <= n and self.text.startswith(value)):
                 return ""  # a repeat or a stale, shorter total: nothing new
             # Not a running total after all: never retract what was sent, read it as a piece.
