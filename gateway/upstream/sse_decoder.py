@@ -6,8 +6,9 @@ blank line dispatches them joined by LF; `:` comments and other fields are ignor
 MiniMax: a line that starts with `{` is a payload on its own, because create_stream answers a
 rejected request with a bare JSON body instead of SSE (wire note §3.6).
 
-Work per `feed()` is O(len(chunk)): only the new chunk is scanned (split in C), and a line split
-across reads is joined once when its end arrives. Payloads stay bytes (orjson parses bytes directly).
+Work per `feed()` is O(len(chunk)): only the new chunk is scanned (with memchr, so a long line
+costs next to nothing until it ends), and a line split across reads is joined once, when its end
+arrives. Payloads stay bytes (orjson parses bytes directly).
 """
 
 from __future__ import annotations
@@ -22,31 +23,37 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Decode one read; return the payloads of every event it completes."""
-        if b"\n" not in chunk:
+        find = chunk.find  # memchr: a long line costs almost nothing to scan (`split` walks every byte)
+        end = find(b"\n")
+        if end < 0:
             if chunk:
                 self._partial.append(chunk)
             return []
-        lines = chunk.split(b"\n")  # one C-level pass; the last item is the unterminated rest
-        rest = lines.pop()
-        if self._partial:
-            self._partial.append(lines[0])
-            lines[0] = b"".join(self._partial)
-            self._partial = []
-        if rest:
-            self._partial.append(rest)
         out: list[bytes] = []
-        data = self._data
-        for line in lines:  # inlined `_line()`: this loop runs twice per frame of every stream
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line:
-                if data:
+        start = 0
+        if self._partial:  # the first line began in an earlier read: joined once, now that it ended
+            self._partial.append(chunk[:end])
+            line = b"".join(self._partial)
+            self._partial = []
+            self._line(line[:-1] if line.endswith(b"\r") else line, out)
+            start = end + 1
+            end = find(b"\n", start)
+        startswith = chunk.startswith
+        while end >= 0:  # `_line()` inlined on slices of the read: this runs twice per frame
+            stop = end - 1 if end > start and chunk[end - 1] == 13 else end  # CRLF
+            if stop == start:
+                if self._data:
+                    data = self._data
                     out.append(data[0] if len(data) == 1 else b"\n".join(data))
-                    data = self._data = []
-            elif line.startswith(b"data:"):
-                data.append(line[6:] if line.startswith(b"data: ") else line[5:])
-            elif line.startswith(b"{"):
-                out.append(line)
+                    self._data = []
+            elif startswith(b"data: ", start):
+                self._data.append(chunk[start + 6 : stop])
+            else:
+                self._line(chunk[start:stop], out)
+            start = end + 1
+            end = find(b"\n", start)
+        if start < len(chunk):
+            self._partial.append(chunk[start:])
         return out
 
     def finish(self) -> list[bytes]:
@@ -56,3 +63,15 @@ class SSEDecoder:
             out.append(b"\n".join(self._data))
             self._data = []
         return out
+
+    def _line(self, line: bytes, out: list[bytes]) -> None:
+        """One line without its line end (any line the loop above does not take itself)."""
+        if not line:
+            if self._data:
+                out.append(b"\n".join(self._data))
+                self._data = []
+        elif line.startswith(b"data:"):
+            self._data.append(line[6:] if line.startswith(b"data: ") else line[5:])
+        elif line.startswith(b"{"):
+            out.append(line)
+        # Comments (`:`), `event:`, `id:`, `retry:` and anything else carry nothing we use.
