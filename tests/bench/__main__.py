@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def _header(quick: bool, repeat: int) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
-        for name in ("starlette", "uvicorn", "httpx", "aiohttp", "httpx-aiohttp")
+        for name in ("starlette", "uvicorn", "httpx", "aiohttp", "httpx-aiohttp", "orjson", "msgspec")
     )
     try:
         head = subprocess.run(
