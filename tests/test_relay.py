@@ -52,7 +52,16 @@ async def always_ready() -> bool:
     return True
 
 
-def run_relay(source: Source, translator_type: type[RunStreamTranslator] = RunStreamTranslator) -> bytes:
+NO_STOP = -1.0
+
+
+def run_relay(
+    source: Source,
+    translator_type: type[RunStreamTranslator] = RunStreamTranslator,
+    stop_after: float | None = NO_STOP,
+) -> bytes:
+    """Relay `source` to bytes. `stop_after`: a drain stops the stream before the relay starts
+    (None) or after that many seconds."""
     counter = itertools.count()
     translator = translator_type({"thread_id": "t"}, new_id=lambda p: f"{p}{next(counter)}", clock=lambda: 1)
     out: list[bytes] = []
@@ -62,6 +71,10 @@ def run_relay(source: Source, translator_type: type[RunStreamTranslator] = RunSt
 
     async def main() -> None:
         handle = Lifecycle(10, always_ready, 1).open_stream()
+        if stop_after is None:
+            handle.stop()
+        elif stop_after >= 0:
+            asyncio.get_running_loop().call_later(stop_after, handle.stop)
         await relay(source, translator, [], write, handle, Metrics())
 
     anyio.run(main)
@@ -115,27 +128,6 @@ def test_frames_parsed_lazily_are_all_relayed_in_order() -> None:
     assert "".join(deltas) == "".join(texts)
 
 
-def run_with_stop(source: Source, stop_after: float | None) -> bytes:
-    """Relay `source`; a drain stops the stream before the relay starts (None) or after `stop_after` s."""
-    translator = RunStreamTranslator({"thread_id": "t"}, new_id=lambda p: f"{p}1", clock=lambda: 1)
-    out: list[bytes] = []
-
-    async def write(chunk: bytes, last: bool = False) -> None:
-        out.append(chunk)
-
-    async def main() -> None:
-        handle = Lifecycle(10, always_ready, 1).open_stream()
-        if stop_after is None:
-            handle.stop()
-        else:
-            asyncio.get_running_loop().call_later(stop_after, handle.stop)
-        await relay(source, translator, [], write, handle, Metrics())
-
-    anyio.run(main)
-    assert source.closed
-    return b"".join(out)
-
-
 class Stalled(Source):
     async def next_batch(self) -> list[Frame] | None:
         if self.batches:
@@ -146,7 +138,7 @@ class Stalled(Source):
 
 @pytest.mark.parametrize("stop_after", [None, 0.2])
 def test_a_drained_stream_ends_failed_with_done(stop_after: float | None) -> None:
-    raw = run_with_stop(Stalled([[RUN, MESSAGE]]), stop_after)
+    raw = run_relay(Stalled([[RUN, MESSAGE]]), stop_after=stop_after)
     events = parse_sse(raw)
     assert events[-1][0] == "thread.run.failed"
     assert "shut down" in events[-1][1]["last_error"]["message"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
 
 import aiohttp
 import anyio
@@ -26,6 +27,7 @@ from gateway.upstream.frames import error_of
 from gateway.upstream.stream import UpstreamStream
 
 log = logging.getLogger("gateway.upstream")
+T = TypeVar("T")
 
 
 class Credentials(NamedTuple):
@@ -75,12 +77,23 @@ class MiniMaxClient:
         )
 
     async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
-        """Send, retrying (with backoff) only failures where nothing reached MiniMax: never a duplicate."""
+        return await self._retrying(
+            lambda: self._http.send(request, stream=stream), (httpx.HTTPError,), from_transport
+        )
+
+    async def _retrying(
+        self,
+        send: Callable[[], Awaitable[T]],
+        failures: tuple[type[Exception], ...],
+        to_error: Callable[[Any], GatewayError],
+    ) -> T:
+        """Run `send`, retrying (with backoff) only failures where nothing reached MiniMax: never a
+        duplicate. `to_error` maps the client library's exception."""
         for attempt in range(self._retries + 1):
             try:
-                return await self._http.send(request, stream=stream)
-            except httpx.HTTPError as exc:
-                error = from_transport(exc)
+                return await send()
+            except failures as exc:
+                error = to_error(exc)
                 if error.reached_upstream or attempt == self._retries:
                     self._metrics.upstream_errors.labels(code=type(exc).__name__).inc()
                     raise error from None
@@ -149,23 +162,16 @@ class MiniMaxClient:
         self, data: bytes, headers: dict[str, str], params: dict[str, str] | None
     ) -> aiohttp.ClientResponse:
         """POST create_stream, retrying (with backoff) only where nothing reached MiniMax."""
-        for attempt in range(self._retries + 1):
-            try:
-                return await self._session.post(
-                    self._stream_url,
-                    data=data,
-                    headers=headers,
-                    params=params,
-                    timeout=self._stream_timeout,
-                    allow_redirects=False,
-                )
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = from_aiohttp(exc)
-                if error.reached_upstream or attempt == self._retries:
-                    self._metrics.upstream_errors.labels(code=type(exc).__name__).inc()
-                    raise error from None
-                await anyio.sleep(0.1 * 3**attempt)
-        raise AssertionError("unreachable")
+        post = partial(
+            self._session.post,
+            self._stream_url,
+            data=data,
+            headers=headers,
+            params=params,
+            timeout=self._stream_timeout,
+            allow_redirects=False,
+        )
+        return await self._retrying(post, (aiohttp.ClientError, TimeoutError), from_aiohttp)
 
     async def reachable(self) -> bool:
         """Whether MiniMax's host answers HTTP at all (any status): the readiness check."""
