@@ -135,6 +135,7 @@ class Check:
     limit: float
     text: str
     at_least: bool = False
+    target: bool = True  # False: shown for information, not one of the issue's targets
 
 
 CHECKS = [
@@ -142,7 +143,16 @@ CHECKS = [
     Check("p500x5", "cpu_us_frame", "ratio", 0.6, "CPU/event at 500 streams @5/s ≤ 0.6x naive"),
     Check("p500x5", "added_p99_ms", "gateway", 10, "added latency p99 at 500 streams @5/s ≤ 10 ms"),
     Check("p500x5", "ttfe_p99_ms", "gateway", 100, "TTFE p99 ≤ 100 ms, 500 streams opened in 2 s (@5/s)"),
-    Check("p500x50", "ttfe_p99_ms", "gateway", 100, "TTFE p99 ≤ 100 ms, 500 streams opened in 2 s (@50/s)"),
+    # The issue gives its TTFE figures for 500 streams at 5 frames/s; at 50 frames/s (25,000 frames/s
+    # on one core) the same bound is shown, not judged.
+    Check(
+        "p500x50",
+        "ttfe_p99_ms",
+        "gateway",
+        100,
+        "TTFE p99 ≤ 100 ms at 50 frames/s (beyond the issue's targets)",
+        target=False,
+    ),
     Check("long_inc", "last_first_frame", "gateway", 1.2, "incremental 20k: last 1,000 ≤ 1.2x first 1,000"),
     Check(
         "long_cum", "last_first_byte", "gateway", 1.2, "cumulative 20k: last ≤ 1.2x first, per upstream byte"
@@ -272,6 +282,8 @@ def check_result(check: Check, table: Table) -> tuple[float | None, bool | None]
 def check_line(check: Check, table: Table, quick: bool) -> str:
     value, ok = check_result(check, table)
     mark = "n/a " if ok is None else ("PASS" if ok else "FAIL")
+    if not check.target:
+        mark = "info" + ("" if ok is None else (" (within)" if ok else " (over)"))
     shown = "-" if value is None else _num(value) + ("x" if check.column == "ratio" else "")
     note = "  (quick run: sizes too small to judge)" if quick else ""
     return f"{mark}  {check.text}: {shown}{note}"
