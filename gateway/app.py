@@ -33,7 +33,10 @@ async def upstream_http(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncCl
     it (httpx's own transport costs several times more CPU per read). The pool limit is explicit:
     aiohttp defaults to 100 connections, which would queue stream 101."""
     connector = aiohttp.TCPConnector(limit=settings.max_connections, limit_per_host=0)
-    session = aiohttp.ClientSession(connector=connector)
+    # Reads of up to 256 KiB: a cumulative MiniMax sends frames of hundreds of KB, which aiohttp's
+    # default (64 KiB, pausing the socket at twice that) takes in many paused and resumed pieces.
+    # Higher would let a slow client's stream hold more here before the upstream is paused.
+    session = aiohttp.ClientSession(connector=connector, read_bufsize=2**18)
     async with httpx.AsyncClient(transport=AiohttpTransport(client=session)) as http:  # closes `session`
         yield http, session
 
