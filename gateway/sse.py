@@ -31,13 +31,9 @@ def _head(name: str) -> bytes:
 _HEADS = MappingProxyType({name: _head(name) for name in _NAMES})  # b"event: <name>\ndata: " per event
 
 
-def encode(event: StreamEvent) -> bytes:
-    """`event: <name>\\ndata: <json>\\n\\n` (orjson never emits raw newlines inside the JSON)."""
-    return b"".join(encode_into([event], []))
-
-
 def encode_into(events: Sequence[StreamEvent], parts: list[bytes]) -> list[bytes]:
-    """Append the encoded `events` to `parts` (joined once per write, not once per event)."""
+    """Append `events` as SSE to `parts` (joined once per write, not once per event):
+    `event: <name>\ndata: <json>\n\n` (orjson never emits raw newlines inside the JSON)."""
     for event in events:
         if isinstance(event, TextDelta):
             parts.append(event.head)
@@ -48,10 +44,6 @@ def encode_into(events: Sequence[StreamEvent], parts: list[bytes]) -> list[bytes
             parts.append(_dumps(event.data))
             parts.append(b"\n\n")
     return parts
-
-
-def encode_all(events: list[StreamEvent]) -> bytes:
-    return b"".join(encode_into(events, []))
 
 
 def error_event(message: str, *, type_: str = "server_error", code: str | None = None) -> bytes:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.sse import encode, encode_all
-from gateway.translate.events import Event, TextDelta, text_delta_head
+from gateway.sse import encode_into
+from gateway.translate.events import Event, StreamEvent, TextDelta, text_delta_head
+
+
+def encode(*events: StreamEvent) -> bytes:
+    return b"".join(encode_into(events, []))
 
 
 @pytest.mark.parametrize("message_id", ["msg_1", 'msg_"quoted"', "msg_é\u2028"])
@@ -29,6 +33,6 @@ def test_text_delta_encodes_as_its_dict_form(message_id: str, piece: str, index:
 
 def test_events_are_framed_one_after_another() -> None:
     events = [Event("thread.run.created", {"id": "run_1"}), TextDelta(text_delta_head("m", 0), "x")]
-    raw = encode_all(events)
+    raw = encode(*events)
     assert raw.count(b"\n\n") == 2 and raw.startswith(b"event: thread.run.created\ndata: {")
     assert b"\n" not in raw.split(b"data: ", 2)[2].rstrip(b"\n")  # no raw newline inside the JSON
