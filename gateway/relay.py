@@ -84,9 +84,9 @@ async def relay(
     source: FrameSource,
     translator: RunStreamTranslator,
     prelude: Sequence[StreamEvent],
+    metrics: Metrics,
     write: Write,
     handle: StreamHandle,
-    metrics: Metrics,
 ) -> None:
     """One write per batch (everything decoded from one upstream read goes out together); each
     frame is translated and encoded as it is taken, so a batch holds bytes, not objects. The

@@ -75,7 +75,7 @@ def run_relay(
             handle.stop()
         elif stop_after >= 0:
             asyncio.get_running_loop().call_later(stop_after, handle.stop)
-        await relay(source, translator, [], write, handle, Metrics())
+        await relay(source, translator, [], Metrics(), write, handle)
 
     anyio.run(main)
     assert source.closed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -31,7 +32,7 @@ async def create(request: Request) -> Response | EventStream:
     auth = svc.auth(request)
     first, turn = to_minimax.split_input(body.additional_messages or [])
     await add_messages(svc, auth, thread_id, [(m, f"additional_messages[{i}]") for i, m in enumerate(first)])
-    return await _start(svc, auth, thread_id, body, turn, f"additional_messages[{len(first)}]", prelude=[])
+    return await _start(svc, auth, thread_id, body, turn, f"additional_messages[{len(first)}]", prelude=())
 
 
 async def create_thread_and_run(request: Request) -> Response | EventStream:
@@ -78,7 +79,7 @@ async def _start(
     body: RunIn,
     turn: MessageIn | None,
     param: str,
-    prelude: list[Event],
+    prelude: Sequence[Event],
 ) -> Response | EventStream:
     """Run on MiniMax: streamed through the translator, or as a JSON run. `param` names `turn`."""
     instructions = await _instructions(svc, auth, body)
@@ -119,9 +120,9 @@ def _event_stream(
     handle: StreamHandle,
     source: FrameSource,
     translator: RunStreamTranslator,
-    prelude: list[Event],
+    prelude: Sequence[Event],
 ) -> EventStream:
-    produce = partial(relay, source, translator, prelude, metrics=svc.metrics)  # (write, handle)
+    produce = partial(relay, source, translator, prelude, svc.metrics)  # called (write, handle)
     return EventStream(produce, handle, svc.metrics, svc.keepalive)
 
 
@@ -203,7 +204,7 @@ async def submit_tool_outputs(request: Request) -> Response | EventStream:
         text_mode=settings.text_mode,
         resume_after=frozenset(steps_before),
     )
-    return _event_stream(svc, handle, follower, translator, [])
+    return _event_stream(svc, handle, follower, translator, ())
 
 
 async def list_steps(request: Request) -> Response:

@@ -17,6 +17,7 @@ from gateway.sse import PING
 
 Producer = Callable[[Write, StreamHandle], Awaitable[None]]
 
+WATCH = "gateway: client watch"  # one name for every watcher task (else each gets its own string)
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -73,7 +74,7 @@ class EventStream:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             self._keepalive.add(conn)
-            watcher = conn.loop.create_task(conn.watch(receive))
+            watcher = conn.loop.create_task(conn.watch(receive), name=WATCH)
             await self._produce(conn.write, self._handle)
             if not conn.ended:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
