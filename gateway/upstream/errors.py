@@ -74,7 +74,9 @@ def from_http_status(status: int, message: str, retry_after: str | None) -> Gate
 
 
 def from_aiohttp(exc: aiohttp.ClientError | TimeoutError) -> GatewayError:
-    """Connection-level failures of a stream read directly with aiohttp; same mapping as below."""
+    """Connection-level failures. Only a failure to connect means nothing reached MiniMax (so a
+    retry is safe); a dropped connection or a read timeout may come after it took the request.
+    Messages name the failure, never the request (it holds the key)."""
     error: GatewayError
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         error = UpstreamTimeout("MiniMax did not accept the connection in time")
@@ -89,20 +91,12 @@ def from_aiohttp(exc: aiohttp.ClientError | TimeoutError) -> GatewayError:
 
 
 def from_transport(exc: httpx.HTTPError) -> GatewayError:
-    """Connection-level failures. Messages name the failure, never the request (it holds the key)."""
+    """The same for REST calls through httpx. httpx-aiohttp renames every aiohttp connection error,
+    a server that hung up after taking the request included, to ConnectTimeout; the aiohttp error
+    it keeps as the cause is what tells whether the request got there."""
     cause = exc.__cause__
-    # httpx-aiohttp maps every aiohttp connection error, a refused one included, to ConnectTimeout.
-    refused = isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(
-        cause, aiohttp.ServerTimeoutError
-    )
-    error: GatewayError
-    if refused or isinstance(exc, httpx.ConnectError):
-        error = UpstreamError("could not connect to MiniMax")
-    elif isinstance(exc, httpx.ConnectTimeout):
-        error = UpstreamTimeout("MiniMax did not accept the connection in time")
-    elif isinstance(exc, httpx.TimeoutException):
+    if isinstance(cause, aiohttp.ClientError | TimeoutError):
+        return from_aiohttp(cause)
+    if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout(f"MiniMax did not answer in time ({type(exc).__name__})")
-    else:
-        return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")
-    error.reached_upstream = False
-    return error
+    return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")

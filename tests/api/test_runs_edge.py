@@ -304,3 +304,57 @@ def test_body_that_is_not_json_is_400() -> None:
     with gateway(script) as base:
         response = httpx.post(f"{base}/threads/t/runs", content=b"{nope", headers=AUTH)
     assert_error(response, 400)
+
+
+@contextmanager
+def hangs_up_after_reading() -> Iterator[tuple[str, list[bytes]]]:
+    """A MiniMax that reads each request whole, then closes the connection without answering:
+    the request reached it, so the gateway must not send it again."""
+    seen: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data and (chunk := conn.recv(65536)):
+                    data += chunk
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(v)
+                        for k, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
+                        if k.strip().lower() == b"content-length"
+                    ),
+                    0,
+                )
+                while len(rest) < length and (chunk := conn.recv(65536)):
+                    rest += chunk
+                seen.append(head.split(b"\r\n", 1)[0])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_request_minimax_received_is_never_sent_twice(stream: bool) -> None:
+    with (
+        hangs_up_after_reading() as (url, seen),
+        ServerThread(create_app(Settings(minimax_base_url=url, upstream_retries=2))) as gw,
+    ):
+        response = post_run(gw.url + "/v1", {**RUN_BODY, "stream": stream})
+    assert_error(response, 502)
+    assert response.headers.get("x-should-retry") == "false"
+    assert len(seen) == 1, seen  # one POST: a retry could start a second run on MiniMax
