@@ -73,11 +73,14 @@ def test_typed_message_frames_translate_like_their_dict_form() -> None:
     payloads = SSEDecoder().feed(
         recorded() + frame({"object": "thread.message", "id": "msg_2", "role": "ai"})
     )
-    typed = [f for p in payloads if (f := parse_frame(p)) is not None]
-    assert any(isinstance(f.data, MessageData) for f in typed)
-    plain = [
-        Frame(f.kind, json.loads(p)["data"]) for f, p in zip(typed, payloads[: len(typed)], strict=False)
-    ]
+    typed, plain = [], []
+    for payload in payloads:
+        parsed = parse_frame(payload)
+        assert parsed is not None, payload
+        typed.append(parsed)
+        plain.append(Frame(parsed.kind, json.loads(payload)["data"]))
+    messages = [f for f in typed if f.kind == "message"]
+    assert len(messages) == 13 and all(isinstance(f.data, MessageData) for f in messages)
 
     def run(frames: list[Frame]) -> list[tuple[str, Any]]:
         counter = itertools.count()
