@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gateway.translate.text import TextMode
+from gateway.stream.text import TextMode
 
 DEFAULT_UPSTREAM = "https://api.minimax.chat"
 # Unmodified OpenAI code names OpenAI models; MiniMax rejects them. Override with MODEL_ALIASES (JSON).

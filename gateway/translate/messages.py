@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.translate.events import Event, StreamEvent, TextDelta, text_delta_head
 from gateway.translate.objects import annotation_to_openai
-from gateway.translate.text import TextAccumulator, TextMode
+from gateway.stream.text import TextAccumulator, TextMode
 
 DELTA = "thread.message.delta"
 _new = tuple.__new__  # builds an Event without its Python-level __new__ (once per frame)

@@ -32,7 +32,7 @@ from gateway.translate.objects import (
     step_to_openai,
 )
 from gateway.translate.steps import StepStream
-from gateway.translate.text import TextMode
+from gateway.stream.text import TextMode
 from gateway.upstream.frames import Frame, MessageData, ThreadMessageData
 
 Message = dict[str, Any] | MessageData

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.translate.events import Event
 from gateway.translate.objects import tool_call_to_openai
-from gateway.translate.text import TextAccumulator, TextMode
+from gateway.stream.text import TextAccumulator, TextMode
 
 _STAMP = {
     "completed": "completed_at",

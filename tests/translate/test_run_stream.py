@@ -9,7 +9,7 @@ import pytest
 
 from gateway.translate.events import Event
 from gateway.translate.run_stream import RunStreamTranslator
-from gateway.translate.text import TextMode
+from gateway.stream.text import TextMode
 from gateway.upstream.frames import Frame
 from tests.stream_checks import check
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from gateway.translate.text import TextAccumulator, TextMode
+from gateway.stream.text import TextAccumulator, TextMode
 
 TEXTS = ["Hello wörld, 你好 🌍 — café.", "ha" * 20, "a", "【1†source】 x " * 5, "The the the then there."]
 

@@ -1,0 +1,1 @@
+"""Backend-neutral streaming: the OpenAI run-stream emitter, SSE encoding, the relay loop."""
