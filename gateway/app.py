@@ -1,55 +1,55 @@
 """Build the gateway's ASGI app: routes, middleware, error handlers, and a lifespan that owns the
-upstream client. Everything stateful is created here, per app."""
+backend. Everything stateful is created here, per app."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import aiohttp
-import httpx
-from httpx_aiohttp import AiohttpTransport
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from gateway.api.edge import gateway_error, http_error, internal_error
+from gateway.api.errors import gateway_error, http_error, internal_error
 from gateway.api.middleware import RequestContext
 from gateway.api.routes import routes
 from gateway.api.services import Services
-from gateway.api.streaming import Keepalive
+from gateway.backend import Backend
+from gateway.bridge.backend import open_bridge
 from gateway.errors import GatewayError
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
 from gateway.settings import Settings
-from gateway.upstream.client import MiniMaxClient
+from gateway.stream.response import Keepalive
 
 
-@asynccontextmanager
-async def upstream_http(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, aiohttp.ClientSession]]:
-    """One aiohttp connection pool: streams read it directly, REST calls go through httpx on top of
-    it (httpx's own transport costs several times more CPU per read). The pool limit is explicit:
-    aiohttp defaults to 100 connections, which would queue stream 101."""
-    connector = aiohttp.TCPConnector(limit=settings.max_connections, limit_per_host=0)
-    # Reads of up to 256 KiB: a cumulative MiniMax sends frames of hundreds of KB, which aiohttp's
-    # default (64 KiB, pausing the socket at twice that) takes in many paused and resumed pieces.
-    # Higher would let a slow client's stream hold more here before the upstream is paused.
-    session = aiohttp.ClientSession(connector=connector, read_bufsize=2**18)
-    async with httpx.AsyncClient(transport=AiohttpTransport(client=session)) as http:  # closes `session`
-        yield http, session
+def new_id(prefix: str) -> str:
+    """MiniMax's id form: prefix + 32 lowercase hex."""
+    return prefix + uuid.uuid4().hex
+
+
+def unix_now() -> int:
+    return int(time.time())
+
+
+def open_backend(settings: Settings, metrics: Metrics) -> AbstractAsyncContextManager[Backend]:
+    """The backend `settings` name, with what it owns (connection pools), for the app's lifetime."""
+    return open_bridge(settings, metrics, new_id=new_id, clock=unix_now)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     metrics = Metrics()
-    state: dict[str, MiniMaxClient] = {}
+    state: dict[str, Backend] = {}
 
-    async def upstream_reachable() -> bool:
-        return await state["minimax"].reachable() if "minimax" in state else False
+    async def backend_ready() -> bool:
+        return await state["backend"].ready() if "backend" in state else False
 
-    lifecycle = Lifecycle(settings.max_streams, upstream_reachable, settings.ready_check_interval)
+    lifecycle = Lifecycle(settings.max_streams, backend_ready, settings.ready_check_interval)
     key_hashes = tuple(settings.key_hashes())
 
     @asynccontextmanager
@@ -57,11 +57,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keepalive = Keepalive(settings.keepalive_interval)
         sweeper = asyncio.create_task(keepalive.run())
         try:
-            async with upstream_http(settings) as (http, session):
-                state["minimax"] = minimax = MiniMaxClient(settings, http, session, metrics)
+            async with open_backend(settings, metrics) as backend:
+                state["backend"] = backend
                 app.state.services = Services(
                     settings=settings,
-                    minimax=minimax,
+                    backend=backend,
                     lifecycle=lifecycle,
                     metrics=metrics,
                     keepalive=keepalive,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.api.edge import JSON
+from gateway.api.responses import JSON
 from gateway.api.services import services
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.api import assistants, health, runs, threads
-from gateway.api.edge import Streaming
+from gateway.api import assistants, health, messages, runs, threads
+from gateway.api.responses import Streaming
 
 routes = [
     Route("/healthz", health.healthz, methods=["GET"]),
@@ -20,11 +20,12 @@ routes = [
     Route("/v1/threads/runs", Streaming(runs.create_thread_and_run), methods=["POST"]),
     Route("/v1/threads/{thread_id}", threads.retrieve, methods=["GET"]),
     Route("/v1/threads/{thread_id}", threads.modify, methods=["POST"]),
-    Route("/v1/threads/{thread_id}", threads.unsupported, methods=["DELETE"]),
-    Route("/v1/threads/{thread_id}/messages", threads.create_message, methods=["POST"]),
-    Route("/v1/threads/{thread_id}/messages", threads.list_messages, methods=["GET"]),
-    Route("/v1/threads/{thread_id}/messages/{message_id}", threads.retrieve_message, methods=["GET"]),
-    Route("/v1/threads/{thread_id}/messages/{message_id}", threads.unsupported, methods=["POST", "DELETE"]),
+    Route("/v1/threads/{thread_id}", threads.delete, methods=["DELETE"]),
+    Route("/v1/threads/{thread_id}/messages", messages.create, methods=["POST"]),
+    Route("/v1/threads/{thread_id}/messages", messages.list_, methods=["GET"]),
+    Route("/v1/threads/{thread_id}/messages/{message_id}", messages.retrieve, methods=["GET"]),
+    Route("/v1/threads/{thread_id}/messages/{message_id}", messages.modify, methods=["POST"]),
+    Route("/v1/threads/{thread_id}/messages/{message_id}", messages.delete, methods=["DELETE"]),
     Route("/v1/threads/{thread_id}/runs", Streaming(runs.create), methods=["POST"]),
     Route("/v1/threads/{thread_id}/runs", runs.list_, methods=["GET"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}", runs.retrieve, methods=["GET"]),

@@ -1,0 +1,1 @@
+"""MiniMax over HTTP, shared by both backends: the connection pool, SSE decoding, error mapping."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.sse import encode_into
-from gateway.translate.events import Event, StreamEvent, TextDelta, text_delta_head
+from gateway.stream.events import Event, StreamEvent, TextDelta, text_delta_head
+from gateway.stream.sse import encode_into
 
 
 def encode(*events: StreamEvent) -> bytes:

@@ -9,9 +9,12 @@ pass through as MiniMax names them. Pure functions; no IO.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import orjson
+
+from gateway.stream.emitter import RUN_DEFAULTS
 
 RUN_STATUS: Final[dict[str, str]] = {
     "queued": "queued",
@@ -25,9 +28,6 @@ RUN_STATUS: Final[dict[str, str]] = {
     "incomplete": "incomplete",
     "expired": "expired",
 }
-TERMINAL_RUN_STATUSES: Final = frozenset(
-    {"requires_action", "cancelled", "failed", "completed", "incomplete", "expired"}
-)
 STEP_STATUS: Final[dict[str, str]] = {
     "queued": "in_progress",
     "started": "in_progress",
@@ -266,59 +266,51 @@ def last_error_to_openai(value: Any) -> dict[str, Any] | None:
     return {"code": known, "message": str(value.get("message") or code)}
 
 
-RUN_FIELDS: Final = frozenset(
-    [
-        "id",
-        "created_at",
-        "assistant_id",
-        "thread_id",
-        "status",
-        "started_at",
-        "expires_at",
-        "cancelled_at",
-        "failed_at",
-        "completed_at",
-        "required_action",
-        "last_error",
-        "model",
-        "instructions",
-        "tools",
-        "metadata",
-    ]
-)
-"""The MiniMax run fields `run_to_openai` reads (a streamed run keeps only these)."""
+def _instructions(value: Any) -> str:
+    return value or ""
+
+
+def _created(value: Any) -> Any:
+    return value or 0
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+_RUN_CONVERT: Final[dict[str, Callable[[Any], Any]]] = {
+    "id": _same,
+    "created_at": _created,
+    "assistant_id": _same,
+    "thread_id": _same,
+    "started_at": ts,
+    "expires_at": ts,
+    "cancelled_at": ts,
+    "failed_at": ts,
+    "completed_at": ts,
+    "required_action": required_action_to_openai,
+    "last_error": last_error_to_openai,
+    "model": _same,
+    "instructions": _instructions,
+    "tools": tools_to_openai,
+    "metadata": metadata,
+}
+RUN_FIELDS: Final = frozenset([*_RUN_CONVERT, "status"])
+"""The MiniMax run fields `run_to_openai` reads."""
+
+
+def run_fields_to_openai(r: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI run fields that a MiniMax run (or a run frame) gives a value for, `status` aside:
+    what a stream's emitter keeps (the rest take the emitter's defaults)."""
+    return {k: _RUN_CONVERT[k](v) for k, v in r.items() if k in _RUN_CONVERT}
+
+
+def run_status(r: dict[str, Any]) -> str:
+    return RUN_STATUS.get(r.get("status", ""), "in_progress")
 
 
 def run_to_openai(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": r.get("id", ""),
-        "object": "thread.run",
-        "created_at": r.get("created_at") or 0,
-        "assistant_id": r.get("assistant_id", ""),
-        "thread_id": r.get("thread_id", ""),
-        "status": RUN_STATUS.get(r.get("status", ""), "in_progress"),
-        "started_at": ts(r.get("started_at")),
-        "expires_at": ts(r.get("expires_at")),
-        "cancelled_at": ts(r.get("cancelled_at")),
-        "failed_at": ts(r.get("failed_at")),
-        "completed_at": ts(r.get("completed_at")),
-        "required_action": required_action_to_openai(r.get("required_action")),
-        "last_error": last_error_to_openai(r.get("last_error")),
-        "model": r.get("model", ""),
-        "instructions": r.get("instructions") or "",
-        "tools": tools_to_openai(r.get("tools")),
-        "metadata": metadata(r.get("metadata")),
-        "incomplete_details": None,
-        "usage": None,
-        "temperature": None,
-        "top_p": None,
-        "max_prompt_tokens": None,
-        "max_completion_tokens": None,
-        "truncation_strategy": {"type": "auto", "last_messages": None},
-        "response_format": "auto",
-        "tool_choice": "auto",
-        "parallel_tool_calls": True,
-    }
+    return {**RUN_DEFAULTS, **run_fields_to_openai(r), "status": run_status(r)}
 
 
 def step_details_to_openai(details: Any, step_type: str) -> dict[str, Any]:

@@ -9,12 +9,13 @@ import logging
 import anyio
 import pytest
 
+from gateway.bridge.events import FrameEvents
+from gateway.bridge.frames import Frame
+from gateway.bridge.translator import RunStreamTranslator
 from gateway.errors import UpstreamTimeout
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
-from gateway.relay import relay
-from gateway.translate.run_stream import RunStreamTranslator
-from gateway.upstream.frames import Frame
+from gateway.stream.relay import relay
 from tests.stream_checks import parse_sse
 
 
@@ -75,7 +76,8 @@ def run_relay(
             handle.stop()
         elif stop_after >= 0:
             asyncio.get_running_loop().call_later(stop_after, handle.stop)
-        await relay(source, translator, [], Metrics(), write, handle)
+        metrics = Metrics()
+        await relay(FrameEvents(source, translator, metrics), metrics, write, handle)
 
     anyio.run(main)
     assert source.closed

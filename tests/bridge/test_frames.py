@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.upstream.frames import parse_frame
+from gateway.bridge.frames import parse_frame
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.translate.events import Event
-from gateway.translate.run_stream import RunStreamTranslator
+from gateway.bridge.frames import Frame
+from gateway.bridge.translator import RunStreamTranslator
+from gateway.stream.events import Event
 from gateway.stream.text import TextMode
-from gateway.upstream.frames import Frame
 from tests.stream_checks import check
 
 RUN, THREAD, ASST, MSG, STEP = "run_1", "thread_1", "asst_1", "msg_1", "step_1"

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import orjson
 
-from gateway.translate.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
+from gateway.stream.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 PING = b": ping\n\n"

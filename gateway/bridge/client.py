@@ -1,7 +1,9 @@
 """MiniMax's Assistants API over HTTP: REST calls with `base_resp` checks, and streamed runs.
 
-The only module that sends requests upstream (REST through httpx, streams through the aiohttp
-session under it: see `stream.py`). Everything it raises is a `GatewayError`.
+The bridge's only module that sends requests upstream (REST through httpx, streams through the
+aiohttp session under it: see `stream.py`). Everything it raises is a `GatewayError`, mapped here
+once: which calls name only ids (a "bad parameters" answer to them means an unknown id, 404) is
+data (`ID_ONLY`), not a flag at each call site.
 """
 
 from __future__ import annotations
@@ -11,23 +13,52 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from functools import partial
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import aiohttp
 import anyio
 import httpx
 import orjson
 
+from gateway.bridge.frames import error_of
+from gateway.bridge.stream import UpstreamStream
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status, from_transport
-from gateway.upstream.frames import error_of
-from gateway.upstream.stream import UpstreamStream
 
 log = logging.getLogger("gateway.upstream")
 T = TypeVar("T")
+
+
+ID_ONLY: Final = frozenset(
+    {
+        "assistants/retrieve",
+        "assistants/modify",
+        "assistants/delete",
+        "threads/retrieve",
+        "threads/modify",
+        "threads/messages/add",
+        "threads/messages/list",
+        "threads/messages/retrieve",
+        "threads/run/list",
+        "threads/run/retrieve",
+        "threads/run/modify",
+        "threads/run/cancel",
+        "threads/run/submit_tool_outputs",
+        "threads/run_steps/list",
+        "threads/run_steps/retrieve",
+    }
+)
+"""Calls whose every parameter that MiniMax can reject is an id."""
+
+
+def named_ids(*parts: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The object ids a call's query or body names (`thread_id`, `assistant_id`, ...)."""
+    return tuple(
+        v for part in parts for k, v in (part or {}).items() if k.endswith("_id") and isinstance(v, str)
+    )
 
 
 class Credentials(NamedTuple):
@@ -108,10 +139,9 @@ class MiniMaxClient:
         auth: Credentials,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
-        ids_only: bool = False,
-        ids: Collection[str] = (),
     ) -> dict[str, Any]:
         """One REST call; returns the object (envelope removed) or raises the mapped error."""
+        ids_only, ids = path in ID_ONLY, named_ids(params, body)
         started = time.monotonic()
         response = await self._send(self._request(method, path, auth, params, body, self._first_byte))
         self._metrics.upstream_latency.labels(call=path).observe(time.monotonic() - started)
@@ -121,9 +151,7 @@ class MiniMaxClient:
             self._metrics.upstream_errors.labels(code=_code_of(exc, response.status_code)).inc()
             raise
 
-    async def open_stream(
-        self, body: dict[str, Any], *, auth: Credentials, ids: Collection[str] = ()
-    ) -> UpstreamStream:
+    async def open_stream(self, body: dict[str, Any], *, auth: Credentials) -> UpstreamStream:
         """Start `create_stream` and read up to its first frame, so that a rejection (HTTP error,
         JSON error body, error frame) raises here, before the client's stream has started. Reads
         then time out after `idle_timeout` of silence; the first frame after `first_byte_timeout`."""
@@ -132,6 +160,7 @@ class MiniMaxClient:
         headers["Accept-Encoding"] = "identity"  # a compressed event stream would be held back in buffers
         params = {"GroupId": auth.group_id} if auth.group_id else None
         data = orjson.dumps(body)
+        ids = named_ids(body)
         started = time.monotonic()
         response: aiohttp.ClientResponse | None = None
         try:
@@ -203,6 +232,11 @@ def _json_result(
         doc = orjson.loads(content)
     except orjson.JSONDecodeError:
         doc = None
+    if status == 404:  # a path MiniMax does not serve: the Assistants API is gone for this account
+        raise UpstreamError(
+            "MiniMax answered 404 to an Assistants API call: it is not served for this account or host. "
+            "Run the gateway with BACKEND=engine, which serves Assistants over MiniMax's chat completions."
+        )
     if status != 200:
         message = ""
         if isinstance(doc, dict):

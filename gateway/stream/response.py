@@ -12,8 +12,8 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
-from gateway.relay import Write
-from gateway.sse import PING
+from gateway.stream.relay import Write
+from gateway.stream.sse import PING
 
 Producer = Callable[[Write, StreamHandle], Awaitable[None]]
 

@@ -12,9 +12,9 @@ from collections.abc import Collection, Iterator
 
 import aiohttp
 
+from gateway.bridge.frames import Frame, parse_frame
 from gateway.errors import UpstreamError
 from gateway.upstream.errors import from_aiohttp, from_base_resp
-from gateway.upstream.frames import Frame, parse_frame
 from gateway.upstream.sse_decoder import SSEDecoder
 
 log = logging.getLogger("gateway.upstream")

@@ -1,22 +1,24 @@
-"""One assistant message being streamed: MiniMax `message` frames -> `thread.message.*` events.
+"""One assistant message being streamed: content items in -> `thread.message.*` events out.
 
-Content items are keyed by their `id`, else their position (wire note §5.1); each text item gets
-the next OpenAI content index the first time it has something to show, so indexes are contiguous
-from 0 with one index per block. Text goes through `TextAccumulator`, so deltas are exact in every
-dialect. Annotations are deduplicated by (type, text, start, end): MiniMax may repeat them on every
-frame or send them once at the end. Audio items (`stream: 2`) have no OpenAI counterpart and are
-not carried.
+Content items have OpenAI's shape (`{"type": "text", "text": {"value", "annotations"}}`, or an
+`image_file`), their text values pieces or running totals as the stream's `TextMode` says. They are
+keyed by their `id`, else their position; each text item gets the next OpenAI content index the
+first time it has something to show, so indexes are contiguous from 0 with one index per block.
+Text goes through `TextAccumulator`, so deltas are exact in every dialect. Annotations are
+deduplicated by (type, text, start, end): a backend may repeat them on every update or send them
+once at the end; `annotate` maps a backend's annotation to OpenAI's. Other item types are not carried.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from gateway.translate.events import Event, StreamEvent, TextDelta, text_delta_head
-from gateway.translate.objects import annotation_to_openai
+from gateway.stream.events import Event, StreamEvent, TextDelta, text_delta_head
 from gateway.stream.text import TextAccumulator, TextMode
 
 DELTA = "thread.message.delta"
+Annotate = Callable[[dict[str, Any]], dict[str, Any]]
 _new = tuple.__new__  # builds an Event without its Python-level __new__ (once per frame)
 
 
@@ -33,7 +35,7 @@ class _Block:
         self.annotations: list[dict[str, Any]] = []
         self.seen: set[tuple[Any, ...]] = set()
 
-    def new_annotations(self, raw: Any) -> list[dict[str, Any]]:
+    def new_annotations(self, raw: Any, annotate: Annotate) -> list[dict[str, Any]]:
         out = []
         for ann in raw or ():
             if not isinstance(ann, dict):
@@ -42,7 +44,7 @@ class _Block:
             if key in self.seen:
                 continue
             self.seen.add(key)
-            mapped = annotation_to_openai(ann)
+            mapped = annotate(ann)
             out.append({"index": len(self.annotations), **mapped})
             self.annotations.append(mapped)
         return out
@@ -55,12 +57,13 @@ def _text_delta(entry: tuple[_Block, str]) -> dict[str, Any]:
 class MessageStream:
     """State of the one open assistant message; `apply(frame)` returns its delta events."""
 
-    __slots__ = ("_blocks", "_mode", "_shown", "_snapshot", "id")
+    __slots__ = ("_annotate", "_blocks", "_mode", "_shown", "_snapshot", "id")
 
-    def __init__(self, snapshot: dict[str, Any], mode: TextMode) -> None:
+    def __init__(self, snapshot: dict[str, Any], mode: TextMode, annotate: Annotate) -> None:
         self.id: str = snapshot["id"]
         self._snapshot = snapshot  # OpenAI Message fields; `content` is rebuilt at completion
         self._mode = mode
+        self._annotate = annotate
         self._blocks: dict[Any, _Block] = {}  # content-item key -> block
         self._shown: list[_Block] = []  # blocks that have an index, in index order
 
@@ -69,7 +72,7 @@ class MessageStream:
         return [Event("thread.message.created", created), Event("thread.message.in_progress", created)]
 
     def apply(self, content: Any) -> list[StreamEvent]:
-        """Diff one MiniMax message frame's `content` against what was sent; at most one delta event (a
+        """Diff one update's `content` against what was sent; at most one delta event (a
         pre-encoded `TextDelta` when the frame adds one text piece and nothing else). Runs once per
         frame of every stream: lookups are inlined and plain types checked exactly."""
         if type(content) is not list:
@@ -99,7 +102,7 @@ class MessageStream:
                 if block is None:
                     block = blocks[key] = _Block("text", self._mode)
                 piece = block.text.push(value if type(value) is str else "")
-                anns = block.new_annotations(raw_annotations) if raw_annotations else None
+                anns = block.new_annotations(raw_annotations, self._annotate) if raw_annotations else None
                 if block.index < 0 and (piece or anns):
                     self._index(block)
                 if anns:

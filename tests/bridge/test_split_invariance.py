@@ -6,8 +6,8 @@ import itertools
 import json
 from typing import Any
 
-from gateway.translate.run_stream import RunStreamTranslator
-from gateway.upstream.frames import Frame, MessageData, parse_frame
+from gateway.bridge.frames import Frame, MessageData, parse_frame
+from gateway.bridge.translator import RunStreamTranslator
 from gateway.upstream.sse_decoder import SSEDecoder
 from tests.stream_checks import check
 

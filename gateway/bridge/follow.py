@@ -14,10 +14,11 @@ from typing import Any
 
 import anyio
 
+from gateway.bridge.client import Credentials, MiniMaxClient
+from gateway.bridge.frames import Frame
+from gateway.bridge.objects import RUN_STATUS
 from gateway.errors import UpstreamTimeout
-from gateway.translate.objects import RUN_STATUS, TERMINAL_RUN_STATUSES
-from gateway.upstream.client import Credentials, MiniMaxClient
-from gateway.upstream.frames import Frame
+from gateway.stream.emitter import TERMINAL
 
 
 class RunFollower:
@@ -60,10 +61,10 @@ class RunFollower:
         for step in page.get("data") or ():
             frames.extend(await self._step_frames(step))
         status = RUN_STATUS.get(run.get("status", ""), "in_progress")
-        if status != self._run_status or status in TERMINAL_RUN_STATUSES:
+        if status != self._run_status or status in TERMINAL:
             self._run_status = status
             frames.append(Frame("run", run))
-        self._done = status in TERMINAL_RUN_STATUSES
+        self._done = status in TERMINAL
         return frames
 
     async def _step_frames(self, step: dict[str, Any]) -> list[Frame]:
@@ -88,7 +89,7 @@ class RunFollower:
         return frames
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        return await self._minimax.call("GET", path, auth=self._auth, params=params, ids_only=True)
+        return await self._minimax.call("GET", path, auth=self._auth, params=params)
 
     async def aclose(self) -> None:
         self._done = True

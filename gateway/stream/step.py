@@ -1,18 +1,18 @@
-"""One run step being streamed: MiniMax `run step` frames -> `thread.run.step.*` events.
+"""One run step being streamed: tool calls in -> `thread.run.step.*` events out.
 
 `thread.run.step.created` carries an empty `tool_calls` list; each tool call then appears in one
 `thread.run.step.delta` carrying its `index`, `id`, `type` and name, and later deltas carry only
 new pieces of its `arguments` (function) or `input`/`outputs` (code interpreter), diffed with
-`TextAccumulator` because MiniMax may resend complete calls on every frame (stream spec §3.5-7).
-`*.completed` carries the full step, with arguments exactly as streamed and outputs from upstream.
+`TextAccumulator` because a backend may resend complete calls on every update (stream spec §3.5-7).
+`*.completed` carries the full step, with arguments exactly as streamed and outputs as last given.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from gateway.translate.events import Event
-from gateway.translate.objects import tool_call_to_openai
+from gateway.stream.events import Event
 from gateway.stream.text import TextAccumulator, TextMode
 
 _STAMP = {
@@ -51,7 +51,7 @@ class StepStream:
     def __init__(self, snapshot: dict[str, Any], mode: TextMode, upstream_id: str | None = None) -> None:
         self.id: str = snapshot["id"]
         self.type: str = snapshot["type"]
-        self.upstream_id = upstream_id  # MiniMax's step id, when MiniMax sent the step
+        self.upstream_id = upstream_id  # the backend's own id for the step, when it has one
         self.message_id: str | None = (
             snapshot["step_details"].get("message_creation", {}).get("message_id") or None
             if self.type == "message_creation"
@@ -70,14 +70,11 @@ class StepStream:
         created = {**self._snapshot, "status": "in_progress", "step_details": shell}
         return [Event("thread.run.step.created", created), Event("thread.run.step.in_progress", created)]
 
-    def apply_calls(self, calls: Any) -> list[Event]:
-        """Diff MiniMax tool calls (full or partial) against what was sent; at most one delta event."""
+    def apply_calls(self, calls: Iterable[tuple[Any, dict[str, Any]]]) -> list[Event]:
+        """Diff tool calls (OpenAI's step shape, each with the key it is known by; full values or
+        pieces, as the stream's `TextMode` says) against what was sent; at most one delta event."""
         deltas = []
-        for position, raw in enumerate(calls or ()):
-            if not isinstance(raw, dict):
-                continue
-            key = raw.get("id") or position
-            shaped = tool_call_to_openai(raw)
+        for key, shaped in calls:
             call = self._calls.get(key)
             first = call is None
             if call is None:
@@ -131,7 +128,6 @@ class StepStream:
             for c in self._calls.values()
             if c.latest["type"] == "function"
             and c.latest["function"].get("output") is None
-            and c.latest["function"].get("name") != "web_search"
         ]
 
     def call_ids(self) -> set[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gateway.bridge.objects import tool_to_minimax
 from gateway.errors import InvalidRequest
 from gateway.schemas.openai import AssistantIn, AssistantPatch, MessageIn, RunIn, TextPart
-from gateway.translate.objects import tool_to_minimax
 
 _TOOL_TYPES = frozenset({"function", "code_interpreter", "file_search", "retrieval", "web_search"})
 

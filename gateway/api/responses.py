@@ -1,0 +1,56 @@
+"""What the routes answer with: JSON objects, and run results that may be an event stream."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.api.services import Services
+from gateway.backend import RunResult
+from gateway.stream.relay import relay
+from gateway.stream.response import EventStream
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class Streaming:
+    """A route endpoint that may answer with a stream, called as plain ASGI. Starlette would wrap a
+    function endpoint in `request_response`, whose frames and exception-handler closures then stay
+    alive for the stream's whole life; errors reach the same handlers through ExceptionMiddleware."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[[Request], Awaitable[Any]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+
+async def run_result(svc: Services, stream: bool | None, call: Callable[[], Awaitable[RunResult]]) -> Any:
+    """JSON for a run, or its event stream. A stream takes its place among the open streams first:
+    at the limit the answer is a 503 before the backend is asked anything."""
+    if not stream:
+        result = await call()
+        assert isinstance(result, dict)
+        return JSON(result)
+    handle = svc.lifecycle.open_stream()
+    try:
+        source = await call()
+    except BaseException:
+        handle.close()
+        raise
+    assert not isinstance(source, dict)
+    return EventStream(partial(relay, source, svc.metrics), handle, svc.metrics, svc.keepalive)

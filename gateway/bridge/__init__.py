@@ -1,0 +1,1 @@
+"""The bridge backend: the OpenAI Assistants API forwarded to MiniMax's Assistants API."""

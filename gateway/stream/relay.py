@@ -1,0 +1,127 @@
+"""The one loop that joins a backend's run events to the client: event batches -> SSE bytes -> writes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import orjson
+
+from gateway.errors import GatewayError
+from gateway.lifecycle import StreamHandle
+from gateway.metrics import Metrics
+from gateway.stream.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
+from gateway.stream.sse import DONE, encode_into, error_event
+
+log = logging.getLogger("gateway.relay")
+_dumps = orjson.dumps
+INTERNAL = "The gateway failed while translating this stream"
+SHUTDOWN = "The gateway shut down before the run ended; poll the run for its outcome"
+
+
+class Write(Protocol):
+    """Sends bytes to the client; `last=True` also ends the response (one write less per stream)."""
+
+    async def __call__(self, chunk: bytes, last: bool = False) -> None: ...
+
+
+class EventSource(Protocol):
+    """A run's OpenAI events as a backend makes them (the bridge from MiniMax frames, the engine
+    from chat chunks), each backend driving the stream emitter."""
+
+    @property
+    def prelude(self) -> Sequence[StreamEvent]:
+        """Events that go out first (`thread.created` for create-and-run)."""
+        ...
+
+    @property
+    def terminal(self) -> bool:
+        """The terminal run event was made: nothing more will come."""
+        ...
+
+    async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
+        """The events of the next upstream read, one sequence per upstream unit (a frame, a
+        chunk), made as they are iterated; None when the upstream ended cleanly. Raises
+        `GatewayError` (also from the iteration) when it broke."""
+        ...
+
+    def fail(self, code: str, message: str) -> list[StreamEvent]:
+        """Close the stream as a failed run."""
+        ...
+
+    def finish(self) -> list[StreamEvent]:
+        """Close the stream after a clean end."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the upstream (also when the stream was cut short)."""
+        ...
+
+
+def _uncancel() -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+
+
+async def relay(source: EventSource, metrics: Metrics, write: Write, handle: StreamHandle) -> None:
+    """One write per batch (everything made from one upstream read goes out together); each unit's
+    events are encoded as they are taken, so a batch holds bytes, not objects. The stream always
+    ends with a terminal run event and `done`, and the source is always closed."""
+    parts = encode_into(source.prelude, [])  # encoded, not yet written
+    units = 0
+    events_out = len(source.prelude)
+    closing: list[StreamEvent] = []
+    append = parts.append
+    try:
+        try:
+            handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut
+            while (
+                not (source.terminal or handle.stopped) and (batch := await source.next_batch()) is not None
+            ):
+                for out in batch:
+                    units += 1
+                    if out:
+                        events_out += len(out)
+                        if len(out) == 1 and type(event := out[0]) is TextDelta:  # `encode_into` inlined
+                            append(event.head)
+                            append(_dumps(event.piece))
+                            append(TEXT_DELTA_TAIL)
+                        else:
+                            encode_into(out, parts)
+                del batch  # an idle stream keeps no unit or event objects while it waits
+                if parts:
+                    chunk, parts = b"".join(parts), []
+                    append = parts.append
+                    await write(chunk)
+                    del chunk
+            handle.relaying = False
+            closing = source.fail("server_error", SHUTDOWN) if handle.stopped else source.finish()
+        except asyncio.CancelledError:
+            handle.relaying = False
+            if not handle.stopped:
+                raise  # the client left (or the server is going down hard): nothing more to send
+            _uncancel()
+            closing = source.fail("server_error", SHUTDOWN)
+        except GatewayError as exc:
+            closing = source.fail(exc.code if exc.code in _RUN_ERROR_CODES else "server_error", exc.message)
+        except Exception:  # a bug must still end the stream properly, never cut it
+            log.exception("translating a stream failed")
+            try:
+                closing = source.fail("server_error", INTERNAL)
+            except Exception:
+                log.exception("closing the failed stream failed too")
+                await write(b"".join(parts) + error_event(INTERNAL) + DONE, last=True)
+                return
+        events_out += len(closing)
+        await write(b"".join(encode_into(closing, parts)) + DONE, last=True)
+    finally:
+        metrics.frames_in.inc(units)
+        metrics.events_out.inc(events_out)
+        await source.aclose()
+
+
+_RUN_ERROR_CODES = frozenset({"server_error", "rate_limit_exceeded", "invalid_prompt"})
+"""The codes a run's `last_error` may carry (OpenAI's spec); any other failure is a `server_error`."""
