@@ -1,4 +1,4 @@
-"""MiniMax Assistants API emulator (legacy wire format): the gateway's default and test upstream.
+"""The built-in MiniMax emulator: MiniMax's Assistants API and its chat completions, over real HTTP."""
 
 from gateway.emulator import EmulatorConfig, create_emulator_app, text_reply
 """

@@ -13,7 +13,7 @@ from gateway.emulator.config import EmulatorConfig, add_arguments
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m gateway.emulator", description="MiniMax Assistants emulator"
+        prog="python -m gateway.emulator", description="MiniMax emulator: Assistants API and chat completions"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from gateway.emulator.api import Handler, endpoint
+from gateway.emulator.chat import ChatHandlers
 from gateway.emulator.config import EmulatorConfig
 from gateway.emulator.crud import CrudHandlers
 from gateway.emulator.faults import install_cut_log_filter
@@ -24,6 +25,7 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> Starlette:
     """A fresh emulator: all objects and run tasks belong to the returned app (`app.state.emulator`)."""
     ctx = Context(config or EmulatorConfig())
     crud, runs, streams = CrudHandlers(ctx), RunHandlers(ctx), StreamHandler(ctx)
+    chat = ChatHandlers(ctx)
 
     def route(path: str, handler: Handler, methods: list[str]) -> Route:
         return Route(f"/v1/{path}", endpoint(ctx.config, handler), methods=methods)
@@ -49,6 +51,8 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> Starlette:
         route("threads/run/submit_tool_outputs", runs.submit_tool_outputs, WRITE),
         route("threads/run_steps/list", runs.list_steps, READ),
         route("threads/run_steps/retrieve", runs.retrieve_step, READ),
+        Route("/v1/chat/completions", chat.compatible, methods=READ),
+        Route("/v1/text/chatcompletion_v2", chat.native, methods=READ),
     ]
 
     @asynccontextmanager

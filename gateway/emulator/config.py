@@ -10,6 +10,10 @@ TextMode = Literal["incremental", "cumulative", "incremental_final"]
 BaseRespStyle = Literal["status_code", "code", "empty"]
 Chunking = Literal["frames", "split"]
 LineEnding = Literal["\n", "\r\n"]
+ChatThinking = Literal["inline", "split", "both", "closer_only"]
+ChatReasoning = Literal["incremental", "cumulative"]
+ChatEnding = Literal["usage", "final_message", "done"]
+ChatToolArgs = Literal["pieces", "whole"]
 
 _LINE_ENDINGS: dict[str, LineEnding] = {"lf": "\n", "crlf": "\r\n"}
 
@@ -30,6 +34,18 @@ class EmulatorConfig:
     chars_per_frame: reply characters (not bytes) per message frame.
     api_key: None accepts any non-empty bearer token; a string must match exactly.
     group_id: when set, a `GroupId` query parameter, if present, must equal it.
+
+    Chat completions (`/v1/chat/completions`, `/v1/text/chatcompletion_v2`; chunking, split_seed,
+    line_ending, pace_ms and api_key apply to them too):
+    chat_thinking: `inline` (`<think>...</think>` in content), `split` (reasoning_content and
+        reasoning_details when the request sets `reasoning_split`, else inline), `both` (inline and
+        reasoning_content), `closer_only` (thinking text then `</think>`, no opener).
+    chat_reasoning: reasoning chunks carry the new piece (`incremental`) or the whole so far (`cumulative`).
+    chat_ending: `usage` (usage-only chunk, EOF), `final_message` (a `chat.completion` chunk repeating
+        the whole reply), `done` (usage-only chunk, then `data: [DONE]`).
+    chat_empty_role: interleave `"role":""` chunks with empty reasoning_content and zero usage.
+    chat_tool_args: tool-call arguments over several chunks (`pieces`) or in one chunk (`whole`).
+    chars_per_chunk: reply characters per content or reasoning chunk (and per arguments piece).
     """
 
     text_mode: TextMode = "incremental"
@@ -43,6 +59,12 @@ class EmulatorConfig:
     chars_per_frame: int = 4
     api_key: str | None = None
     group_id: str | None = None
+    chat_thinking: ChatThinking = "inline"
+    chat_reasoning: ChatReasoning = "incremental"
+    chat_ending: ChatEnding = "usage"
+    chat_empty_role: bool = False
+    chat_tool_args: ChatToolArgs = "pieces"
+    chars_per_chunk: int = 4
 
     def __post_init__(self) -> None:
         choices: list[tuple[str, object, tuple[object, ...]]] = [
@@ -50,12 +72,16 @@ class EmulatorConfig:
             ("base_resp_style", self.base_resp_style, get_args(BaseRespStyle)),
             ("chunking", self.chunking, get_args(Chunking)),
             ("line_ending", self.line_ending, get_args(LineEnding)),
+            ("chat_thinking", self.chat_thinking, get_args(ChatThinking)),
+            ("chat_reasoning", self.chat_reasoning, get_args(ChatReasoning)),
+            ("chat_ending", self.chat_ending, get_args(ChatEnding)),
+            ("chat_tool_args", self.chat_tool_args, get_args(ChatToolArgs)),
         ]
         for name, value, allowed in choices:
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
-        if self.chars_per_frame < 1:
-            raise ValueError("chars_per_frame must be >= 1")
+        if self.chars_per_frame < 1 or self.chars_per_chunk < 1:
+            raise ValueError("chars_per_frame and chars_per_chunk must be >= 1")
         if self.pace_ms < 0:
             raise ValueError("pace_ms must be >= 0")
 
@@ -74,6 +100,12 @@ class EmulatorConfig:
             chars_per_frame=ns.chars_per_frame,
             api_key=ns.api_key,
             group_id=ns.group_id,
+            chat_thinking=ns.chat_thinking,
+            chat_reasoning=ns.chat_reasoning,
+            chat_ending=ns.chat_ending,
+            chat_empty_role=ns.chat_empty_role,
+            chat_tool_args=ns.chat_tool_args,
+            chars_per_chunk=ns.chars_per_chunk,
         )
 
 
@@ -91,3 +123,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chars-per-frame", type=int, default=d.chars_per_frame)
     parser.add_argument("--api-key", default=None)
     parser.add_argument("--group-id", default=None)
+    chat = parser.add_argument_group("chat completions dialect")
+    chat.add_argument("--chat-thinking", choices=get_args(ChatThinking), default=d.chat_thinking)
+    chat.add_argument("--chat-reasoning", choices=get_args(ChatReasoning), default=d.chat_reasoning)
+    chat.add_argument("--chat-ending", choices=get_args(ChatEnding), default=d.chat_ending)
+    chat.add_argument("--chat-empty-role", action="store_true", help="interleave role:'' chunks")
+    chat.add_argument("--chat-tool-args", choices=get_args(ChatToolArgs), default=d.chat_tool_args)
+    chat.add_argument("--chars-per-chunk", type=int, default=d.chars_per_chunk)

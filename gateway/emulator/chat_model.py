@@ -1,0 +1,139 @@
+"""The deterministic chat model: a ChatRequest to its reply (reasoning, text, tool calls, finish, usage).
+
+Rules, first match wins:
+1. the last message is a tool message: text `Tool results: <out1>; <out2>` (the trailing tool messages'
+   contents, verbatim, in order), finish `stop`;
+2. the last message is a user message, `tool_choice` is not `none`, and its text names function tools
+   of the request (as words): one call per named tool in the order named, arguments
+   `{"query": <user text>, "n": <index>}` plus `"padding": "x" * 4000` when the text has the word
+   "big"; with the word "explain", the short text `Let me call <names>.` comes first; finish `tool_calls`;
+3. otherwise the text `answer_text(user text)`, finish `stop`.
+Every reply thinks first. Tokens are ceil(chars / 4); with a token limit the reply (reasoning, then
+text, then arguments) is cut at 4 x limit characters: tool calls are dropped and finish is `length`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway.emulator.chat_request import ChatRequest
+
+BIG_PADDING = 4000
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # a JSON object, as a string
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    reasoning: str
+    text: str
+    tool_calls: tuple[ToolCall, ...]
+    finish_reason: str  # stop | length | tool_calls
+    thinking_done: bool  # False when a length cut fell inside the reasoning
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+
+    def usage(self) -> dict[str, Any]:
+        return {
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "total_characters": 0,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
+            "prompt_tokens_details": {"cached_tokens": 0},
+        }
+
+
+def answer_text(user_text: str) -> str:
+    """The answer to a plain user message (multi-byte on purpose: CJK, an emoji beyond the BMP, accents)."""
+    return (
+        f"You said: {user_text}. 你好，世界 🌍 — café. "  # noqa: RUF001
+        "This deterministic reply comes from the MiniMax emulator. It spans many chunks."
+    )
+
+
+def tool_results_text(outputs: tuple[str, ...]) -> str:
+    return "Tool results: " + "; ".join(outputs)
+
+
+def _has_word(text: str, word: str) -> re.Match[str] | None:
+    return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE)
+
+
+def named_tools(text: str, tools: tuple[str, ...]) -> list[str]:
+    """The request's tools named in `text` (exact case, as words), in the order first named."""
+    found = [
+        (m.start(), name) for name in tools if (m := re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text))
+    ]
+    return [name for _, name in sorted(found)]
+
+
+def call_id(key: str, index: int) -> str:
+    """MiniMax-style `call_function_<12 chars>_<n>`; `key` (the response id) makes ids unique per reply."""
+    return f"call_function_{key[:12]}_{index + 1}"
+
+
+def _arguments(user_text: str, index: int) -> str:
+    args: dict[str, Any] = {"query": user_text, "n": index}
+    if _has_word(user_text, "big"):
+        args["padding"] = "x" * BIG_PADDING
+    return orjson.dumps(args).decode()
+
+
+def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
+    if req.last_role == "tool":
+        n = len(req.tool_outputs)
+        reasoning = f"I received {n} tool result{'s' if n != 1 else ''}. I will quote each one verbatim."
+        return reasoning, tool_results_text(req.tool_outputs), ()
+    names = (
+        named_tools(req.user_text, req.tools) if req.last_role == "user" and req.tool_choice != "none" else []
+    )
+    if names:
+        calls = tuple(
+            ToolCall(call_id(key, i), name, _arguments(req.user_text, i)) for i, name in enumerate(names)
+        )
+        listed = ", ".join(names)
+        reasoning = (
+            f"The user named {listed}. I will call {'it' if len(names) == 1 else 'them'} with their text."
+        )
+        text = f"Let me call {listed}." if _has_word(req.user_text, "explain") else ""
+        return reasoning, text, calls
+    reasoning = (
+        f"The user wrote {len(req.user_text)} characters. I should echo them back, then add two sentences."
+    )
+    return reasoning, answer_text(req.user_text), ()
+
+
+def reply_for(req: ChatRequest, key: str) -> ChatReply:
+    """The reply to `req`; `key` seeds the tool-call ids (the emulator passes the response id)."""
+    reasoning, text, calls = _draft(req, key)
+    finish = "tool_calls" if calls else "stop"
+    thinking_done = True
+    total = len(reasoning) + len(text) + sum(len(c.arguments) for c in calls)
+    if req.max_tokens is not None and total > 4 * req.max_tokens:
+        budget = 4 * req.max_tokens
+        thinking_done = budget >= len(reasoning)
+        reasoning, text = reasoning[:budget], text[: max(0, budget - len(reasoning))]
+        calls, finish = (), "length"
+        total = len(reasoning) + len(text)
+    return ChatReply(
+        reasoning=reasoning,
+        text=text,
+        tool_calls=calls,
+        finish_reason=finish,
+        thinking_done=thinking_done,
+        prompt_tokens=req.prompt_tokens,
+        completion_tokens=math.ceil(total / 4),
+        reasoning_tokens=math.ceil(len(reasoning) / 4),
+    )

@@ -1,0 +1,178 @@
+"""Chat-completions request validation (MiniMax's rules, every problem a 2013) into a ChatRequest."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.emulator.chat_faults import ChatFaults, split_faults
+from gateway.emulator.errors import invalid
+
+CHAT_MODELS = (
+    "MiniMax-M3",
+    "MiniMax-M2.7",
+    "MiniMax-M2.7-highspeed",
+    "MiniMax-M2.5",
+    "MiniMax-M2.5-highspeed",
+    "MiniMax-M2.1",
+    "MiniMax-M2.1-highspeed",
+    "MiniMax-M2",
+)
+ROLES = frozenset({"system", "user", "assistant", "tool"})
+TOOL_CHOICES = frozenset({"none", "auto"})
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    stream: bool
+    reasoning_split: bool
+    max_tokens: int | None  # max_completion_tokens, else the deprecated max_tokens
+    tools: tuple[str, ...]  # function names, in request order
+    tool_choice: str
+    last_role: str
+    user_text: str  # the last user message's text without fault markers ("" when there is none)
+    tool_outputs: tuple[str, ...]  # contents of the trailing tool messages
+    prompt_chars: int  # characters of all message contents, as sent
+    faults: ChatFaults
+
+    @property
+    def prompt_tokens(self) -> int:
+        return math.ceil(self.prompt_chars / 4)
+
+
+def content_text(content: Any, where: str) -> str:
+    """A message content: a string, a list of text parts, or null."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if not (
+                isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+            ):
+                raise invalid(f"{where}.content parts must be text parts")
+            parts.append(part["text"])
+        return "".join(parts)
+    raise invalid(f"{where}.content must be a string or a list of text parts")
+
+
+def _unit_interval(body: dict[str, Any], name: str) -> None:
+    value = body.get(name)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise invalid(f"{name} must be in (0, 1], not {value!r}")
+
+
+def _flag(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise invalid(f"{name} must be a boolean")
+    return value
+
+
+def _max_tokens(body: dict[str, Any]) -> int | None:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise invalid(f"{name} must be an integer >= 1")
+        return value
+    return None
+
+
+def _tools(body: dict[str, Any]) -> tuple[str, ...]:
+    tools = body.get("tools") or []
+    if not isinstance(tools, list):
+        raise invalid("tools must be a list")
+    names = []
+    for i, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not (isinstance(tool, dict) and tool.get("type") == "function" and isinstance(fn, dict)):
+            raise invalid(f"tools[{i}] must be a function tool")
+        if not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise invalid(f"tools[{i}].function.name is required")
+        names.append(fn["name"])
+    return tuple(names)
+
+
+def _called_ids(message: dict[str, Any], where: str) -> set[str]:
+    calls = message.get("tool_calls") or []
+    if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
+        raise invalid(f"{where}.tool_calls must be a list of objects")
+    return {c["id"] for c in calls if isinstance(c.get("id"), str)}
+
+
+def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[str]]:
+    """The messages and their texts; each tool message answers a call of the assistant message before it."""
+    if not isinstance(raw, list) or not raw:
+        raise invalid("messages must be a non-empty list")
+    texts: list[str] = []
+    answerable: set[str] | None = None  # ids the latest assistant message called, while tool messages follow
+    for i, message in enumerate(raw):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict) or message.get("role") not in ROLES:
+            raise invalid(f"{where}.role must be one of {sorted(ROLES)}")
+        role = message["role"]
+        texts.append(content_text(message.get("content"), where))
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if answerable is None or not isinstance(call_id, str) or call_id not in answerable:
+                raise invalid(
+                    f"{where}: tool_call_id {call_id!r} answers no call of the preceding assistant message"
+                )
+        elif role == "assistant":
+            answerable = _called_ids(message, where)
+        else:
+            answerable = None
+    return raw, texts
+
+
+def _last_user_text(messages: Sequence[dict[str, Any]], texts: Sequence[str]) -> str:
+    for message, text in zip(reversed(messages), reversed(texts), strict=True):
+        if message["role"] == "user":
+            return text
+    return ""
+
+
+def parse_chat_request(body: Any) -> ChatRequest:
+    if not isinstance(body, dict):
+        raise invalid("body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise invalid("model is required")
+    if model not in CHAT_MODELS:
+        raise invalid(f"unknown model: {model}")
+    messages, texts = _messages(body.get("messages"))
+    _unit_interval(body, "temperature")
+    _unit_interval(body, "top_p")
+    tool_choice = body.get("tool_choice", "auto")
+    if tool_choice is None:
+        tool_choice = "auto"
+    if not isinstance(tool_choice, str) or tool_choice not in TOOL_CHOICES:
+        raise invalid(f"tool_choice must be one of {sorted(TOOL_CHOICES)}")
+    trailing: list[str] = []
+    for message, text in zip(reversed(messages), reversed(texts), strict=True):
+        if message["role"] != "tool":
+            break
+        trailing.insert(0, text)
+    user_text, faults = split_faults(_last_user_text(messages, texts))
+    return ChatRequest(
+        model=model,
+        stream=_flag(body, "stream"),
+        reasoning_split=_flag(body, "reasoning_split"),
+        max_tokens=_max_tokens(body),
+        tools=_tools(body),
+        tool_choice=tool_choice,
+        last_role=messages[-1]["role"],
+        user_text=user_text,
+        tool_outputs=tuple(trailing),
+        prompt_chars=sum(len(t) for t in texts),
+        faults=faults,
+    )
