@@ -1,6 +1,8 @@
-"""The built-in MiniMax emulator: MiniMax's Assistants API and its chat completions, over real HTTP."""
+"""The built-in MiniMax emulator: MiniMax's Assistants API and its chat completions, over real HTTP.
 
-from gateway.emulator import EmulatorConfig, create_emulator_app, text_reply
+The gateway's default upstream when run with `--emulator`, and the upstream of its tests:
+
+    from gateway.emulator import EmulatorConfig, create_emulator_app, text_reply
 """
 
 from gateway.emulator.app import create_emulator_app
