@@ -1,13 +1,15 @@
 """The deterministic chat model: a ChatRequest to its reply (reasoning, text, tool calls, finish, usage).
 
+The visible results are those of the Assistants model (`gateway.emulator.model`) for the same text.
 Rules, first match wins:
-1. the last message is a tool message: text `Tool results: <out1>; <out2>` (the trailing tool messages'
-   contents, verbatim, in order), finish `stop`;
+1. the last message is a tool message: text `model.tool_result_reply(name, output)` for each trailing
+   tool message in order, joined by a space (`name`: the function of the call it answers), finish `stop`;
 2. the last message is a user message, `tool_choice` is not `none`, and its text names function tools
    of the request (as words): one call per named tool in the order named, arguments
-   `{"query": <user text>, "n": <index>}` plus `"padding": "x" * 4000` when the text has the word
-   "big"; with the word "explain", the short text `Let me call <names>.` comes first; finish `tool_calls`;
-3. otherwise the text `answer_text(user text)`, finish `stop`.
+   `model.function_arguments(text, <end of the name>, <the tool's parameters>)` plus
+   `"padding": "x" * 4000` when the text has the word "big"; with the word "explain", the short text
+   `Let me call <names>.` comes first; finish `tool_calls`;
+3. otherwise the text `model.text_reply(user text)`, finish `stop`.
 Every reply thinks first. Tokens are ceil(chars / 4); with a token limit the reply (reasoning, then
 text, then arguments) is cut at 4 x limit characters: tool calls are dropped and finish is `length`.
 """
@@ -21,7 +23,8 @@ from typing import Any
 
 import orjson
 
-from gateway.emulator.chat_request import ChatRequest
+from gateway.emulator.chat_request import ChatRequest, ChatTool, ToolResult
+from gateway.emulator.model import function_arguments, text_reply, tool_result_reply
 
 BIG_PADDING = 4000
 
@@ -55,28 +58,23 @@ class ChatReply:
         }
 
 
-def answer_text(user_text: str) -> str:
-    """The answer to a plain user message (multi-byte on purpose: CJK, an emoji beyond the BMP, accents)."""
-    return (
-        f"You said: {user_text}. 你好，世界 🌍 — café. "  # noqa: RUF001
-        "This deterministic reply comes from the MiniMax emulator. It spans many chunks."
-    )
-
-
-def tool_results_text(outputs: tuple[str, ...]) -> str:
-    return "Tool results: " + "; ".join(outputs)
+def tool_results_text(results: tuple[ToolResult, ...]) -> str:
+    return " ".join(tool_result_reply(r.name, r.output) for r in results)
 
 
 def _has_word(text: str, word: str) -> re.Match[str] | None:
     return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE)
 
 
-def named_tools(text: str, tools: tuple[str, ...]) -> list[str]:
-    """The request's tools named in `text` (exact case, as words), in the order first named."""
+def named_tools(text: str, tools: tuple[ChatTool, ...]) -> list[tuple[ChatTool, int]]:
+    """The request's tools named in `text` (exact case, as words), each with the end index of its first
+    mention, in the order first named."""
     found = [
-        (m.start(), name) for name in tools if (m := re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text))
+        (m.start(), i, m.end())
+        for i, tool in enumerate(tools)
+        if (m := re.search(rf"(?<!\w){re.escape(tool.name)}(?!\w)", text))
     ]
-    return [name for _, name in sorted(found)]
+    return [(tools[i], end) for _, i, end in sorted(found)]
 
 
 def call_id(key: str, index: int) -> str:
@@ -84,25 +82,29 @@ def call_id(key: str, index: int) -> str:
     return f"call_function_{key[:12]}_{index + 1}"
 
 
-def _arguments(user_text: str, index: int) -> str:
-    args: dict[str, Any] = {"query": user_text, "n": index}
-    if _has_word(user_text, "big"):
-        args["padding"] = "x" * BIG_PADDING
-    return orjson.dumps(args).decode()
+def _arguments(user_text: str, tool: ChatTool, name_end: int) -> str:
+    args = function_arguments(user_text, name_end, tool.parameters)
+    if not _has_word(user_text, "big"):
+        return args
+    padded: dict[str, Any] = orjson.loads(args)
+    padded["padding"] = "x" * BIG_PADDING
+    return orjson.dumps(padded).decode()
 
 
 def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
     if req.last_role == "tool":
-        n = len(req.tool_outputs)
+        n = len(req.tool_results)
         reasoning = f"I received {n} tool result{'s' if n != 1 else ''}. I will quote each one verbatim."
-        return reasoning, tool_results_text(req.tool_outputs), ()
-    names = (
+        return reasoning, tool_results_text(req.tool_results), ()
+    named = (
         named_tools(req.user_text, req.tools) if req.last_role == "user" and req.tool_choice != "none" else []
     )
-    if names:
+    if named:
         calls = tuple(
-            ToolCall(call_id(key, i), name, _arguments(req.user_text, i)) for i, name in enumerate(names)
+            ToolCall(call_id(key, i), tool.name, _arguments(req.user_text, tool, end))
+            for i, (tool, end) in enumerate(named)
         )
+        names = [tool.name for tool, _ in named]
         listed = ", ".join(names)
         reasoning = (
             f"The user named {listed}. I will call {'it' if len(names) == 1 else 'them'} with their text."
@@ -112,7 +114,7 @@ def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
     reasoning = (
         f"The user wrote {len(req.user_text)} characters. I should echo them back, then add two sentences."
     )
-    return reasoning, answer_text(req.user_text), ()
+    return reasoning, text_reply(req.user_text), ()
 
 
 def reply_for(req: ChatRequest, key: str) -> ChatReply:

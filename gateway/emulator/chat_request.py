@@ -25,16 +25,28 @@ TOOL_CHOICES = frozenset({"none", "auto"})
 
 
 @dataclass(frozen=True)
+class ChatTool:
+    name: str
+    parameters: Any  # the function's JSON schema as sent (an object, a JSON string, or None)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    name: str  # the function name of the call that the tool message answers
+    output: str
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     model: str
     stream: bool
     reasoning_split: bool
     max_tokens: int | None  # max_completion_tokens, else the deprecated max_tokens
-    tools: tuple[str, ...]  # function names, in request order
+    tools: tuple[ChatTool, ...]  # function tools, in request order
     tool_choice: str
     last_role: str
     user_text: str  # the last user message's text without fault markers ("" when there is none)
-    tool_outputs: tuple[str, ...]  # contents of the trailing tool messages
+    tool_results: tuple[ToolResult, ...]  # the trailing tool messages, in order
     prompt_chars: int  # characters of all message contents, as sent
     faults: ChatFaults
 
@@ -87,51 +99,66 @@ def _max_tokens(body: dict[str, Any]) -> int | None:
     return None
 
 
-def _tools(body: dict[str, Any]) -> tuple[str, ...]:
+def _tools(body: dict[str, Any]) -> tuple[ChatTool, ...]:
     tools = body.get("tools") or []
     if not isinstance(tools, list):
         raise invalid("tools must be a list")
-    names = []
+    found = []
     for i, tool in enumerate(tools):
         fn = tool.get("function") if isinstance(tool, dict) else None
         if not (isinstance(tool, dict) and tool.get("type") == "function" and isinstance(fn, dict)):
             raise invalid(f"tools[{i}] must be a function tool")
         if not isinstance(fn.get("name"), str) or not fn["name"]:
             raise invalid(f"tools[{i}].function.name is required")
-        names.append(fn["name"])
-    return tuple(names)
+        found.append(ChatTool(fn["name"], fn.get("parameters")))
+    return tuple(found)
 
 
-def _called_ids(message: dict[str, Any], where: str) -> set[str]:
+def _called(message: dict[str, Any], where: str) -> dict[str, str]:
+    """Call id to function name; a call with an id needs a name, since the tool message answering it
+    is replied to by that name."""
     calls = message.get("tool_calls") or []
     if not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls):
         raise invalid(f"{where}.tool_calls must be a list of objects")
-    return {c["id"] for c in calls if isinstance(c.get("id"), str)}
+    called = {}
+    for j, call in enumerate(calls):
+        if not isinstance(call.get("id"), str):
+            continue
+        fn = call.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else None
+        if not isinstance(name, str) or not name:
+            raise invalid(f"{where}.tool_calls[{j}].function.name is required")
+        called[call["id"]] = name
+    return called
 
 
-def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[str]]:
-    """The messages and their texts; each tool message answers a call of the assistant message before it."""
+def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[str], list[str | None]]:
+    """The messages, their texts, and for each tool message the name of the call it answers (a call
+    of the assistant message before it), None for the other messages."""
     if not isinstance(raw, list) or not raw:
         raise invalid("messages must be a non-empty list")
     texts: list[str] = []
-    answerable: set[str] | None = None  # ids the latest assistant message called, while tool messages follow
+    names: list[str | None] = []
+    answerable: dict[str, str] | None = None  # id -> name of the latest assistant calls, while tools follow
     for i, message in enumerate(raw):
         where = f"messages[{i}]"
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise invalid(f"{where}.role must be one of {sorted(ROLES)}")
         role = message["role"]
         texts.append(content_text(message.get("content"), where))
+        names.append(None)
         if role == "tool":
             call_id = message.get("tool_call_id")
             if answerable is None or not isinstance(call_id, str) or call_id not in answerable:
                 raise invalid(
                     f"{where}: tool_call_id {call_id!r} answers no call of the preceding assistant message"
                 )
+            names[-1] = answerable[call_id]
         elif role == "assistant":
-            answerable = _called_ids(message, where)
+            answerable = _called(message, where)
         else:
             answerable = None
-    return raw, texts
+    return raw, texts, names
 
 
 def _last_user_text(messages: Sequence[dict[str, Any]], texts: Sequence[str]) -> str:
@@ -149,7 +176,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         raise invalid("model is required")
     if model not in CHAT_MODELS:
         raise invalid(f"unknown model: {model}")
-    messages, texts = _messages(body.get("messages"))
+    messages, texts, names = _messages(body.get("messages"))
     _unit_interval(body, "temperature")
     _unit_interval(body, "top_p")
     tool_choice = body.get("tool_choice", "auto")
@@ -157,11 +184,11 @@ def parse_chat_request(body: Any) -> ChatRequest:
         tool_choice = "auto"
     if not isinstance(tool_choice, str) or tool_choice not in TOOL_CHOICES:
         raise invalid(f"tool_choice must be one of {sorted(TOOL_CHOICES)}")
-    trailing: list[str] = []
-    for message, text in zip(reversed(messages), reversed(texts), strict=True):
-        if message["role"] != "tool":
+    trailing: list[ToolResult] = []
+    for name, text in zip(reversed(names), reversed(texts), strict=True):
+        if name is None:
             break
-        trailing.insert(0, text)
+        trailing.insert(0, ToolResult(name, text))
     user_text, faults = split_faults(_last_user_text(messages, texts))
     return ChatRequest(
         model=model,
@@ -172,7 +199,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         tool_choice=tool_choice,
         last_role=messages[-1]["role"],
         user_text=user_text,
-        tool_outputs=tuple(trailing),
+        tool_results=tuple(trailing),
         prompt_chars=sum(len(t) for t in texts),
         faults=faults,
     )

@@ -9,15 +9,21 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.emulator.chat_model import ChatReply, answer_text, reply_for
+from gateway.emulator.chat_model import ChatReply, reply_for
 from gateway.emulator.chat_request import parse_chat_request
+from gateway.emulator.model import function_arguments, text_reply, tool_result_reply
 from tests.emulator.test_emulator_chat_reader import COMPAT, NATIVE, ChatEmu, Read, chat_emu, split_think
 
 __all__ = ["chat_emu"]  # the fixture, shared with the reader module
 
+PARAMETERS: dict[str, Any] = {  # an object schema, a schema sent as a JSON string, one without properties
+    "get_weather": {"type": "object", "properties": {"city": {"type": "string"}}},
+    "get_time": '{"type": "object", "properties": {"zone": {"type": "string"}, "format": {}}}',
+    "lookup": {"type": "object"},
+}
 TOOLS = [
-    {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
-    for name in ("get_weather", "get_time", "lookup")
+    {"type": "function", "function": {"name": name, "parameters": parameters}}
+    for name, parameters in PARAMETERS.items()
 ]
 PLAIN = {
     "model": "MiniMax-M2.7",
@@ -50,6 +56,11 @@ TOOL_RESULT = {
         {"role": "tool", "tool_call_id": "call_function_abc_2", "content": "12:00"},
     ],
 }
+
+
+def expected_arguments(text: str, name: str) -> str:
+    """What the Assistants model gives for `name` named in `text` (the name's first mention as a word)."""
+    return function_arguments(text, text.index(name) + len(name), PARAMETERS[name])
 
 
 def intended(body: dict[str, Any], read: Read) -> ChatReply:
@@ -139,28 +150,60 @@ def test_every_dialect_reassembles_to_the_intended_reply(
 def test_replies_say_what_the_user_asked(chat_emu: Any) -> None:
     emu = chat_emu()
     read = emu.stream(PLAIN)
-    assert read.answer.startswith("You said: hello there.") and read.answer == answer_text("hello there")
+    assert read.answer.startswith("You said: hello there.") and read.answer == text_reply("hello there")
     assert len(read.answer) > 60 and read.finish_reason == "stop"
     read = emu.stream(TOOL_ASK)
     assert read.answer == "Let me call get_time, get_weather." and read.finish_reason == "tool_calls"
     calls = read.tool_calls()
     assert [c["function"]["name"] for c in calls] == ["get_time", "get_weather"]
     user = TOOL_ASK["messages"][1]["content"]  # type: ignore[index]
+    assert [c["function"]["arguments"] for c in calls] == [
+        expected_arguments(user, "get_time"),
+        expected_arguments(user, "get_weather"),
+    ]
     assert [orjson.loads(c["function"]["arguments"]) for c in calls] == [
-        {"query": user, "n": 0},
-        {"query": user, "n": 1},
+        {"zone": "and get_weather for Paris"},
+        {"city": "Paris"},
     ]
     read = emu.stream(TOOL_RESULT)
-    assert read.answer == "Tool results: 21°C, sunny; 12:00" and not read.calls
+    assert read.answer == " ".join(
+        [tool_result_reply("get_weather", "21°C, sunny"), tool_result_reply("get_time", "12:00")]
+    )
+    assert read.answer == "The result of get_weather is: 21°C, sunny The result of get_time is: 12:00"
+    assert not read.calls and read.finish_reason == "stop"
     no_explain = {**TOOL_ASK, "messages": [{"role": "user", "content": "lookup"}]}
     read = emu.stream(no_explain)
     assert read.answer == "" and [c["function"]["name"] for c in read.tool_calls()] == ["lookup"]
+    assert args_of(read) == [function_arguments("lookup", 6, {"type": "object"})] == ['{"input":""}']
     read = emu.stream({**no_explain, "tool_choice": "none"})
-    assert read.calls == {} and read.answer == answer_text("lookup")
+    assert read.calls == {} and read.answer == text_reply("lookup")
     assert emu.ctx.chat_requests == [
         {"stream": True, **b}
         for b in (PLAIN, TOOL_ASK, TOOL_RESULT, no_explain, {**no_explain, "tool_choice": "none"})
     ]
+
+
+def test_each_tool_result_is_replied_to_by_the_name_of_the_call_it_answers(chat_emu: Any) -> None:
+    emu = chat_emu()
+    messages: list[dict[str, Any]] = TOOL_RESULT["messages"]  # type: ignore[assignment]
+    user, assistant, weather, clock = messages
+    one = {**TOOL_RESULT, "messages": [user, {**assistant, "tool_calls": [CALL]}, weather]}
+    read = emu.stream(one)
+    assert read.answer == tool_result_reply("get_weather", "21°C, sunny") and read.finish_reason == "stop"
+    swapped = {**TOOL_RESULT, "messages": [user, assistant, clock, weather]}
+    read = emu.stream(swapped)
+    assert read.answer == " ".join(
+        [tool_result_reply("get_time", "12:00"), tool_result_reply("get_weather", "21°C, sunny")]
+    )
+    earlier = {
+        **TOOL_RESULT,
+        "messages": [
+            *messages,
+            {"role": "assistant", "content": "ok", "tool_calls": [{**CALL, "id": "call_function_def_1"}]},
+            {"role": "tool", "tool_call_id": "call_function_def_1", "content": "rain"},
+        ],
+    }
+    assert emu.stream(earlier).answer == tool_result_reply("get_weather", "rain")  # only the trailing ones
 
 
 def test_thinking_tags_are_split_across_chunks(chat_emu: Any) -> None:
@@ -182,7 +225,14 @@ def test_tool_arguments_pieces_and_whole_agree_and_big_arguments_fit_one_chunk(c
     pieces, whole = chat_emu(chat_tool_args="pieces"), chat_emu(chat_tool_args="whole")
     rp, rw = pieces.stream(body), whole.stream(body)
     assert args_of(rp) == args_of(rw) and len(args_of(rw)) == 2
-    assert all(len(a) > 4000 and orjson.loads(a)["padding"] == "x" * 4000 for a in args_of(rw))
+    text = body["messages"][0]["content"]  # type: ignore[index]
+    padded = [
+        {**orjson.loads(expected_arguments(text, name)), "padding": "x" * 4000}
+        for name in ("lookup", "get_weather")
+    ]
+    assert [orjson.loads(a) for a in args_of(rw)] == padded
+    assert [list(orjson.loads(a)) for a in args_of(rw)] == [["input", "padding"], ["city", "padding"]]
+    assert args_of(rw) == [orjson.dumps(p).decode() for p in padded]
     raw = whole.post({"stream": True, **body}).content
     tool_chunks = [e for e in raw.split(b"\n\n") if b'"tool_calls":[{' in e]
     assert len(tool_chunks) == 2 and all(len(e) > 4000 for e in tool_chunks)
@@ -197,6 +247,13 @@ def test_parallel_calls_get_distinct_ids_and_indexes(chat_emu: Any) -> None:
     calls = read.tool_calls()
     assert sorted(read.calls) == [0, 1, 2] and len({c["id"] for c in calls}) == 3
     assert [c["function"]["name"] for c in calls] == ["lookup", "get_time", "get_weather"]
+    text = body["messages"][0]["content"]  # type: ignore[index]
+    assert args_of(read) == [expected_arguments(text, n) for n in ("lookup", "get_time", "get_weather")]
+    assert [orjson.loads(a) for a in args_of(read)] == [
+        {"input": ", get_time, get_weather"},
+        {"zone": ", get_weather"},
+        {"city": ""},
+    ]
     assert len({c["id"] for c in emu.stream(body).tool_calls()} | {c["id"] for c in calls}) == 6  # per reply
 
 

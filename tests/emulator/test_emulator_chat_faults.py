@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from gateway.emulator.chat_model import answer_text
+from gateway.emulator.model import text_reply, tool_result_reply
 from tests.emulator.test_emulator_chat_reader import (
     COMPAT,
     NATIVE,
@@ -82,6 +82,14 @@ INVALID = {
             {"role": "tool", "tool_call_id": "call_1", "content": "1"},
         ],
     },
+    "tool call without a name": {
+        **BODY,
+        "messages": [
+            {"role": "user", "content": "f"},
+            {"role": "assistant", "content": "", "tool_calls": [{**CALL, "function": {"arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "1"},
+        ],
+    },
     "no messages": {**BODY, "messages": []},
     "bad role": {**BODY, "messages": [{"role": "ai", "content": "hi"}]},
     "bad fault marker": {**BODY, "messages": [{"role": "user", "content": "hi [[fault:explode:1]]"}]},
@@ -112,7 +120,7 @@ def test_a_valid_tool_turn_and_every_model_pass_validation(chat_emu: Any) -> Non
         "MiniMax-M2",
     ):
         read = emu.stream({**BODY, "model": model, "messages": ok, "temperature": 1, "top_p": 0.5})
-        assert read.answer == "Tool results: 42" and read.final is None
+        assert read.answer == tool_result_reply("f", "42") == "The result of f is: 42" and read.final is None
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-k3y", "Bearer", "Basic s3cr3t-k3y"])
@@ -201,7 +209,7 @@ def test_malformed_chunk_then_the_stream_goes_on(chat_emu: Any) -> None:
     with pytest.raises(orjson.JSONDecodeError):
         orjson.loads(events[2])
     read = read_events(events[:2] + events[3:])
-    assert read.answer == answer_text("hi") and read.final is not None
+    assert read.answer == text_reply("hi") and read.final is not None
     assert emu.ctx.chat_stream_ends == [(0, "completed")]
 
 
@@ -232,7 +240,7 @@ def test_several_faults_in_one_marker_and_the_marker_is_not_echoed(chat_emu: Any
     events = events_of(emu, with_text("say [[fault:malformed:1, error_chunk:4:1008]] this"))
     assert len(events) == 5 and orjson.loads(events[-1])["base_resp"]["status_code"] == 1008
     read = emu.stream(with_text("  say this [[fault:stall:0:0]]  "))
-    assert read.answer == answer_text("say this")
+    assert read.answer == text_reply("say this")
     assert emu.ctx.chat_requests[1]["messages"][0]["content"] == "  say this [[fault:stall:0:0]]  "
 
 
