@@ -20,10 +20,11 @@ from gateway.api.routes import routes
 from gateway.api.services import Services
 from gateway.backend import Backend
 from gateway.bridge.backend import open_bridge
+from gateway.engine.service import open_engine
 from gateway.errors import GatewayError
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
-from gateway.settings import Settings
+from gateway.settings import BackendKind, Settings
 from gateway.stream.response import Keepalive
 
 
@@ -37,7 +38,9 @@ def unix_now() -> int:
 
 
 def open_backend(settings: Settings, metrics: Metrics) -> AbstractAsyncContextManager[Backend]:
-    """The backend `settings` name, with what it owns (connection pools), for the app's lifetime."""
+    """The backend `settings` name, with what it owns (connection pools, a store), for the app's lifetime."""
+    if settings.backend is BackendKind.ENGINE:
+        return open_engine(settings, metrics, clock=unix_now)
     return open_bridge(settings, metrics, new_id=new_id, clock=unix_now)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,13 +16,27 @@ from gateway import logs
 from gateway.app import create_app
 from gateway.serve import ServerThread
 from gateway.server import GatewayServer
-from gateway.settings import AuthMode, hash_key, load
+from gateway.settings import AuthMode, BackendKind, hash_key, load
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="minimax-gateway",
-        description="Serve the OpenAI Assistants API (v2) on top of MiniMax's Assistants API.",
+        description="Serve the OpenAI Assistants API (v2) on top of MiniMax: by default on the gateway's "
+        "own engine over MiniMax chat completions; `migrate` brings the engine's database up to date.",
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["serve", "migrate"],
+        default="serve",
+        help="serve (default), or migrate: apply the engine's database migrations and exit",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=[k.value for k in BackendKind],
+        help="engine (default: the gateway keeps assistants, threads and runs, and runs them over MiniMax "
+        "chat completions) or assistants (forward to MiniMax's Assistants API); also $BACKEND",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
@@ -41,7 +56,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     upstream.add_argument(
         "--upstream",
         metavar="URL",
-        help="MiniMax base URL (default: $MINIMAX_BASE_URL or https://api.minimax.chat)",
+        help="MiniMax base URL (default: $MINIMAX_BASE_URL or https://api.minimax.io)",
     )
     parser.add_argument(
         "--hash-key",
@@ -65,8 +80,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         overrides["minimax_base_url"] = emulator.url
     elif args.upstream:
         overrides["minimax_base_url"] = args.upstream
+    if args.backend:
+        overrides["backend"] = args.backend
     settings = load(args.config, **overrides)
     logs.configure(settings.log_level, settings.log_format)
+    if args.command == "migrate":
+        from gateway.engine.store import migrate
+
+        asyncio.run(migrate(settings.database_url))
+        print(f"minimax-gateway: database at the latest schema ({settings.backend})", file=sys.stderr)
+        return
     if settings.effective_auth_mode() is AuthMode.OWN_KEY:
         logging.getLogger("gateway").warning(
             "auth_mode=own_key: every client's requests go to MiniMax with MINIMAX_API_KEY, unchecked; "
@@ -87,7 +110,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     server = GatewayServer(config, app.state.lifecycle, settings.drain_seconds)
     print(
-        f"minimax-gateway on http://{args.host}:{args.port}/v1 -> {settings.upstream_v1()}"
+        f"minimax-gateway ({settings.backend}) on http://{args.host}:{args.port}/v1"
+        f" -> {settings.upstream_v1()}"
         + (" (built-in MiniMax emulator)" if emulator else ""),
         file=sys.stderr,
     )

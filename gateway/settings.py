@@ -18,9 +18,25 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from gateway.stream.text import TextMode
 
-DEFAULT_UPSTREAM = "https://api.minimax.chat"
+DEFAULT_UPSTREAM = "https://api.minimax.io"  # China: https://api.minimaxi.com
+DEFAULT_DATABASE = "sqlite:///minimax-gateway.db"
 # Unmodified OpenAI code names OpenAI models; MiniMax rejects them. Override with MODEL_ALIASES (JSON).
-OPENAI_MODEL_ALIASES = {
+ENGINE_MODEL_ALIASES = {
+    "gpt-4o": "MiniMax-M2.7",
+    "gpt-4o-mini": "MiniMax-M2.7-highspeed",
+    "gpt-4.1": "MiniMax-M3",
+    "gpt-4.1-mini": "MiniMax-M2.7-highspeed",
+    "gpt-4.1-nano": "MiniMax-M2.7-highspeed",
+    "gpt-4-turbo": "MiniMax-M2.7",
+    "gpt-4": "MiniMax-M2.7",
+    "gpt-3.5-turbo": "MiniMax-M2.7-highspeed",
+    "o3-mini": "MiniMax-M2.7",
+    # Code written for MiniMax's Assistants API names its old models.
+    "abab6.5s-chat": "MiniMax-M2.7",
+    "abab6.5-chat": "MiniMax-M2.7",
+    "abab5.5-chat": "MiniMax-M2.7-highspeed",
+}
+ASSISTANTS_MODEL_ALIASES = {
     "gpt-4o": "abab6.5s-chat",
     "gpt-4o-mini": "abab6.5s-chat",
     "gpt-4.1": "abab6.5s-chat",
@@ -29,6 +45,11 @@ OPENAI_MODEL_ALIASES = {
     "gpt-4": "abab6.5-chat",
     "gpt-3.5-turbo": "abab5.5-chat",
 }
+
+
+class BackendKind(StrEnum):
+    ENGINE = "engine"  # the gateway keeps the objects and runs each run over MiniMax chat completions
+    ASSISTANTS = "assistants"  # the bridge: everything forwarded to MiniMax's Assistants API
 
 
 class AuthMode(StrEnum):
@@ -54,6 +75,27 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True, case_sensitive=False)
 
+    # -- backend -----------------------------------------------------------------------------------
+    backend: BackendKind = Field(BackendKind.ENGINE, description="engine or assistants")
+    database_url: str = Field(
+        DEFAULT_DATABASE, description="The engine's store: sqlite:///PATH or postgresql://USER:PASS@HOST/DB"
+    )
+    migrate_on_start: bool | None = Field(
+        None, description="Apply migrations at start-up (default: on for SQLite, off for PostgreSQL)"
+    )
+    db_pool_size: int = Field(10, gt=0, description="Database connections kept open per process")
+    db_max_overflow: int = Field(10, ge=0, description="Extra connections allowed beyond the pool at peaks")
+    db_pool_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a free connection, then 503")
+    run_timeout: float = Field(600.0, gt=0, description="Seconds a run may execute before it is failed")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="A running run's lease; a run whose lease lapses is failed (its process died)"
+    )
+    sweep_interval: float = Field(
+        5.0, gt=0, description="Seconds between sweeps for expired tool calls and orphaned runs"
+    )
+    checkpoint_interval: float = Field(
+        0.5, gt=0, description="Seconds between saves of a long reply's text while it streams"
+    )
     # -- upstream ----------------------------------------------------------------------------------
     minimax_base_url: str = Field(DEFAULT_UPSTREAM, description="MiniMax host; `/v1/...` paths go below it")
     minimax_api_key: SecretStr | None = Field(None, description="The gateway's own MiniMax key")
@@ -74,8 +116,13 @@ class Settings(BaseSettings):
     )
     follow_timeout: float = Field(600.0, gt=0, description="Seconds to follow such a run before giving up")
     # -- translation -------------------------------------------------------------------------------
-    model_aliases: dict[str, str] = Field(default_factory=lambda: dict(OPENAI_MODEL_ALIASES))
+    model_aliases: dict[str, str] | None = Field(
+        None, description="OpenAI model name -> MiniMax model (JSON); default: per backend"
+    )
     text_mode: TextMode = Field(TextMode.AUTO, description="How MiniMax message frames carry text")
+    think_closer_only: bool = Field(
+        False, description="The model may send </think> without <think>: hold reply text until it is known"
+    )
     # -- keys --------------------------------------------------------------------------------------
     auth_mode: AuthMode = Field(AuthMode.AUTO, description="auto, passthrough, gateway_keys or own_key")
     gateway_key_hashes: Annotated[list[str], NoDecode] = Field(
@@ -141,6 +188,16 @@ class Settings(BaseSettings):
             lines = self.gateway_key_hashes_file.read_text().splitlines()
             hashes += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
         return hashes
+
+    def aliases(self) -> dict[str, str]:
+        if self.model_aliases is not None:
+            return self.model_aliases
+        return ENGINE_MODEL_ALIASES if self.backend is BackendKind.ENGINE else ASSISTANTS_MODEL_ALIASES
+
+    def migrates_on_start(self) -> bool:
+        if self.migrate_on_start is not None:
+            return self.migrate_on_start
+        return self.database_url.startswith("sqlite")
 
     def upstream_v1(self) -> str:
         """Base URL of MiniMax's `/v1` API, without a trailing slash."""

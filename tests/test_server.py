@@ -43,7 +43,13 @@ def wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
 def test_sigterm_drains_open_streams_then_exits_cleanly(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DRAIN_SECONDS": str(DRAIN), "LOG_FORMAT": "json", "KEEPALIVE_INTERVAL": "0"}
+    env = {
+        **os.environ,
+        "BACKEND": "assistants",
+        "DRAIN_SECONDS": str(DRAIN),
+        "LOG_FORMAT": "json",
+        "KEEPALIVE_INTERVAL": "0",
+    }
     log = (tmp_path / "gateway.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "--emulator", "--port", str(port)], env=env, stdout=log, stderr=log

@@ -69,7 +69,7 @@ class BridgeBackend:
         self, settings: Settings, minimax: MiniMaxClient, metrics: Metrics, *, new_id: NewId, clock: Clock
     ) -> None:
         self._settings = settings
-        self._aliases = settings.model_aliases
+        self._aliases = settings.aliases()
         self._minimax = minimax
         self._metrics = metrics
         self._new_id = new_id

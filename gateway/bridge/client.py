@@ -11,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from functools import partial
 from typing import Any, Final, NamedTuple, TypeVar
 
 import aiohttp
-import anyio
 import httpx
 import orjson
 
@@ -27,6 +26,7 @@ from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status, from_transport
+from gateway.upstream.http import retrying
 
 log = logging.getLogger("gateway.upstream")
 T = TypeVar("T")
@@ -108,28 +108,13 @@ class MiniMaxClient:
         )
 
     async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
-        return await self._retrying(
-            lambda: self._http.send(request, stream=stream), (httpx.HTTPError,), from_transport
+        return await retrying(
+            lambda: self._http.send(request, stream=stream),
+            (httpx.HTTPError,),
+            from_transport,
+            retries=self._retries,
+            metrics=self._metrics,
         )
-
-    async def _retrying(
-        self,
-        send: Callable[[], Awaitable[T]],
-        failures: tuple[type[Exception], ...],
-        to_error: Callable[[Any], GatewayError],
-    ) -> T:
-        """Run `send`, retrying (with backoff) only failures where nothing reached MiniMax: never a
-        duplicate. `to_error` maps the client library's exception."""
-        for attempt in range(self._retries + 1):
-            try:
-                return await send()
-            except failures as exc:
-                error = to_error(exc)
-                if error.reached_upstream or attempt == self._retries:
-                    self._metrics.upstream_errors.labels(code=type(exc).__name__).inc()
-                    raise error from None
-                await anyio.sleep(0.1 * 3**attempt)
-        raise AssertionError("unreachable")
 
     async def call(
         self,
@@ -200,7 +185,13 @@ class MiniMaxClient:
             timeout=self._stream_timeout,
             allow_redirects=False,
         )
-        return await self._retrying(post, (aiohttp.ClientError, TimeoutError), from_aiohttp)
+        return await retrying(
+            post,
+            (aiohttp.ClientError, TimeoutError),
+            from_aiohttp,
+            retries=self._retries,
+            metrics=self._metrics,
+        )
 
     async def reachable(self) -> bool:
         """Whether MiniMax's host answers HTTP at all (any status): the readiness check."""

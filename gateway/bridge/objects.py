@@ -37,24 +37,9 @@ STEP_STATUS: Final[dict[str, str]] = {
     "cancelled": "cancelled",
     "expired": "expired",
 }
-# MiniMax base_resp codes (wire note §6) -> OpenAI `last_error.code`.
-_ERROR_CODES: Final[dict[int, str]] = {
-    1002: "rate_limit_exceeded",
-    1039: "rate_limit_exceeded",
-    1041: "rate_limit_exceeded",
-    2045: "rate_limit_exceeded",
-    1026: "invalid_prompt",
-    1027: "invalid_prompt",
-}
-
-
 def ts(value: Any) -> int | None:
     """MiniMax timestamps: Unix seconds, `0` (or absent) for unset."""
     return value if isinstance(value, int) and value > 0 else None
-
-
-def last_error_code(minimax_code: int) -> str:
-    return _ERROR_CODES.get(minimax_code, "server_error")
 
 
 def metadata(value: Any) -> dict[str, str]:

@@ -18,7 +18,6 @@ from gateway.bridge.frames import Frame, MessageData, ThreadMessageData
 from gateway.bridge.objects import (
     STEP_STATUS,
     annotation_to_openai,
-    last_error_code,
     run_fields_to_openai,
     run_status,
     step_to_openai,
@@ -27,6 +26,7 @@ from gateway.bridge.objects import (
 from gateway.stream.emitter import TERMINAL, RunEmitter
 from gateway.stream.events import Clock, NewId, StreamEvent
 from gateway.stream.text import TextMode
+from gateway.upstream.errors import last_error_code
 
 Message = dict[str, Any] | MessageData
 NOTHING_SENT = "MiniMax ended the stream without sending anything"

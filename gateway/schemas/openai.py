@@ -6,16 +6,28 @@ working) and are listed in README; unknown fields are ignored as OpenAI ignores 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-Metadata = dict[str, str]
+def _metadata(value: dict[str, str]) -> dict[str, str]:
+    """OpenAI's limits: at most 16 pairs, keys up to 64 characters, values up to 512."""
+    if len(value) > 16:
+        raise ValueError(f"metadata takes at most 16 key-value pairs; got {len(value)}")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ValueError(f"metadata keys are at most 64 characters; {key[:70]!r} is longer")
+        if len(item) > 512:
+            raise ValueError(f"metadata values are at most 512 characters; the value of {key!r} is longer")
+    return value
+
+
+Metadata = Annotated[dict[str, str], AfterValidator(_metadata)]
 
 
 class TextPart(_Body):

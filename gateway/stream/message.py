@@ -128,6 +128,16 @@ class MessageStream:
             return [_new(TextDelta, (first[0].head, first[1]))]
         return [self._delta([_text_delta(d) if isinstance(d, tuple) else d for d in deltas])]
 
+    def append_text(self, piece: str) -> list[StreamEvent]:
+        """Append an exact, non-empty piece to the first text block: for a backend that streams
+        pieces rather than content items (its `TextMode` is `INCREMENTAL`)."""
+        block = self._blocks.get(0)
+        if block is None:
+            block = self._blocks[0] = _Block("text", self._mode)
+            self._index(block)
+        block.text.push(piece)
+        return [_new(TextDelta, (block.head, piece))]
+
     def closing_events(self, status: str, now: int, reason: str | None = None) -> list[Event]:
         """Settle held-back text, then `thread.message.completed` (or `.incomplete`) with full content."""
         deltas = []
@@ -135,7 +145,7 @@ class MessageStream:
             if block.type == "text" and (piece := block.text.finish()):
                 deltas.append({"index": self._index(block), "type": "text", "text": {"value": piece}})
         events = [self._delta(deltas)] if deltas else []
-        final = {**self._snapshot, "content": self._content(), "status": status}
+        final = {**self._snapshot, "content": self.content(), "status": status}
         if status == "completed":
             final["completed_at"] = now
         else:
@@ -154,7 +164,8 @@ class MessageStream:
     def _delta(self, content: list[dict[str, Any]]) -> Event:
         return Event(DELTA, {"id": self.id, "object": DELTA, "delta": {"content": content}})
 
-    def _content(self) -> list[dict[str, Any]]:
+    def content(self) -> list[dict[str, Any]]:
+        """The content so far, in OpenAI's shape."""
         out: list[dict[str, Any]] = []
         for block in self._shown:
             if block.type == "image_file":

@@ -133,6 +133,16 @@ class StepStream:
     def call_ids(self) -> set[str]:
         return {c.latest.get("id", "") for c in self._calls.values()}
 
+    def details(self) -> dict[str, Any]:
+        """The step's `step_details` as they stand, calls with their arguments so far."""
+        if self.type != "tool_calls":
+            details: dict[str, Any] = self._snapshot["step_details"]
+            return details
+        return {"type": "tool_calls", "tool_calls": [self._final_call(c) for c in self._calls.values()]}
+
+    def set_usage(self, usage: dict[str, Any] | None) -> None:
+        self._snapshot["usage"] = usage
+
     def closing_events(self, status: str, now: int, last_error: dict[str, Any] | None = None) -> list[Event]:
         """Settle held-back pieces, then `thread.run.step.<status>` with the full step."""
         events: list[Event] = []
@@ -156,10 +166,7 @@ class StepStream:
         if status in _STAMP:
             final[_STAMP[status]] = final.get(_STAMP[status]) or now
         if self.type == "tool_calls":
-            final["step_details"] = {
-                "type": "tool_calls",
-                "tool_calls": [self._final_call(c) for c in self._calls.values()],
-            }
+            final["step_details"] = self.details()
         events.append(Event(f"thread.run.step.{status}", final))
         return events
 

@@ -7,6 +7,7 @@ parameters" on a call whose only parameters are ids means an unknown id: 404, as
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Final
 
 import aiohttp
 import httpx
@@ -23,8 +24,8 @@ from gateway.errors import (
 )
 
 _AUTH = {1004, 2049}
-_RATE = {1002, 1039, 1041, 2045}
-_QUOTA = {1008, 1028, 1030, 2056}
+_RATE = {1002, 1039, 1041, 2045, 2056}
+_QUOTA = {1008, 1028, 1030}
 _FILTER = {1026, 1027}
 _BAD_PARAMS = {2013, 1042, 2061}
 _TIMEOUT = {1001}
@@ -57,11 +58,25 @@ def from_base_resp(
     return UpstreamError(text)
 
 
+# MiniMax codes -> a run's `last_error.code` (OpenAI knows three).
+_RUN_ERROR_CODES: Final[dict[int, str]] = {
+    **{code: "rate_limit_exceeded" for code in _RATE},
+    **{code: "invalid_prompt" for code in _FILTER},
+}
+
+
+def last_error_code(minimax_code: int) -> str:
+    """The `last_error.code` of a run MiniMax failed with this code."""
+    return _RUN_ERROR_CODES.get(minimax_code, "server_error")
+
+
 def from_http_status(status: int, message: str, retry_after: str | None) -> GatewayError:
     text = f"MiniMax answered HTTP {status}: {message}"[:500]
     seconds = int(retry_after) if retry_after and retry_after.isdigit() else None
     if status == 401:
         return Unauthorized(text)
+    if status == 402:
+        return RateLimited(text, code="insufficient_quota")
     if status == 403:
         return PermissionDenied(text)
     if status == 429:

@@ -1,15 +1,44 @@
-"""The one upstream connection pool: aiohttp for streams, httpx on top of it for REST calls."""
+"""The one upstream connection pool (aiohttp for streams, httpx on top of it for REST calls), and
+the one retry policy for calls to MiniMax."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import aiohttp
+import anyio
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from gateway.errors import GatewayError
+from gateway.metrics import Metrics
 from gateway.settings import Settings
+
+T = TypeVar("T")
+
+
+async def retrying(
+    send: Callable[[], Awaitable[T]],
+    failures: tuple[type[Exception], ...],
+    to_error: Callable[[Any], GatewayError],
+    *,
+    retries: int,
+    metrics: Metrics,
+) -> T:
+    """Run `send`, retrying (with backoff) only failures where nothing reached MiniMax: never a
+    duplicate. `to_error` maps the client library's exception."""
+    for attempt in range(retries + 1):
+        try:
+            return await send()
+        except failures as exc:
+            error = to_error(exc)
+            if error.reached_upstream or attempt == retries:
+                metrics.upstream_errors.labels(code=type(exc).__name__).inc()
+                raise error from None
+            await anyio.sleep(0.1 * 3**attempt)
+    raise AssertionError("unreachable")
 
 
 @asynccontextmanager

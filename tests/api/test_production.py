@@ -34,7 +34,7 @@ UPSTREAM_KEY = "mm-upstream-secret-456"
 def emulated(emulator: EmulatorConfig | None = None, **settings: Any) -> Iterator[str]:
     with (
         ServerThread(create_emulator_app(emulator or EmulatorConfig())) as up,
-        ServerThread(create_app(Settings(minimax_base_url=up.url, **settings))) as gw,
+        ServerThread(create_app(Settings(backend="assistants", minimax_base_url=up.url, **settings))) as gw,
     ):
         yield gw.url + "/v1"
 
@@ -227,7 +227,7 @@ def test_readiness_follows_the_upstream() -> None:
     with emulated() as base:
         assert httpx.get(base.removesuffix("/v1") + "/readyz").json() == {"status": "ready"}
     down = ServerThread(create_emulator_app())  # bound, not listening: connections are refused
-    with ServerThread(create_app(Settings(minimax_base_url=down.url, upstream_retries=0))) as gw:
+    with ServerThread(create_app(Settings(backend="assistants", minimax_base_url=down.url, upstream_retries=0))) as gw:
         response = httpx.get(gw.url + "/readyz")
         assert response.status_code == 503
         assert httpx.get(gw.url + "/healthz").status_code == 200  # alive, just not ready
@@ -236,7 +236,7 @@ def test_readiness_follows_the_upstream() -> None:
 
 def test_connect_failures_are_retried_until_the_upstream_is_up() -> None:
     upstream = ServerThread(create_emulator_app())  # bound but not yet accepting
-    with ServerThread(create_app(Settings(minimax_base_url=upstream.url, upstream_retries=3))) as gw:
+    with ServerThread(create_app(Settings(backend="assistants", minimax_base_url=upstream.url, upstream_retries=3))) as gw:
         result: dict[str, Any] = {}
 
         def call() -> None:

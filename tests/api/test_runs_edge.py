@@ -83,7 +83,7 @@ def gateway(script: Script, **settings: Any) -> Iterator[str]:
 
     with (
         ServerThread(upstream) as up,
-        ServerThread(create_app(Settings(minimax_base_url=up.url, **settings))) as gw,
+        ServerThread(create_app(Settings(backend="assistants", minimax_base_url=up.url, **settings))) as gw,
     ):
         yield gw.url + "/v1"
 
@@ -170,7 +170,9 @@ def test_unreachable_upstream_is_502() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with ServerThread(create_app(Settings(minimax_base_url=f"http://127.0.0.1:{port}"))) as gw:
+    with ServerThread(
+        create_app(Settings(backend="assistants", minimax_base_url=f"http://127.0.0.1:{port}"))
+    ) as gw:
         response = post_run(gw.url + "/v1")
     assert_error(response, 502, type="server_error")
     assert "x-should-retry" not in response.headers  # nothing reached MiniMax: a retry is safe
@@ -352,7 +354,9 @@ def hangs_up_after_reading() -> Iterator[tuple[str, list[bytes]]]:
 def test_a_request_minimax_received_is_never_sent_twice(stream: bool) -> None:
     with (
         hangs_up_after_reading() as (url, seen),
-        ServerThread(create_app(Settings(minimax_base_url=url, upstream_retries=2))) as gw,
+        ServerThread(
+            create_app(Settings(backend="assistants", minimax_base_url=url, upstream_retries=2))
+        ) as gw,
     ):
         response = post_run(gw.url + "/v1", {**RUN_BODY, "stream": stream})
     assert_error(response, 502)

@@ -57,7 +57,8 @@ def _naive(args: argparse.Namespace) -> None:
 def _gateway(args: argparse.Namespace) -> None:
     from gateway.cli import main
 
-    main(["--host", args.host, "--port", str(args.port), "--upstream", args.upstream])
+    backend = os.environ.get("BENCH_BACKEND", "assistants")
+    main(["--host", args.host, "--port", str(args.port), "--upstream", args.upstream, "--backend", backend])
 
 
 def main() -> None:

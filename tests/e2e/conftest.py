@@ -1,4 +1,4 @@
-"""Real loopback HTTP: the MiniMax emulator, the gateway in front of it, and the real SDKs."""
+"""Real loopback HTTP: the MiniMax emulator, the gateway in front of it (either backend), the real SDKs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from gateway.serve import ServerThread
 from gateway.settings import Settings
 
 # Every dialect value appears at least once; each line is one plausible MiniMax.
-DIALECTS = {
+BRIDGE_DIALECTS = {
     "incr-steps-statuscode-echo": EmulatorConfig(),
     "cumul-nosteps-code-split": EmulatorConfig(
         text_mode="cumulative", step_frames=False, base_resp_style="code", echo_user=False, chunking="split"
@@ -37,28 +38,72 @@ DIALECTS = {
         text_mode="incremental_final", step_frames=False, base_resp_style="code"
     ),
 }
+# The engine in every chat dialect: each value of each knob at least once.
+ENGINE_DIALECTS = {
+    "engine-inline-incr-usage": EmulatorConfig(),
+    "engine-split-cumul-final-split": EmulatorConfig(
+        chat_thinking="split",
+        chat_reasoning="cumulative",
+        chat_ending="final_message",
+        chunking="split",
+        split_seed=5,
+    ),
+    "engine-both-incr-done-emptyrole-crlf": EmulatorConfig(
+        chat_thinking="both", chat_ending="done", chat_empty_role=True, line_ending="\r\n"
+    ),
+    "engine-split-incr-usage-whole-split": EmulatorConfig(
+        chat_thinking="split", chat_tool_args="whole", chunking="split", split_seed=11
+    ),
+    "engine-inline-cumul-final-emptyrole-whole": EmulatorConfig(
+        chat_reasoning="cumulative", chat_ending="final_message", chat_empty_role=True, chat_tool_args="whole"
+    ),
+    "engine-closer-incr-done": EmulatorConfig(chat_thinking="closer_only", chat_ending="done"),
+}
+BACKEND_OF: dict[str, str] = {}  # gateway base URL -> the backend serving it
 
 NODE_DIR = Path(__file__).parent / "node"
 
 
+def settings_for(backend: str, upstream: str, db_dir: Path, **extra: Any) -> Settings:
+    """The gateway's settings for one backend in front of an emulator at `upstream`."""
+    if backend == "engine":
+        extra.setdefault("database_url", f"sqlite:///{db_dir / 'engine.db'}")
+    return Settings(backend=backend, minimax_base_url=upstream, **extra)
+
+
+def serve(backend: str, config: EmulatorConfig, db_dir: Path, **extra: Any) -> Iterator[str]:
+    with (
+        ServerThread(create_emulator_app(config)) as upstream,
+        ServerThread(create_app(settings_for(backend, upstream.url, db_dir, **extra))) as gateway,
+    ):
+        url = gateway.url + "/v1"
+        BACKEND_OF[url] = backend
+        yield url
+
+
+DIALECTS = {**BRIDGE_DIALECTS, **ENGINE_DIALECTS}
+
+
 @pytest.fixture(scope="module", params=list(DIALECTS), ids=list(DIALECTS))
-def dialect_gateway(request: pytest.FixtureRequest) -> Iterator[str]:
+def dialect_gateway(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The gateway's base URL (`.../v1`) in front of an emulator speaking one dialect."""
-    with (
-        ServerThread(create_emulator_app(DIALECTS[request.param])) as upstream,
-        ServerThread(create_app(Settings(minimax_base_url=upstream.url))) as gateway,
-    ):
-        yield gateway.url + "/v1"
+    name: str = request.param
+    backend = "engine" if name in ENGINE_DIALECTS else "assistants"
+    extra = {"think_closer_only": True} if DIALECTS[name].chat_thinking == "closer_only" else {}
+    yield from serve(backend, DIALECTS[name], tmp_path_factory.mktemp(name), **extra)
 
 
-@pytest.fixture(scope="module")
-def gateway_url() -> Iterator[str]:
-    """The gateway in front of the default emulator."""
-    with (
-        ServerThread(create_emulator_app(EmulatorConfig())) as upstream,
-        ServerThread(create_app(Settings(minimax_base_url=upstream.url))) as gateway,
-    ):
-        yield gateway.url + "/v1"
+@pytest.fixture(scope="module", params=["assistants", "engine"])
+def gateway_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The gateway in front of the default emulator, on each backend."""
+    yield from serve(request.param, EmulatorConfig(), tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture
+def backend(gateway_url: str) -> str:
+    return BACKEND_OF[gateway_url]
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,9 @@ QUESTION = "Tell me something long enough to stream in many frames, please."
 def sdk() -> Iterator[openai.OpenAI]:
     with (
         ServerThread(create_emulator_app(EmulatorConfig())) as upstream,
-        ServerThread(create_app(Settings(minimax_base_url=upstream.url, idle_timeout=0.5))) as gateway,
+        ServerThread(
+            create_app(Settings(backend="assistants", minimax_base_url=upstream.url, idle_timeout=0.5))
+        ) as gateway,
     ):
         yield openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-test", max_retries=0)
 

@@ -156,7 +156,7 @@ def test_raw_event_sequence_is_complete_and_exact(dialect_gateway: str) -> None:
     with httpx.Client(timeout=30) as http:
         response = http.post(
             f"{dialect_gateway}/threads/{thread.id}/runs",
-            headers={"Authorization": "Bearer k"},
+            headers={"Authorization": "Bearer sk-test"},  # the SDK's key: the engine scopes objects to it
             json={"assistant_id": assistant.id, "stream": True},
         )
     assert response.status_code == 200

@@ -113,7 +113,7 @@ async function surfaceScenario() {
   out.pollSubmitStatus = done.status;
   out.pollSubmitReply = textOf((await client.beta.threads.messages.list(t2.id)).data[0]);
 
-  const t3 = await client.beta.threads.create({ messages: [{ role: "user", content: "Talk slowly" }] });
+  const t3 = await client.beta.threads.create({ messages: [{ role: "user", content: "Talk slowly [[fault:pace:200]]" }] });
   const slow = await client.beta.threads.runs.create(t3.id, { assistant_id: assistant.id, metadata: { emulator_pace_ms: "200" } });
   await client.beta.threads.runs.cancel(slow.id, { thread_id: t3.id });
   out.cancelled = (await client.beta.threads.runs.poll(slow.id, { thread_id: t3.id }, { pollIntervalMs: 50 })).status;
@@ -122,7 +122,7 @@ async function surfaceScenario() {
   for (const [name, call] of Object.entries({
     notFound: () => client.beta.threads.retrieve("thread_" + "0".repeat(32)),
     badModel: () => client.beta.assistants.create({ model: "no-such-model" }),
-    unsupported: () => client.beta.threads.delete(thread.id),
+    threadDelete: () => client.beta.threads.delete(thread.id),
   })) {
     try {
       await call();

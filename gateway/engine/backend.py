@@ -1,0 +1,305 @@
+"""The engine backend: every Assistants operation on the gateway's own store, runs executed over
+MiniMax chat completions. Store errors become OpenAI's errors here, once (`_mapped`)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from gateway.backend import Caller, Obj, Page, RunResult
+from gateway.engine import store as st
+from gateway.engine.executor import Executor
+from gateway.engine.store import NewMessage, Store, ToolOutput
+from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.lifecycle import Overloaded
+from gateway.schemas.openai import (
+    AssistantIn,
+    AssistantPatch,
+    MessageIn,
+    MetadataIn,
+    RunIn,
+    SubmitToolOutputsIn,
+    ThreadAndRunIn,
+    ThreadIn,
+)
+from gateway.stream.events import Event
+
+T = TypeVar("T")
+_UNRUNNABLE = {"file_search", "code_interpreter"}
+
+
+def _mapped(exc: st.StoreError) -> GatewayError:
+    """The store's errors as OpenAI answers them."""
+    if isinstance(exc, st.NotFound):
+        return NotFound(str(exc))
+    if isinstance(exc, st.InvalidPage):
+        return InvalidRequest(str(exc), param=exc.param)
+    if isinstance(exc, st.StoreUnavailable):
+        return Overloaded("The gateway's database is unavailable; retry shortly")
+    return InvalidRequest(str(exc))  # ThreadBusy, RunStateConflict, ToolOutputsMismatch: OpenAI's 400s
+
+
+def _maps_store_errors(cls: type[T]) -> type[T]:
+    """Wrap every public coroutine method so that a `StoreError` leaves as a `GatewayError`."""
+
+    def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(method)
+        async def mapped(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(*args, **kwargs)
+            except st.StoreError as exc:
+                raise _mapped(exc) from None
+
+        return mapped
+
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(member):
+            setattr(cls, name, wrap(member))
+    return cls
+
+
+def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list[dict[str, Any]] | None:
+    """Function tools only: the engine runs nothing itself, and says so rather than ignore a tool."""
+    if tools is None:
+        return None
+    out = []
+    for i, tool in enumerate(tools):
+        kind = tool.get("type")
+        if kind in _UNRUNNABLE:
+            raise InvalidRequest(
+                f"The {kind} tool is not available with BACKEND=engine: the engine runs function tools only",
+                param=f"{param}[{i}].type",
+                code="unsupported_tool",
+            )
+        if kind != "function":
+            raise InvalidRequest(f"Invalid tool type {kind!r}", param=f"{param}[{i}].type")
+        function = tool.get("function") or {}
+        if not function.get("name"):
+            raise InvalidRequest("A function tool needs function.name", param=f"{param}[{i}].function.name")
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def _message(message: MessageIn, param: str) -> NewMessage:
+    """A client message for the store: text only (MiniMax's chat takes no files here)."""
+    if isinstance(message.content, list):
+        for i, part in enumerate(message.content):
+            if part.type != "text":
+                raise InvalidRequest(
+                    f"{part.type} content is not supported: messages are text only",
+                    param=f"{param}.content[{i}].type",
+                )
+    if message.attachments:
+        raise InvalidRequest(
+            "Attachments need the file_search or code_interpreter tools, which the engine does not run",
+            param=f"{param}.attachments",
+        )
+    content: Any = (
+        message.content
+        if isinstance(message.content, str)
+        else [{"type": "text", "text": {"value": p.text, "annotations": []}} for p in message.content]  # type: ignore[union-attr]
+    )
+    return {"role": message.role, "content": content, "metadata": message.metadata}
+
+
+@_maps_store_errors
+class EngineBackend:
+    """`Backend` over the gateway's store and MiniMax chat completions."""
+
+    def __init__(self, store: Store, executor: Executor, aliases: Mapping[str, str]) -> None:
+        self._store = store
+        self._executor = executor
+        self._aliases = aliases
+
+    def _model(self, model: str | None, param: str = "model") -> str | None:
+        """A model the engine can run: a MiniMax chat model (`MiniMax-...`) or a name `MODEL_ALIASES`
+        maps to one. Kept as the client named it; mapped when the run calls MiniMax."""
+        if model is None or model in self._aliases or model.lower().startswith("minimax-"):
+            return model
+        raise InvalidRequest(
+            f"The model '{model}' does not exist: name a MiniMax chat model (MiniMax-M3, MiniMax-M2.7, ...) "
+            "or one MODEL_ALIASES maps to one",
+            param=param,
+            code="model_not_found",
+        )
+
+    async def ready(self) -> bool:
+        return await self._store.ping()
+
+    # -- assistants ------------------------------------------------------------------------------
+
+    async def create_assistant(self, caller: Caller, body: AssistantIn) -> Obj:
+        return await self._store.assistants.create(
+            caller.tenant,
+            model=self._model(body.model) or body.model,
+            name=body.name,
+            description=body.description,
+            instructions=body.instructions,
+            tools=_tools(body.tools),
+            tool_resources=body.tool_resources,
+            metadata=body.metadata,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            response_format=body.response_format or "auto",
+        )
+
+    async def retrieve_assistant(self, caller: Caller, assistant_id: str) -> Obj:
+        return await self._store.assistants.retrieve(caller.tenant, assistant_id)
+
+    async def list_assistants(self, caller: Caller, page: Page) -> Obj:
+        return await self._store.assistants.list(caller.tenant, **_page(page))
+
+    async def modify_assistant(self, caller: Caller, assistant_id: str, body: AssistantPatch) -> Obj:
+        changes: Any = body.model_dump(exclude_unset=True)
+        if "model" in changes:
+            self._model(changes["model"])
+        if "tools" in changes:
+            changes["tools"] = _tools(changes["tools"]) or []
+        return await self._store.assistants.modify(caller.tenant, assistant_id, changes)
+
+    async def delete_assistant(self, caller: Caller, assistant_id: str) -> Obj:
+        return await self._store.assistants.delete(caller.tenant, assistant_id)
+
+    # -- threads and messages --------------------------------------------------------------------
+
+    async def _new_thread(self, caller: Caller, body: ThreadIn, param: str) -> Obj:
+        messages = [_message(m, f"{param}[{i}]") for i, m in enumerate(body.messages)]
+        return await self._store.threads.create(
+            caller.tenant, metadata=body.metadata, tool_resources=body.tool_resources, messages=messages
+        )
+
+    async def create_thread(self, caller: Caller, body: ThreadIn) -> Obj:
+        return await self._new_thread(caller, body, "messages")
+
+    async def retrieve_thread(self, caller: Caller, thread_id: str) -> Obj:
+        return await self._store.threads.retrieve(caller.tenant, thread_id)
+
+    async def modify_thread(self, caller: Caller, thread_id: str, body: MetadataIn) -> Obj:
+        return await self._store.threads.modify(caller.tenant, thread_id, {"metadata": body.metadata or {}})
+
+    async def delete_thread(self, caller: Caller, thread_id: str) -> Obj:
+        return await self._store.threads.delete(caller.tenant, thread_id)
+
+    async def create_message(self, caller: Caller, thread_id: str, body: MessageIn) -> Obj:
+        try:
+            return await self._store.messages.add(caller.tenant, thread_id, _message(body, "content"))
+        except st.ThreadBusy as exc:
+            raise InvalidRequest(
+                f"Can't add messages to {exc.thread_id} while a run {exc.run_id} is active."
+            ) from None
+
+    async def list_messages(self, caller: Caller, thread_id: str, page: Page, run_id: str | None) -> Obj:
+        return await self._store.messages.list(caller.tenant, thread_id, run_id=run_id, **_page(page))
+
+    async def retrieve_message(self, caller: Caller, thread_id: str, message_id: str) -> Obj:
+        return await self._store.messages.retrieve(caller.tenant, thread_id, message_id)
+
+    async def modify_message(self, caller: Caller, thread_id: str, message_id: str, body: MetadataIn) -> Obj:
+        return await self._store.messages.modify(
+            caller.tenant, thread_id, message_id, metadata=body.metadata or {}
+        )
+
+    async def delete_message(self, caller: Caller, thread_id: str, message_id: str) -> Obj:
+        return await self._store.messages.delete(caller.tenant, thread_id, message_id)
+
+    # -- runs ------------------------------------------------------------------------------------
+
+    async def create_run(self, caller: Caller, thread_id: str, body: RunIn) -> RunResult:
+        return await self._run(caller, thread_id, body, "additional_messages", ())
+
+    async def create_thread_and_run(self, caller: Caller, body: ThreadAndRunIn) -> RunResult:
+        await self._store.assistants.retrieve(caller.tenant, body.assistant_id)  # 404 before a thread is made
+        _tools(body.tools)
+        thread = await self._new_thread(caller, body.thread or ThreadIn(), "thread.messages")
+        return await self._run(
+            caller, thread["id"], body, "additional_messages", [Event("thread.created", thread)]
+        )
+
+    async def _run(
+        self, caller: Caller, thread_id: str, body: RunIn, param: str, prelude: Sequence[Event]
+    ) -> RunResult:
+        tools = _tools(body.tools)
+        messages = [_message(m, f"{param}[{i}]") for i, m in enumerate(body.additional_messages or ())]
+        instructions = body.instructions
+        if body.additional_instructions:
+            if instructions is None:
+                assistant = await self._store.assistants.retrieve(caller.tenant, body.assistant_id)
+                instructions = assistant.get("instructions") or ""
+            instructions = "\n\n".join(t for t in (instructions, body.additional_instructions) if t)
+        run = await self._store.runs.create(
+            caller.tenant,
+            thread_id,
+            body.assistant_id,
+            model=self._model(body.model),
+            instructions=instructions,
+            tools=tools,
+            metadata=body.metadata,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            max_prompt_tokens=body.max_prompt_tokens,
+            max_completion_tokens=body.max_completion_tokens,
+            truncation_strategy=body.truncation_strategy,
+            tool_choice=body.tool_choice if body.tool_choice is not None else "auto",
+            parallel_tool_calls=body.parallel_tool_calls if body.parallel_tool_calls is not None else True,
+            response_format=body.response_format,
+            additional_messages=messages,
+            lease_owner=self._executor.owner,
+        )
+        events = await self._executor.start(caller, run, stream=bool(body.stream), prelude=prelude)
+        return run if events is None else events
+
+    async def list_runs(self, caller: Caller, thread_id: str, page: Page) -> Obj:
+        return await self._store.runs.list(caller.tenant, thread_id, **_page(page))
+
+    async def retrieve_run(self, caller: Caller, thread_id: str, run_id: str) -> Obj:
+        return await self._store.runs.retrieve(caller.tenant, thread_id, run_id)
+
+    async def modify_run(self, caller: Caller, thread_id: str, run_id: str, body: MetadataIn) -> Obj:
+        return await self._store.runs.modify(caller.tenant, thread_id, run_id, metadata=body.metadata or {})
+
+    async def cancel_run(self, caller: Caller, thread_id: str, run_id: str) -> Obj:
+        """A run executing here is stopped at once (its MiniMax request closed) and answered once
+        recorded; one waiting for tool outputs or not yet started is cancelled in the store."""
+        runs = self._store.runs
+        run = await runs.retrieve(caller.tenant, thread_id, run_id)
+        status = run["status"]
+        if status not in ("queued", "in_progress", "requires_action"):
+            raise InvalidRequest(f"Cannot cancel run with status '{status}'.")
+        if run_id in self._executor.jobs:
+            await runs.transition(caller.tenant, run_id, ("queued", "in_progress"), "cancelling")
+            await self._executor.stop(run_id, "cancelled", "cancelled")
+        else:
+            await runs.transition(
+                caller.tenant,
+                run_id,
+                ("queued", "in_progress", "requires_action"),
+                "cancelled",
+                close_children=True,
+            )
+        return await runs.retrieve(caller.tenant, thread_id, run_id)
+
+    async def submit_tool_outputs(
+        self, caller: Caller, thread_id: str, run_id: str, body: SubmitToolOutputsIn
+    ) -> RunResult:
+        outputs = [ToolOutput(tool_call_id=o.tool_call_id, output=o.output) for o in body.tool_outputs]
+        run, step = await self._store.runs.submit_tool_outputs(
+            caller.tenant, thread_id, run_id, outputs, lease_owner=self._executor.owner
+        )
+        events = await self._executor.start(caller, run, stream=bool(body.stream), resumed_step=step)
+        return run if events is None else events
+
+    async def list_steps(
+        self, caller: Caller, thread_id: str, run_id: str, page: Page, include: list[str]
+    ) -> Obj:
+        return await self._store.steps.list(caller.tenant, thread_id, run_id, **_page(page))
+
+    async def retrieve_step(
+        self, caller: Caller, thread_id: str, run_id: str, step_id: str, include: list[str]
+    ) -> Obj:
+        return await self._store.steps.retrieve(caller.tenant, thread_id, run_id, step_id)
+
+
+def _page(page: Page) -> dict[str, Any]:
+    return {"limit": page.limit, "order": page.order, "after": page.after, "before": page.before}

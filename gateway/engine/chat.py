@@ -1,0 +1,145 @@
+"""MiniMax chat completions over HTTP: open a streamed completion, read its SSE payloads.
+
+The engine's only module that calls MiniMax. A rejection before the stream (an HTTP error in
+either of MiniMax's two shapes, or an HTTP 200 carrying a failing `base_resp`) raises the mapped
+`GatewayError` here, before any client event; what goes wrong later raises from `next_payloads`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from functools import partial
+from typing import Any
+
+import aiohttp
+import orjson
+
+from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.logs import request_id
+from gateway.metrics import Metrics
+from gateway.settings import Settings
+from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status
+from gateway.upstream.http import retrying
+from gateway.upstream.sse_decoder import SSEDecoder
+
+CHAT_PATH = "chat/completions"
+_CODE_IN_TEXT = re.compile(r"\((\d{4})\)")
+
+
+def rejection(status: int, content: bytes, retry_after: str | None = None) -> GatewayError:
+    """The error of a non-stream answer: MiniMax's native `base_resp`, its OpenAI-compatible
+    `{"type": "error", "error": {...}}` (the code, when the message names one, decides), or a bare
+    HTTP status."""
+    try:
+        doc: Any = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict):
+        base = doc.get("base_resp")
+        code = base.get("status_code", base.get("code")) if isinstance(base, dict) else None
+        if isinstance(base, dict) and isinstance(code, int) and code:
+            return from_base_resp(code, str(base.get("status_msg") or base.get("message") or ""))
+        err = doc.get("error")
+        if isinstance(err, dict):
+            message = str(err.get("message") or err.get("type") or "")
+            if found := _CODE_IN_TEXT.search(message):
+                return from_base_resp(int(found[1]), message)
+            return from_http_status(status, message, retry_after)
+    if status == 200:
+        return UpstreamError("MiniMax answered a streamed chat completion with no stream")
+    return from_http_status(status, content[:200].decode("utf-8", "replace"), retry_after)
+
+
+class ChatStream:
+    """An open streamed completion: `next_payloads()` gives each read's SSE `data` payloads."""
+
+    __slots__ = ("_decoder", "_ended", "_read", "_response")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._read = response.content.readany
+        self._decoder = SSEDecoder()
+        self._ended = False
+
+    async def next_payloads(self) -> list[bytes] | None:
+        """The payloads of the next read (maybe none); None once the body ended. A broken
+        connection or a silence past the idle timeout raises: a cut never looks like an end."""
+        if self._ended:
+            return None
+        try:
+            chunk = await self._read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise from_aiohttp(exc) from None
+        if not chunk:
+            self._ended = True
+            return self._decoder.finish()
+        return self._decoder.feed(chunk)
+
+    def close(self) -> None:
+        """Free the connection: back to the pool if the body ended, else closed (MiniMax stops)."""
+        if self._ended:
+            self._response.release()
+        else:
+            self._response.close()
+
+
+class ChatClient:
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, metrics: Metrics) -> None:
+        self._url = f"{settings.upstream_v1()}/{CHAT_PATH}"
+        self._session = session
+        self._metrics = metrics
+        self._retries = settings.upstream_retries
+        self._first_byte = settings.first_byte_timeout
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=settings.idle_timeout
+        )
+
+    async def open(self, body: dict[str, Any], api_key: str) -> ChatStream:
+        """POST a streamed completion and wait for its headers (within `first_byte_timeout`)."""
+        headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+            "Accept-Encoding": "identity",  # a compressed event stream would be held back in buffers
+            "X-Request-ID": request_id.get(),
+        }
+        post = partial(
+            self._session.post,
+            self._url,
+            data=orjson.dumps(body),
+            headers=headers,
+            timeout=self._timeout,
+            allow_redirects=False,
+        )
+        started = time.monotonic()
+        response: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(self._first_byte):
+                response = await retrying(
+                    post,
+                    (aiohttp.ClientError, TimeoutError),
+                    from_aiohttp,
+                    retries=self._retries,
+                    metrics=self._metrics,
+                )
+                if response.status != 200 or not response.content_type.startswith("text/event-stream"):
+                    content = await response.read()
+                    raise rejection(response.status, content, response.headers.get("retry-after"))
+        except TimeoutError:
+            if response is not None:
+                response.close()
+            self._metrics.upstream_errors.labels(code="first_byte_timeout").inc()
+            raise UpstreamTimeout("MiniMax did not answer the chat completion in time") from None
+        except GatewayError as exc:
+            if response is not None:
+                response.close()
+            self._metrics.upstream_errors.labels(code=str(exc.code or exc.status)).inc()
+            raise
+        except BaseException:
+            if response is not None:
+                response.close()
+            raise
+        self._metrics.upstream_latency.labels(call=CHAT_PATH).observe(time.monotonic() - started)
+        return ChatStream(response)

@@ -1,0 +1,450 @@
+"""Execute runs: one task per run streams MiniMax's chat completion, drives the run's emitter with
+each chunk's deltas, and records the run in the store at its boundaries (a message or step opened
+or closed, the run's end), never per chunk; a long reply is checkpointed every
+`checkpoint_interval` seconds so another reader sees it grow.
+
+A rejection before any event (MiniMax refusing the key, a rate limit, a fault) raises from `start`
+and the run is recorded `failed`; after that every failure ends the run in the stream itself:
+`thread.run.failed` with `last_error`, the text so far kept. A run's task goes on when its client
+leaves, bounded by `run_timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Final
+
+from gateway.backend import Caller
+from gateway.engine.chat import ChatClient
+from gateway.engine.chunks import (
+    ChatStreamError,
+    Delta,
+    Finish,
+    MalformedChunk,
+    Reasoning,
+    Text,
+    ToolCallArgs,
+    ToolCallStart,
+    Usage,
+)
+from gateway.engine.job import Job, RunEvents
+from gateway.engine.prompt import PromptTooLong, chat_request
+from gateway.engine.store import ACTIVE_RUN_STATUSES, Replay, StepEnd, Store, StoreError
+from gateway.errors import GatewayError
+from gateway.settings import Settings
+from gateway.stream.emitter import RunEmitter
+from gateway.stream.events import Clock, Event, StreamEvent, TextDelta
+from gateway.stream.text import TextMode
+from gateway.upstream.errors import from_base_resp, last_error_code
+
+log = logging.getLogger("gateway.engine")
+ACTIVE: Final = tuple(ACTIVE_RUN_STATUSES)
+MESSAGE_END: Final = frozenset({"thread.message.completed", "thread.message.incomplete"})
+STEP_END: Final = frozenset(
+    {
+        "thread.run.step.completed",
+        "thread.run.step.failed",
+        "thread.run.step.cancelled",
+        "thread.run.step.expired",
+    }
+)
+RUN_END: Final = frozenset(
+    {
+        "thread.run.completed",
+        "thread.run.incomplete",
+        "thread.run.failed",
+        "thread.run.cancelled",
+        "thread.run.expired",
+    }
+)
+REQUIRES_ACTION_SECONDS: Final = 600
+INTERNAL = "The gateway failed while running this run"
+_STEP_STATUS: Final[dict[str, StepEnd]] = {
+    "thread.run.step.completed": "completed",
+    "thread.run.step.failed": "failed",
+    "thread.run.step.cancelled": "cancelled",
+    "thread.run.step.expired": "expired",
+}
+
+
+def _call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": arguments, "output": None},
+    }
+
+
+def _sum_usage(total: dict[str, Any] | None, usage: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not usage:
+        return total
+    keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    base = total or {}
+    return {k: int(base.get(k) or 0) + int(usage.get(k) or 0) for k in keys}
+
+
+class Executor:
+    """The runs executing in this process (see the module doc)."""
+
+    def __init__(
+        self, store: Store, chat: ChatClient, settings: Settings, *, owner: str, clock: Clock
+    ) -> None:
+        self._store = store
+        self._chat = chat
+        self._settings = settings
+        self._aliases = settings.aliases()
+        self.owner = owner  # this process's name on the leases it holds
+        self._clock = clock
+        self.jobs: dict[str, Job] = {}
+
+    # -- starting --------------------------------------------------------------------------------
+
+    async def start(
+        self,
+        caller: Caller,
+        run: dict[str, Any],
+        *,
+        stream: bool,
+        prelude: Sequence[StreamEvent] = (),
+        resumed_step: dict[str, Any] | None = None,
+    ) -> RunEvents | None:
+        """Open MiniMax's stream for `run` (queued, leased to this process), then run it in a task;
+        with `stream`, the client follows it through the returned events. `resumed_step`: the tool
+        step whose outputs were just submitted (the run goes on)."""
+        emitter = RunEmitter(
+            dict(run),
+            new_id=_unused_id,
+            clock=self._clock,
+            text_mode=TextMode.INCREMENTAL,
+            resumed=resumed_step is not None,
+        )
+        job = Job(caller.tenant, run, emitter, caller.api_key, self._settings.think_closer_only)
+        self.jobs[job.run_id] = job
+        if not stream:
+            job.task = asyncio.create_task(self._background(job, resumed_step), name=f"run {job.run_id}")
+            return None
+        try:
+            pending = await self._opened(job)
+        except BaseException:
+            self.jobs.pop(job.run_id, None)
+            raise
+        events = job.follow()
+        events.prelude = prelude
+        job.task = asyncio.create_task(self._execute(job, pending, resumed_step), name=f"run {job.run_id}")
+        return events
+
+    async def _opened(self, job: Job) -> list[Delta] | PromptTooLong:
+        """`_open`, with a rejection recorded: the run fails before it started."""
+        try:
+            return await self._open(job)
+        except PromptTooLong as exc:
+            return exc
+        except GatewayError as exc:
+            await self._store.runs.transition(
+                None,
+                job.run_id,
+                ACTIVE,
+                "failed",
+                close_children=True,
+                last_error={"code": _run_code(exc), "message": exc.message},
+            )
+            raise
+
+    async def _background(self, job: Job, resumed_step: dict[str, Any] | None) -> None:
+        """A run nobody streams: opened and executed in its task; a rejection only fails the run."""
+        try:
+            pending = await self._opened(job)
+        except (GatewayError, StoreError, asyncio.CancelledError) as exc:
+            self.jobs.pop(job.run_id, None)
+            if isinstance(exc, asyncio.CancelledError) and job.stop_reason is not None:
+                status, message = job.stop_reason
+                error = None if status == "cancelled" else {"code": "server_error", "message": message}
+                await self._store.runs.transition(
+                    None, job.run_id, ACTIVE, status, close_children=True, last_error=error  # type: ignore[arg-type]
+                )
+            elif isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        await self._execute(job, pending, resumed_step)
+
+    async def _open(self, job: Job) -> list[Delta]:
+        """Build the request, open the stream and read to its first deltas, so that a rejection
+        (also an error chunk first thing) raises before the client sees an event."""
+        history = await self._store.history(job.tenant, job.run["thread_id"])
+        body = chat_request(job.run, history, self._aliases)
+        stream = job.stream = await self._chat.open(body, job.caller_key)
+        try:
+            while True:
+                payloads = await stream.next_payloads()
+                if payloads is None:
+                    return job.decoder.finish()
+                deltas: list[Delta] = []
+                for payload in payloads:
+                    deltas.extend(job.decoder.feed(payload))
+                if deltas:
+                    return deltas
+        except ChatStreamError as exc:
+            stream.close()
+            raise from_base_resp(exc.code, exc.message) from None
+        except (MalformedChunk, GatewayError):
+            stream.close()
+            raise
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def _execute(
+        self, job: Job, pending: list[Delta] | PromptTooLong, resumed_step: dict[str, Any] | None
+    ) -> None:
+        emitter = job.emitter
+        try:
+            closing: list[StreamEvent] = []
+            try:
+                opening: list[StreamEvent] = []
+                emitter.start(opening)
+                emitter.advance("in_progress", opening)
+                if resumed_step is not None:
+                    emitter.close_old_step(resumed_step, opening)
+                await self._store.runs.transition(None, job.run_id, ("queued",), "in_progress")
+                await job.publish(opening)
+                if isinstance(pending, PromptTooLong):
+                    emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
+                else:
+                    async with asyncio.timeout(self._settings.run_timeout):
+                        await self._stream(job, pending)
+                    self._end(job, closing)
+            except asyncio.CancelledError:
+                if job.stop_reason is None:
+                    raise
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                closing = self._stopped(job)
+            except Exception as exc:  # every failure ends the run properly
+                closing = emitter.fail(*_failure(exc))
+            await self._record(job, closing)
+            await job.publish(closing)
+        except StoreError:
+            log.exception("run %s: the store failed; the lease sweep will fail the run", job.run_id)
+        finally:
+            if job.stream is not None:
+                job.stream.close()
+            self.jobs.pop(job.run_id, None)
+            await job.end()
+
+    def _stopped(self, job: Job) -> list[StreamEvent]:
+        """The closing events of a run stopped from outside: cancelled, or failed at shutdown."""
+        emitter = job.emitter
+        if emitter.terminal:
+            return job.closing
+        assert job.stop_reason is not None
+        status, message = job.stop_reason
+        events: list[StreamEvent] = []
+        if status == "cancelled":
+            emitter.close("cancelled", events)
+        else:
+            emitter.close("failed", events, last_error={"code": "server_error", "message": message})
+        return events
+
+    async def _stream(self, job: Job, pending: list[Delta]) -> None:
+        stream = job.stream
+        assert stream is not None
+        checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
+        deltas = pending
+        while True:
+            events: list[StreamEvent] = []
+            await self._apply(job, deltas, events)
+            if job.emitter.message is not None and time.monotonic() >= checkpoint_at:
+                checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
+                await self._store.messages.checkpoint(
+                    None, job.emitter.message.id, job.emitter.message.content()
+                )
+            await self._record(job, events)
+            await job.publish(events)
+            payloads = await stream.next_payloads()
+            if payloads is None:
+                break
+            deltas = []
+            for payload in payloads:
+                deltas.extend(job.decoder.feed(payload))
+        events = []
+        await self._apply(job, job.decoder.finish(), events)
+        await self._record(job, events)
+        await job.publish(events)
+
+    async def _apply(self, job: Job, deltas: list[Delta], events: list[StreamEvent]) -> None:
+        """One read's deltas into events; a message or tool step is created in the store first."""
+        emitter = job.emitter
+        for delta in deltas:
+            kind = type(delta)
+            if kind is Text:
+                assert isinstance(delta, Text)
+                message = emitter.message or await self._open_message(job, events)
+                events.extend(message.append_text(delta.piece))
+            elif kind is Reasoning:
+                continue  # kept by the decoder, stored with the turn, never shown as text
+            elif kind is ToolCallStart:
+                assert isinstance(delta, ToolCallStart)
+                step = emitter.step
+                if step is None or step.type != "tool_calls":
+                    step = await self._open_tool_step(job, events)
+                job.tool_names[delta.index] = (delta.id, delta.name)
+                events.extend(step.apply_calls([(delta.index, _call(delta.id, delta.name, ""))]))
+            elif kind is ToolCallArgs:
+                assert isinstance(delta, ToolCallArgs) and emitter.step is not None
+                call_id, name = job.tool_names[delta.index]
+                events.extend(emitter.step.apply_calls([(delta.index, _call(call_id, name, delta.piece))]))
+            elif kind is Finish:
+                assert isinstance(delta, Finish)
+                job.finish_reason = delta.reason
+            elif kind is Usage:
+                assert isinstance(delta, Usage)
+                job.usage = _sum_usage(job.usage, delta.data)
+                if emitter.step is not None:
+                    emitter.step.set_usage(delta.data)
+
+    async def _open_message(self, job: Job, events: list[StreamEvent]) -> Any:
+        run = job.run
+        message, step = await self._store.messages.start(
+            job.tenant, thread_id=run["thread_id"], run_id=job.run_id, assistant_id=run["assistant_id"]
+        )
+        job.emitter.open_step(step["id"], "message_creation", events, message["id"], base=step)
+        return job.emitter.open_message(message["id"], events, created_at=message["created_at"])
+
+    async def _open_tool_step(self, job: Job, events: list[StreamEvent]) -> Any:
+        run = job.run
+        step = await self._store.steps.create(
+            job.tenant,
+            thread_id=run["thread_id"],
+            run_id=job.run_id,
+            assistant_id=run["assistant_id"],
+            step_details={"type": "tool_calls", "tool_calls": []},
+        )
+        return job.emitter.open_step(step["id"], "tool_calls", events, base=step)
+
+    def _end(self, job: Job, events: list[StreamEvent]) -> None:
+        """MiniMax's reply ended: the run's end follows from how."""
+        emitter, reason = job.emitter, job.finish_reason
+        step = emitter.step
+        if step is not None and step.type == "tool_calls" and step.function_calls():
+            emitter.run["expires_at"] = self._clock() + REQUIRES_ACTION_SECONDS
+            emitter.close("requires_action", events, usage=job.usage)
+        elif reason == "length":
+            emitter.close(
+                "incomplete", events, incomplete_details={"reason": "max_completion_tokens"}, usage=job.usage
+            )
+        elif reason in ("stop", "tool_calls") or (reason is None and job.decoder.content):
+            emitter.close("completed", events, usage=job.usage)
+        else:
+            emitter.close(
+                "failed",
+                events,
+                last_error={"code": "server_error", "message": f"MiniMax ended the reply with {reason!r}"},
+            )
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def _replay(self, job: Job, with_calls: bool) -> Replay:
+        decoder = job.decoder
+        replay: Replay = {
+            "reasoning": decoder.reasoning or None,
+            "reasoning_details": decoder.reasoning_details,
+        }
+        if decoder.raw_content != decoder.content:
+            replay["content"] = decoder.raw_content
+        if with_calls:
+            replay["tool_calls"] = decoder.tool_calls
+        return replay
+
+    async def _record(self, job: Job, events: list[StreamEvent]) -> None:
+        """Store what this read's events opened or closed (deltas are skipped: no write per chunk)."""
+        store = self._store
+        for event in events:
+            if type(event) is TextDelta:
+                continue
+            assert isinstance(event, Event)
+            name, data = event
+            if name in MESSAGE_END:
+                await store.messages.complete(
+                    None,
+                    data["id"],
+                    content=data["content"],
+                    status="completed" if name == "thread.message.completed" else "incomplete",
+                    incomplete_details=data.get("incomplete_details"),
+                    replay=self._replay(job, False),
+                )
+            elif name in _STEP_STATUS:
+                await store.steps.complete(
+                    None,
+                    data["id"],
+                    status=_STEP_STATUS[name],
+                    step_details=data["step_details"],
+                    usage=data.get("usage"),
+                    last_error=data.get("last_error"),
+                )
+            elif name == "thread.run.requires_action":
+                step = job.emitter.step
+                if step is not None:
+                    await store.steps.update(
+                        None, step.id, step_details=step.details(), replay=self._replay(job, True)
+                    )
+                await store.runs.transition(
+                    None,
+                    job.run_id,
+                    ("in_progress",),
+                    "requires_action",
+                    required_action=data["required_action"],
+                    expires_at=data["expires_at"],
+                    usage=job.usage,
+                )
+            elif name in RUN_END:
+                status = name.rsplit(".", 1)[1]
+                fields = {
+                    k: data.get(k) for k in ("usage", "last_error", "incomplete_details") if data.get(k)
+                }
+                await store.runs.transition(None, job.run_id, ACTIVE, status, close_children=True, **fields)  # type: ignore[arg-type]
+
+    # -- stopping --------------------------------------------------------------------------------
+
+    async def stop(self, run_id: str, status: str, message: str, wait: float = 1.0) -> bool:
+        """End a run executing here (`cancelled`, or `failed` with `message`); True if one was.
+        Waits up to `wait` seconds for it to be recorded."""
+        job = self.jobs.get(run_id)
+        if job is None or job.task is None:
+            return False
+        job.stop(status, message)
+        with_timeout = asyncio.wait({job.task}, timeout=wait)
+        await with_timeout
+        return True
+
+    async def shutdown(self, message: str) -> None:
+        """Fail every run still executing here (the process is going away), and wait for them."""
+        tasks = [job.task for job in self.jobs.values() if job.task is not None]
+        for job in list(self.jobs.values()):
+            job.stop("failed", message)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+
+def _unused_id(prefix: str) -> str:
+    raise AssertionError(f"the engine names every {prefix} object itself (its store does)")
+
+
+def _run_code(exc: GatewayError) -> str:
+    return exc.code if exc.code in ("rate_limit_exceeded", "invalid_prompt") else "server_error"
+
+
+def _failure(exc: Exception) -> tuple[str, str]:
+    """(last_error code, message) of what ended a run mid-stream."""
+    if isinstance(exc, ChatStreamError):
+        return last_error_code(exc.code), f"MiniMax error {exc.code}: {exc.message}"
+    if isinstance(exc, MalformedChunk):
+        return "server_error", f"MiniMax sent a chunk that cannot be read ({exc.reason})"
+    if isinstance(exc, GatewayError):
+        return _run_code(exc), exc.message
+    if isinstance(exc, TimeoutError):
+        return "server_error", "The run did not finish within RUN_TIMEOUT"
+    log.error("run failed: %r", exc, exc_info=exc)
+    return "server_error", INTERNAL

@@ -1,0 +1,130 @@
+"""One run executing in this process: its emitter, its chat stream, and the client following it.
+
+The executor's task drives the job; a streaming client reads the job's batches through `RunEvents`
+(an `EventSource`). A client that leaves only detaches: the run goes on and is stored, as on
+OpenAI's service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gateway.engine.chat import ChatStream
+from gateway.engine.chunks import ChatStreamDecoder
+from gateway.stream.emitter import RunEmitter
+from gateway.stream.events import StreamEvent
+
+QUEUED_BATCHES = 64  # a slow client holds back the run (and MiniMax's stream) past this many reads
+END = None  # the last item a job puts on its queue
+
+
+class Job:
+    """The state of one executing run (see the module doc)."""
+
+    __slots__ = (
+        "caller_key",
+        "closing",
+        "decoder",
+        "emitter",
+        "finish_reason",
+        "queue",
+        "run",
+        "stop_reason",
+        "stream",
+        "task",
+        "tenant",
+        "tool_names",
+        "usage",
+    )
+
+    def __init__(
+        self,
+        tenant: str,
+        run: dict[str, Any],
+        emitter: RunEmitter,
+        caller_key: str,
+        closer_only: bool = False,
+    ) -> None:
+        self.tenant = tenant
+        self.run = run  # the stored run as the job started it
+        self.emitter = emitter
+        self.caller_key = caller_key
+        self.decoder = ChatStreamDecoder(think_closer_only=closer_only)
+        self.stream: ChatStream | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.queue: asyncio.Queue[list[StreamEvent] | None] | None = None  # the client following, if any
+        self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = run.get("usage")  # summed over the run's model calls
+        self.stop_reason: tuple[str, str] | None = None  # ("cancelled" | "failed", message) once asked
+        self.closing: list[StreamEvent] = []  # closing events made outside the task (a drained stream)
+
+    @property
+    def run_id(self) -> str:
+        run_id: str = self.run["id"]
+        return run_id
+
+    def follow(self) -> RunEvents:
+        self.queue = asyncio.Queue(QUEUED_BATCHES)
+        return RunEvents(self)
+
+    async def publish(self, events: list[StreamEvent]) -> None:
+        """Hand a read's events to the client following the run, if one still is."""
+        if events and self.queue is not None:
+            await self.queue.put(events)
+
+    def detach(self) -> list[StreamEvent]:
+        """The client stops following: what it had not read yet, and the job no longer waits on it."""
+        queue, self.queue = self.queue, None
+        left: list[StreamEvent] = []
+        while queue is not None and not queue.empty():
+            left.extend(queue.get_nowait() or ())
+        return left
+
+    async def end(self) -> None:
+        """No more events: the client's stream ends after what it has not read yet."""
+        if self.queue is not None:
+            await self.queue.put(END)
+
+    def stop(self, status: str, message: str) -> None:
+        """Ask the running task to end the run (`cancelled`, or `failed` with `message`)."""
+        if self.stop_reason is None and self.task is not None and not self.task.done():
+            self.stop_reason = (status, message)
+            self.task.cancel()
+
+
+class RunEvents:
+    """A job's events as the relay reads them: one batch per upstream read, in order."""
+
+    __slots__ = ("_job", "prelude", "terminal")
+
+    def __init__(self, job: Job, prelude: Sequence[StreamEvent] = ()) -> None:
+        self._job = job
+        self.prelude = prelude
+        self.terminal = False
+
+    async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
+        queue = self._job.queue
+        batch = None if queue is None else await queue.get()
+        if batch is END:
+            return None
+        return (batch,)
+
+    def fail(self, code: str, message: str) -> list[StreamEvent]:
+        """The gateway is shutting down under this stream: the run fails, the client gets what was
+        queued and the terminal event (the job's task stores the same end)."""
+        job = self._job
+        left = job.detach()
+        if job.emitter.terminal:
+            return left
+        job.stop("failed", message)
+        job.closing = job.emitter.fail(code, message)
+        return left + job.closing
+
+    def finish(self) -> list[StreamEvent]:
+        return [] if self._job.emitter.terminal else self.fail("server_error", "The run ended unexpectedly")
+
+    async def aclose(self) -> None:
+        self._job.detach()

@@ -1,0 +1,150 @@
+"""A run's MiniMax chat request: instructions, the thread's history (fitted to the run's token
+limits), function tools and sampling values, as MiniMax's chat completions take them.
+
+History is cut in turns, never inside one: a user or assistant message starts a turn, and the tool
+calls and results that follow stay with it, so a call is never sent without its result or the other
+way round. `truncation_strategy: last_messages` keeps the last N turns; `auto` (with
+`max_prompt_tokens`, else the model's context) drops the oldest turns until the prompt fits. Tokens
+are estimated (UTF-8 bytes / 4, rounded up: about right for English, cautious for CJK); MiniMax's
+own count arrives in `usage` and is what the run reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import orjson
+
+from gateway.engine.store import HistoryItem
+
+CONTEXT: Final[dict[str, int]] = {"MiniMax-M3": 1_000_000}
+DEFAULT_CONTEXT: Final = 204_800  # MiniMax-M2.x
+LOW, HIGH = 0.01, 1.0  # MiniMax takes temperature and top_p in (0, 1]
+
+
+class PromptTooLong(Exception):
+    """The run's latest turn alone does not fit `max_prompt_tokens`: the run ends `incomplete`."""
+
+
+def tokens(text: str) -> int:
+    return -(-len(text.encode()) // 4)
+
+
+def _text(content: Sequence[Mapping[str, Any]]) -> str:
+    return "\n".join(
+        (block.get("text") or {}).get("value", "") for block in content if block.get("type") == "text"
+    )
+
+
+def _message(item: HistoryItem) -> dict[str, Any]:
+    if item.role == "tool":
+        return {"role": "tool", "tool_call_id": item.tool_call_id, "content": item.output or ""}
+    if item.role == "user":
+        return {"role": "user", "content": _text(item.content)}
+    # MiniMax wants its assistant turn back whole: the content as it was sent (with its <think>
+    # part, kept in `replay`), its reasoning_details and its tool calls.
+    out: dict[str, Any] = {"role": "assistant", "content": item.raw_content or _text(item.content)}
+    if item.reasoning_details:
+        out["reasoning_details"] = item.reasoning_details
+    if item.tool_calls:
+        out["tool_calls"] = item.tool_calls
+    return out
+
+
+def _turns(history: Sequence[HistoryItem]) -> list[list[dict[str, Any]]]:
+    """Messages grouped in turns. A model reply that wrote text and then called tools is stored as
+    a message and a tool step: it goes back as the one assistant message MiniMax sent."""
+    turns: list[list[dict[str, Any]]] = []
+    last: dict[str, Any] | None = None
+    last_run: str | None = None
+    for item in history:
+        if (
+            item.role == "assistant"
+            and not item.message_id
+            and last is not None
+            and last["role"] == "assistant"
+            and "tool_calls" not in last
+            and item.run_id == last_run
+        ):
+            last["tool_calls"] = item.tool_calls
+            continue
+        if item.role == "user" or (item.role == "assistant" and item.message_id) or not turns:
+            turns.append([])
+        last, last_run = _message(item), item.run_id
+        turns[-1].append(last)
+    return turns
+
+
+def _size(messages: Sequence[Mapping[str, Any]]) -> int:
+    return sum(tokens(orjson.dumps(m).decode()) for m in messages)
+
+
+def fit(
+    history: Sequence[HistoryItem], run: Mapping[str, Any], fixed: int, model: str
+) -> list[dict[str, Any]]:
+    """The history to send: whole turns, newest kept, within the run's limits (`fixed`: the tokens of
+    what is always sent, instructions and tools). Raises `PromptTooLong`."""
+    turns = _turns(history)
+    strategy = run.get("truncation_strategy") or {}
+    if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
+        turns = turns[-int(strategy["last_messages"]) :]
+    budget = run.get("max_prompt_tokens") or CONTEXT.get(model, DEFAULT_CONTEXT)
+    sizes = [_size(t) for t in turns]
+    total = fixed + sum(sizes)
+    start = 0
+    while total > budget and start < len(turns) - 1:
+        total -= sizes[start]
+        start += 1
+    if total > budget:
+        raise PromptTooLong(f"the latest turn needs about {total} tokens; max_prompt_tokens is {budget}")
+    return [m for turn in turns[start:] for m in turn]
+
+
+def _tools(run: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """Function tools, and the `tool_choice` MiniMax takes (`none` or `auto`): `required` becomes
+    `auto`; a named function becomes `auto` with that function as the only tool."""
+    tools: list[dict[str, Any]] = [
+        {"type": "function", "function": {k: v for k, v in t["function"].items() if k != "strict"}}
+        for t in run.get("tools") or ()
+        if t.get("type") == "function"
+    ]
+    choice = run.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        name = (choice.get("function") or {}).get("name")
+        tools = [t for t in tools if t["function"].get("name") == name]
+        choice = "auto"
+    elif choice == "required":
+        choice = "auto"
+    return tools, (choice if choice in ("none", "auto") else None)
+
+
+def _clamp(value: Any) -> float | None:
+    return None if value is None else min(HIGH, max(LOW, float(value)))
+
+
+def chat_request(
+    run: Mapping[str, Any], history: Sequence[HistoryItem], aliases: Mapping[str, str]
+) -> dict[str, Any]:
+    """The streamed chat-completions body for `run` (an OpenAI run object); `aliases` maps the run's
+    model name (an OpenAI or legacy name, as the client gave it) to MiniMax's."""
+    model = aliases.get(run["model"], run["model"])
+    system = [{"role": "system", "content": run["instructions"]}] if run.get("instructions") else []
+    tools, choice = _tools(run)
+    fixed = _size(system) + (tokens(orjson.dumps(tools).decode()) if tools else 0)
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": system + fit(history, run, fixed, model),
+        "stream": True,
+        "reasoning_split": True,
+    }
+    if tools:
+        body["tools"] = tools
+        if choice is not None:
+            body["tool_choice"] = choice
+    if run.get("max_completion_tokens"):
+        body["max_completion_tokens"] = run["max_completion_tokens"]
+    for key in ("temperature", "top_p"):
+        if (value := _clamp(run.get(key))) is not None:
+            body[key] = value
+    return body

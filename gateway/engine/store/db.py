@@ -1,0 +1,174 @@
+"""The database handle: runs transaction bodies (sync functions of a `Connection`) off the event loop.
+
+PostgreSQL: an asyncpg `AsyncEngine`; the body runs through `AsyncConnection.run_sync` (greenlet), so each
+statement is awaited on the loop. SQLite: a pysqlite engine and one worker thread hop per transaction. The
+async driver (aiosqlite) hops threads per DBAPI call (cursor, execute, fetch, close...), about 160 hops and
+10 ms CPU per run here against ~2 ms this way (`tests/engine/store/bench.py`).
+
+SQLite's driver starts transactions lazily, at the first write, so a read-then-write transaction could fail
+with SQLITE_BUSY halfway. We emit BEGIN ourselves (SQLAlchemy's documented recipe): writes `BEGIN IMMEDIATE`
+(they queue on `busy_timeout`, then run alone), reads a plain `BEGIN` (WAL lets them run beside a writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import orjson
+from sqlalchemy import Connection, Engine, event, pool
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from gateway.engine.store.errors import StoreUnavailable
+from gateway.engine.store.ids import Clock
+from gateway.engine.store.url import async_url
+from gateway.engine.store.workers import Workers
+
+T = TypeVar("T")
+Body = Callable[[Connection], T]
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
+_WRITE = "store_write"
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable:
+    # The driver's text can name the host and user; keep it to the kind of failure.
+    kind = "connection pool timed out" if isinstance(exc, PoolTimeout) else "database unavailable"
+    return StoreUnavailable(f"{kind} ({type(exc).__name__})")
+
+
+class Db:
+    """What every query module shares: transactions, the clock, the dialect. Build it with `open_db`."""
+
+    engine: AsyncEngine | Engine
+    postgres: bool
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def write(self, body: Body[T]) -> T:
+        """Run `body` in one write transaction, committed when it returns (rolled back if it raises)."""
+        raise NotImplementedError
+
+    async def read(self, body: Body[T]) -> T:
+        """Run `body` in one read transaction."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class _Postgres(Db):
+    postgres = True
+    engine: AsyncEngine
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        super().__init__(clock)
+        self.engine = engine
+
+    async def write(self, body: Body[T]) -> T:
+        try:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(body)
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from exc
+
+    read = write
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+class _Sqlite(Db):
+    postgres = False
+    engine: Engine
+
+    def __init__(self, engine: Engine, clock: Clock, workers: int) -> None:
+        super().__init__(clock)
+        self.engine = engine
+        self._writer = engine.execution_options(**{_WRITE: True})
+        self._threads = Workers(workers, "store-sqlite")
+
+    async def _hop(self, engine: Engine, body: Body[T]) -> T:
+        def run() -> T:
+            with engine.begin() as conn:
+                return body(conn)
+
+        try:
+            return await self._threads.run(run)
+        except UNAVAILABLE as exc:
+            raise unavailable(exc) from exc
+
+    async def write(self, body: Body[T]) -> T:
+        return await self._hop(self._writer, body)
+
+    async def read(self, body: Body[T]) -> T:
+        return await self._hop(self.engine, body)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self._shutdown)
+
+    def _shutdown(self) -> None:
+        self._threads.shutdown()
+        self.engine.dispose()
+
+
+def open_db(
+    url: str,
+    clock: Clock,
+    *,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 10.0,
+    busy_timeout_ms: int = 5000,
+) -> Db:
+    """A `Db` for `DATABASE_URL`; a full pool waits at most `pool_timeout` s, then StoreUnavailable.
+
+    Nothing connects before the first transaction.
+    """
+    target = async_url(url)
+    sizes: dict[str, Any] = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout,
+    }
+    json: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
+    if not target.startswith("sqlite"):
+        return _Postgres(create_async_engine(target, **sizes, **json), clock)
+    sync_url = target.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1)
+    memory = ":memory:" in sync_url or sync_url.endswith("://")
+    args: dict[str, Any] = {"check_same_thread": False}
+    if memory:  # one shared connection, used by one thread at a time: the only way it persists
+        engine = create_sync_engine(sync_url, poolclass=pool.StaticPool, connect_args=args, **json)
+    else:
+        # Every use is `engine.begin()`, which commits or rolls back; no reset needed on check-in.
+        engine = create_sync_engine(
+            sync_url, poolclass=pool.QueuePool, connect_args=args, pool_reset_on_return=None, **sizes, **json
+        )
+    _sqlite_listeners(engine, busy_timeout_ms)
+    return _Sqlite(engine, clock, 1 if memory else pool_size + max_overflow)
+
+
+def _sqlite_listeners(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see the module docstring)
+        for pragma in (
+            "journal_mode=WAL",
+            f"busy_timeout={int(busy_timeout_ms)}",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+        ):  # WAL + NORMAL: commits survive a crash of the process
+            dbapi_conn.execute(f"PRAGMA {pragma}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
+        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]

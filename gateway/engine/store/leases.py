@@ -1,0 +1,119 @@
+"""Leases on background runs (claim, heartbeat, release) and the sweeps: orphaned runs fail, due runs expire.
+
+A run in queued / in_progress / cancelling belongs to whoever holds its lease; when the lease lapses (the
+executor died) the sweep fails it. Each swept run is its own transaction; on PostgreSQL the row is taken
+with `FOR UPDATE SKIP LOCKED`, so concurrent sweepers on several replicas never act on the same run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, or_, select, update
+
+from gateway.engine.store import objects
+from gateway.engine.store.db import Db
+from gateway.engine.store.objects import JSON
+from gateway.engine.store.steps import StepEnd, close_open
+from gateway.engine.store.tables import runs as t
+
+LEASED: Final = ("queued", "in_progress", "cancelling")
+_NOW: BindParameter[Any] = bindparam("b_now")
+_LAPSED = t.c.status.in_(LEASED) & or_(t.c.lease_until.is_(None), t.c.lease_until < _NOW)
+_DUE = (t.c.status == "requires_action") & (t.c.expires_at <= _NOW)
+_CLAIM = (
+    update(t)
+    .where(
+        t.c.id == bindparam("b_id"),
+        t.c.status.in_(LEASED),
+        or_(
+            t.c.lease_owner.is_(None),
+            t.c.lease_owner == bindparam("b_owner"),
+            t.c.lease_until.is_(None),
+            t.c.lease_until < _NOW,
+        ),
+    )
+    .values(lease_owner=bindparam("b_owner"), lease_until=bindparam("b_until"))
+)
+_HEARTBEAT = (
+    update(t)
+    .where(t.c.id == bindparam("b_id"), t.c.lease_owner == bindparam("b_owner"), t.c.status.in_(LEASED))
+    .values(lease_until=bindparam("b_until"))
+)
+_RELEASE = (
+    update(t)
+    .where(t.c.id == bindparam("b_id"), t.c.lease_owner == bindparam("b_owner"))
+    .values(lease_owner=None)
+)
+_ORPHANS = select(t).where(_LAPSED).order_by(t.c.seq)
+
+
+class Leases:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def claim(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Take the lease if it is free, lapsed or ours (and the run queued, in_progress or cancelling)."""
+        now = self._db.clock()
+        return await self._one(_CLAIM, {"b_id": run_id, "b_owner": owner, "b_now": now, "b_until": now + ttl})
+
+    async def heartbeat(self, run_id: str, owner: str, ttl: float) -> bool:
+        """Extend our lease; False if it was lost (taken over, or the run was swept or ended)."""
+        return await self._one(
+            _HEARTBEAT, {"b_id": run_id, "b_owner": owner, "b_until": self._db.clock() + ttl}
+        )
+
+    async def release(self, run_id: str, owner: str) -> bool:
+        """Give the lease up (another executor may claim the run; it still lapses at its time)."""
+        return await self._one(_RELEASE, {"b_id": run_id, "b_owner": owner})
+
+    async def _one(self, stmt: Any, params: dict[str, Any]) -> bool:
+        return bool(await self._db.write(lambda conn: conn.execute(stmt, params).rowcount) == 1)
+
+    async def orphans(self, now: int) -> list[JSON]:
+        """Runs whose lease lapsed, oldest first (what `fail_orphans` would fail)."""
+        return await self._db.read(
+            lambda conn: [objects.run(r) for r in conn.execute(_ORPHANS, {"b_now": now}).mappings()]
+        )
+
+    async def fail_orphans(self, now: int, message: str) -> list[JSON]:
+        """Fail each lapsed run (last_error server_error), its open steps and in-progress messages."""
+        error = {"code": "server_error", "message": message}
+        stamps = {"failed_at": now, "last_error": error, "expires_at": None}
+        return await self._sweep(_LAPSED, now, "failed", stamps, "failed", "run_failed")
+
+    async def expire_due(self, now: int) -> list[JSON]:
+        """Expire each requires_action run past `expires_at`, its open steps and in-progress messages."""
+        return await self._sweep(_DUE, now, "expired", {}, "expired", "run_expired")
+
+    async def _sweep(
+        self,
+        cond: ColumnElement[bool],
+        now: int,
+        status: str,
+        stamps: dict[str, Any],
+        step_status: StepEnd,
+        reason: str,
+    ) -> list[JSON]:
+        pick = select(t.c.id).where(cond).order_by(t.c.seq).limit(1).with_for_update(skip_locked=True)
+        values = {
+            "status": status,
+            "required_action": None,
+            "lease_owner": None,
+            "lease_until": None,
+            **stamps,
+        }
+        act = update(t).where(t.c.id == bindparam("b_id"), cond).values(values).returning(*t.c)
+
+        def one(conn: Connection) -> JSON | None:
+            run_id = conn.scalar(pick, {"b_now": now})
+            if run_id is None:
+                return None
+            row = conn.execute(act, {"b_id": run_id, "b_now": now}).mappings().one()
+            close_open(conn, run_id, now, step_status, reason, row["last_error"])
+            return objects.run(row)
+
+        done: list[JSON] = []
+        while (run := await self._db.write(one)) is not None:
+            done.append(run)
+        return done

@@ -1,0 +1,290 @@
+"""Messages: the client's CRUD (refused while a run is active) and the engine's run replies.
+
+A reply is created empty and `in_progress` with its `message_creation` step (`start`), its text is
+checkpointed now and then (`checkpoint`), and `complete` closes it, keeping the engine-private `replay`
+(reasoning, `reasoning_details`, tool calls of the same model turn) that clients never see.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Update, bindparam, delete, select, update
+
+from gateway.engine.store import objects
+from gateway.engine.store.db import Db
+from gateway.engine.store.errors import NotFound, RunStateConflict
+from gateway.engine.store.guards import lock_idle, tenant_filter
+from gateway.engine.store.ids import new_id
+from gateway.engine.store.objects import JSON
+from gateway.engine.store.paging import check, exists, page
+from gateway.engine.store.rows import Content, NewMessage, Replay, message_row, step_insert
+from gateway.engine.store.tables import messages as t
+from gateway.engine.store.tables import run_steps, threads
+
+_INSERT = t.insert()
+_STEP_INSERT = step_insert()
+_MINE = (
+    t.c.id == bindparam("b_id"),
+    t.c.thread_id == bindparam("b_thread"),
+    t.c.tenant == bindparam("b_tenant"),
+)
+_GET = select(t).where(*_MINE)
+_DELETE = delete(t).where(*_MINE)
+_SET_METADATA = update(t).where(*_MINE).values(metadata=bindparam("b_metadata")).returning(*t.c)
+
+
+@functools.cache
+def _checkpoint(with_tenant: bool) -> Update:
+    return (
+        update(t)
+        .where(t.c.id == bindparam("b_id"), t.c.status == "in_progress", *tenant_filter(t, with_tenant))
+        .values(content=bindparam("b_content"))
+    )
+
+
+@functools.cache
+def _complete(with_tenant: bool, stamp: str) -> Any:
+    return (
+        update(t)
+        .where(t.c.id == bindparam("b_id"), t.c.status == "in_progress", *tenant_filter(t, with_tenant))
+        .values(
+            {
+                "status": bindparam("b_status"),
+                "content": bindparam("b_content"),
+                "incomplete_details": bindparam("b_details"),
+                "replay": bindparam("b_replay"),
+                stamp: bindparam("b_now"),
+            }
+        )
+        .returning(*t.c)
+    )
+
+
+_FINISH_STEP = (
+    update(run_steps)
+    .where(
+        run_steps.c.id == bindparam("b_step"),
+        run_steps.c.status == "in_progress",
+        run_steps.c.type == "message_creation",
+    )
+    .values(
+        status=bindparam("b_step_status"),
+        completed_at=bindparam("b_completed_at"),
+        failed_at=bindparam("b_failed_at"),
+        usage=bindparam("b_usage"),
+        last_error=bindparam("b_error"),
+    )
+    .returning(*run_steps.c)
+)
+
+
+class Messages:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def add(self, tenant: str, thread_id: str, message: NewMessage) -> JSON:
+        """ThreadBusy while the thread has an active run (checked and inserted in one transaction)."""
+        row = message_row(tenant, thread_id, self._db.clock(), message)
+
+        def body(conn: Connection) -> None:
+            lock_idle(conn, tenant, thread_id)
+            conn.execute(_INSERT, row)
+
+        await self._db.write(body)
+        return objects.message(row)
+
+    async def retrieve(self, tenant: str, thread_id: str, message_id: str) -> JSON:
+        key = {"b_id": message_id, "b_thread": thread_id, "b_tenant": tenant}
+        found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
+        if found is None:
+            raise NotFound("message", message_id)
+        return objects.message(found)
+
+    async def list(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        limit: int = 20,
+        order: str = "desc",
+        after: str | None = None,
+        before: str | None = None,
+        run_id: str | None = None,
+    ) -> JSON:
+        """Newest first by default, as OpenAI; `run_id` keeps only that run's messages (in SQL)."""
+        check(limit, order)
+        filters = () if run_id is None else (t.c.run_id == run_id,)
+
+        def body(conn: Connection) -> JSON:
+            exists(conn, threads, "thread", tenant, thread_id)
+            return page(
+                conn,
+                t,
+                [t.c.thread_id == thread_id, t.c.tenant == tenant],
+                objects.message,
+                filters=filters,
+                limit=limit,
+                order=order,
+                after=after,
+                before=before,
+            )
+
+        return await self._db.read(body)
+
+    async def modify(self, tenant: str, thread_id: str, message_id: str, *, metadata: dict[str, str]) -> JSON:
+        key = {"b_id": message_id, "b_thread": thread_id, "b_tenant": tenant, "b_metadata": metadata}
+        found = await self._db.write(lambda conn: conn.execute(_SET_METADATA, key).mappings().first())
+        if found is None:
+            raise NotFound("message", message_id)
+        return objects.message(found)
+
+    async def delete(self, tenant: str, thread_id: str, message_id: str) -> JSON:
+        """ThreadBusy while the thread has an active run."""
+
+        def body(conn: Connection) -> None:
+            lock_idle(conn, tenant, thread_id)
+            if (
+                conn.execute(
+                    _DELETE, {"b_id": message_id, "b_thread": thread_id, "b_tenant": tenant}
+                ).rowcount
+                == 0
+            ):
+                raise NotFound("message", message_id)
+
+        await self._db.write(body)
+        return objects.deleted("thread.message", message_id)
+
+    # -- the engine's side ------------------------------------------------------------------------
+
+    async def start(
+        self, tenant: str, *, thread_id: str, run_id: str, assistant_id: str
+    ) -> tuple[JSON, JSON]:
+        """An empty `in_progress` assistant message and its `message_creation` step: (message, step)."""
+        now = self._db.clock()
+        msg = {
+            "id": new_id("msg"),
+            "tenant": tenant,
+            "thread_id": thread_id,
+            "created_at": now,
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],
+            "assistant_id": assistant_id,
+            "run_id": run_id,
+            "attachments": [],
+            "completed_at": None,
+            "incomplete_at": None,
+            "incomplete_details": None,
+            "metadata": {},
+            "replay": None,
+        }
+        step = {
+            "id": new_id("step"),
+            "tenant": tenant,
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "assistant_id": assistant_id,
+            "created_at": now,
+            "type": "message_creation",
+            "status": "in_progress",
+            "cancelled_at": None,
+            "completed_at": None,
+            "expired_at": None,
+            "failed_at": None,
+            "last_error": None,
+            "usage": None,
+            "metadata": {},
+            "replay": None,
+            "step_details": {"type": "message_creation", "message_creation": {"message_id": msg["id"]}},
+            "b_anchor_thread": thread_id,
+        }
+
+        def body(conn: Connection) -> None:
+            conn.execute(_INSERT, msg)
+            conn.execute(_STEP_INSERT, step)
+
+        await self._db.write(body)
+        return objects.message(msg), objects.step(step)
+
+    async def checkpoint(self, tenant: str | None, message_id: str, content: Content) -> bool:
+        """Save the text so far; False if the message is no longer `in_progress`. Not per chunk."""
+        stmt = _checkpoint(tenant is not None)
+        key = {"b_id": message_id, "b_tenant": tenant, "b_content": content}
+        return bool(await self._db.write(lambda conn: conn.execute(stmt, key).rowcount) == 1)
+
+    async def complete(
+        self,
+        tenant: str | None,
+        message_id: str,
+        *,
+        content: Content,
+        status: Literal["completed", "incomplete"] = "completed",
+        incomplete_details: JSON | None = None,
+        replay: Replay | None = None,
+    ) -> JSON | None:
+        """Close an `in_progress` message (stamp completed_at or incomplete_at); None if it was not open."""
+        stmt = _complete(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
+        key = {
+            "b_id": message_id,
+            "b_tenant": tenant,
+            "b_status": status,
+            "b_content": content,
+            "b_details": incomplete_details,
+            "b_replay": replay,
+            "b_now": self._db.clock(),
+        }
+        found = await self._db.write(lambda conn: conn.execute(stmt, key).mappings().first())
+        return None if found is None else objects.message(found)
+
+    async def finish(
+        self,
+        tenant: str | None,
+        message_id: str,
+        step_id: str,
+        *,
+        content: Content,
+        status: Literal["completed", "incomplete"] = "completed",
+        incomplete_details: JSON | None = None,
+        replay: Replay | None = None,
+        usage: JSON | None = None,
+        step_error: JSON | None = None,
+    ) -> tuple[JSON, JSON] | None:
+        """`complete` the reply and its `message_creation` step in one transaction: (message, step).
+
+        The step completes with `usage`, or fails with `step_error` if given. None (nothing changed) if the
+        message was not `in_progress`.
+        """
+        now = self._db.clock()
+        stmt = _complete(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
+        key = {
+            "b_id": message_id,
+            "b_tenant": tenant,
+            "b_status": status,
+            "b_content": content,
+            "b_details": incomplete_details,
+            "b_replay": replay,
+            "b_now": now,
+        }
+        step_key = {
+            "b_step": step_id,
+            "b_step_status": "failed" if step_error else "completed",
+            "b_completed_at": None if step_error else now,
+            "b_failed_at": now if step_error else None,
+            "b_usage": usage,
+            "b_error": step_error,
+        }
+
+        def body(conn: Connection) -> tuple[JSON, JSON] | None:
+            msg = conn.execute(stmt, key).mappings().first()
+            if msg is None:
+                return None
+            step = conn.execute(_FINISH_STEP, step_key).mappings().first()
+            if step is None or step["run_id"] != msg["run_id"]:
+                raise RunStateConflict(
+                    str(msg["run_id"]), "unknown", f"Step {step_id} is not open for this run."
+                )
+            return objects.message(msg), objects.step(step)
+
+        return await self._db.write(body)

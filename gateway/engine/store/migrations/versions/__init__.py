@@ -1,0 +1,1 @@
+"""Revision scripts, written by hand; `tests/engine/store` checks head against `tables.metadata`."""

@@ -1,0 +1,77 @@
+"""OpenAI cursor pages: `limit` 1-100, `order` asc|desc by `seq`, `after`/`before` object ids, `has_more`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, select
+
+from gateway.engine.store.errors import InvalidCursor, InvalidPage, NotFound
+from gateway.engine.store.objects import JSON, Row
+
+
+def exists(conn: Connection, table: Table, kind: str, tenant: str, id: str) -> None:
+    """NotFound unless this tenant has the object (a list of a missing parent is a 404, not an empty page)."""
+    if conn.scalar(select(table.c.seq).where(table.c.id == id, table.c.tenant == tenant)) is None:
+        raise NotFound(kind, id)
+
+
+def check(limit: int, order: str) -> None:
+    """Raised before any IO, so a bad page never costs a round trip."""
+    if not 1 <= limit <= 100:
+        raise InvalidPage("Invalid 'limit': must be between 1 and 100.", "limit")
+    if order not in ("asc", "desc"):
+        raise InvalidPage("Invalid 'order': must be 'asc' or 'desc'.", "order")
+
+
+def page(
+    conn: Connection,
+    table: Table,
+    scope: Sequence[ColumnElement[bool]],
+    to_json: Callable[[Row], JSON],
+    *,
+    filters: Sequence[ColumnElement[bool]] = (),
+    limit: int = 20,
+    order: str = "desc",
+    after: str | None = None,
+    before: str | None = None,
+) -> JSON:
+    """One page of `table` rows in `scope` (tenant, parent) narrowed by `filters`; cursors resolve in `scope`.
+
+    `before` alone returns the `limit` objects just before the cursor in list order (walking back from it),
+    and `has_more` then says whether more lie further back, as OpenAI does. Fetches limit + 1 rows.
+    """
+    check(limit, order)
+    desc = order == "desc"
+    seq = table.c.seq
+    conds = [*scope, *filters]
+    if after is not None:
+        at = _cursor(conn, table, scope, "after", after)
+        conds.append(seq < at if desc else seq > at)
+    if before is not None:
+        at = _cursor(conn, table, scope, "before", before)
+        conds.append(seq > at if desc else seq < at)
+    backwards = before is not None and after is None
+    ascending = desc == backwards
+    stmt = select(table).where(*conds).order_by(seq.asc() if ascending else seq.desc()).limit(limit + 1)
+    rows: list[Any] = list(conn.execute(stmt).mappings())
+    has_more = len(rows) > limit
+    del rows[limit:]
+    if backwards:
+        rows.reverse()
+    data = [to_json(r) for r in rows]
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
+def _cursor(conn: Connection, table: Table, scope: Sequence[ColumnElement[bool]], param: str, id: str) -> int:
+    at = conn.scalar(select(table.c.seq).where(table.c.id == id, *scope))
+    if at is None:
+        raise InvalidCursor(param, id)
+    return int(at)

@@ -1,0 +1,70 @@
+"""Row builders and types shared by the object modules: new messages, the private replay, step inserts."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+from sqlalchemy import bindparam, func, select
+
+from gateway.engine.store.ids import new_id
+from gateway.engine.store.objects import JSON
+from gateway.engine.store.tables import messages as t
+from gateway.engine.store.tables import run_steps
+
+Content = list[JSON]
+"""OpenAI content blocks."""
+
+
+class NewMessage(TypedDict):
+    role: Literal["user", "assistant"]
+    content: str | Content
+    attachments: NotRequired[list[JSON] | None]
+    metadata: NotRequired[dict[str, str] | None]
+
+
+class Replay(TypedDict, total=False):
+    """What MiniMax must get back of an assistant turn: never shown to clients. `content` is the text as
+    MiniMax sent it, when that differs from the message's (e.g. with its `<think>` part)."""
+
+    content: str
+    reasoning: str | None
+    reasoning_details: Any
+    tool_calls: list[JSON]
+
+
+def text_content(value: str) -> Content:
+    return [{"type": "text", "text": {"value": value, "annotations": []}}]
+
+
+def message_row(tenant: str, thread_id: str, now: int, m: NewMessage) -> JSON:
+    """A client-written message (complete on arrival). A string content becomes one text block."""
+    content = m["content"]
+    return {
+        "id": new_id("msg"),
+        "tenant": tenant,
+        "thread_id": thread_id,
+        "created_at": now,
+        "role": m["role"],
+        "status": "completed",
+        "content": text_content(content) if isinstance(content, str) else content,
+        "assistant_id": None,
+        "run_id": None,
+        "attachments": m.get("attachments") or [],
+        "completed_at": now,
+        "incomplete_at": None,
+        "incomplete_details": None,
+        "metadata": m.get("metadata") or {},
+        "replay": None,
+    }
+
+
+def step_insert() -> Any:
+    """Insert a step; its `anchor_seq` (history position) is the thread's newest message seq, or 0."""
+    newest = (
+        select(t.c.seq)
+        .where(t.c.thread_id == bindparam("b_anchor_thread"))
+        .order_by(t.c.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return run_steps.insert().values(anchor_seq=func.coalesce(newest, 0))

@@ -1,0 +1,248 @@
+"""Runs: create (one active per thread), retrieve, list, modify, and compare-and-set status transitions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.engine.store import objects
+from gateway.engine.store.db import Db
+from gateway.engine.store.errors import NotFound, ThreadBusy
+from gateway.engine.store.guards import THREAD_ROW, active_run, lock_idle
+from gateway.engine.store.ids import new_id
+from gateway.engine.store.objects import JSON
+from gateway.engine.store.paging import check, exists, page
+from gateway.engine.store.rows import NewMessage, message_row
+from gateway.engine.store.steps import close_open
+from gateway.engine.store.tables import assistants, messages, threads
+from gateway.engine.store.tables import runs as t
+from gateway.engine.store.tool_outputs import ToolOutput, submit
+from gateway.engine.store.transitions import CLOSE, RunStatus, transition_stmt, transition_values
+
+_INSERT = t.insert()
+_MESSAGE_INSERT = messages.insert()
+# The thread lock that also reads the assistant's run defaults: one statement fewer per run.
+_LOCK_WITH_ASSISTANT = (
+    select(
+        assistants.c.id.label("assistant"),
+        assistants.c.model,
+        assistants.c.instructions,
+        assistants.c.tools,
+        assistants.c.temperature,
+        assistants.c.top_p,
+        assistants.c.response_format,
+    )
+    .select_from(
+        threads.outerjoin(
+            assistants,
+            and_(assistants.c.id == bindparam("b_assistant"), assistants.c.tenant == bindparam("tenant")),
+        )
+    )
+    .where(*THREAD_ROW)
+    .with_for_update(of=threads)
+)
+_MINE = (
+    t.c.id == bindparam("b_id"),
+    t.c.thread_id == bindparam("b_thread"),
+    t.c.tenant == bindparam("b_tenant"),
+)
+_GET = select(t).where(*_MINE)
+_GET_ANY = select(t).where(t.c.id == bindparam("b_id"))
+_SET_METADATA = update(t).where(*_MINE).values(metadata=bindparam("b_metadata")).returning(*t.c)
+
+
+class Runs:
+    def __init__(self, db: Db, lease_ttl: float) -> None:
+        self._db = db
+        self._lease_ttl = lease_ttl
+
+    async def create(
+        self,
+        tenant: str,
+        thread_id: str,
+        assistant_id: str,
+        *,
+        model: str | None = None,
+        instructions: str | None = None,
+        tools: list[JSON] | None = None,
+        metadata: dict[str, str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        max_prompt_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        truncation_strategy: JSON | None = None,
+        tool_choice: Any = "auto",
+        parallel_tool_calls: bool = True,
+        response_format: Any = None,
+        additional_messages: Sequence[NewMessage] = (),
+        expires_in: int = 600,
+        lease_owner: str | None = None,
+    ) -> JSON:
+        """A `queued` run, after `additional_messages`, in one transaction; ThreadBusy if one is active.
+
+        model / instructions / tools / temperature / top_p / response_format left None come from the
+        assistant. The run starts with a lease (`lease_owner` or nobody, until now + lease_ttl): if no
+        executor claims it in time, the orphan sweep fails it.
+        """
+        now = self._db.clock()
+        row: dict[str, Any] = {
+            "id": new_id("run"),
+            "tenant": tenant,
+            "thread_id": thread_id,
+            "assistant_id": assistant_id,
+            "created_at": now,
+            "status": "queued",
+            "started_at": None,
+            "expires_at": now + expires_in,
+            "cancelled_at": None,
+            "failed_at": None,
+            "completed_at": None,
+            "required_action": None,
+            "last_error": None,
+            "incomplete_details": None,
+            "usage": None,
+            "metadata": metadata or {},
+            "max_prompt_tokens": max_prompt_tokens,
+            "max_completion_tokens": max_completion_tokens,
+            "truncation_strategy": truncation_strategy or {"type": "auto", "last_messages": None},
+            "tool_choice": tool_choice,
+            "parallel_tool_calls": parallel_tool_calls,
+            "lease_owner": lease_owner,
+            "lease_until": now + self._lease_ttl,
+        }
+        given = {
+            "model": model,
+            "instructions": instructions,
+            "tools": tools,
+            "temperature": temperature,
+            "top_p": top_p,
+            "response_format": response_format,
+        }
+        extra = [message_row(tenant, thread_id, now, m) for m in additional_messages]
+
+        def body(conn: Connection) -> None:
+            found = lock_idle(
+                conn, tenant, thread_id, _LOCK_WITH_ASSISTANT, b_assistant=assistant_id
+            )._mapping
+            if found["assistant"] is None:
+                raise NotFound("assistant", assistant_id)
+            row.update({k: found[k] if v is None else v for k, v in given.items()})
+            row["instructions"] = row["instructions"] or ""
+            if extra:
+                conn.execute(_MESSAGE_INSERT, extra)
+            conn.execute(_INSERT, row)
+
+        try:
+            await self._db.write(body)
+        except IntegrityError:
+            # The partial unique index caught what the lock did not (should not happen: it is the backstop).
+            active = await self._db.read(lambda conn: active_run(conn, thread_id))
+            if active is None:
+                raise
+            raise ThreadBusy(thread_id, active) from None
+        return objects.run(row)
+
+    async def retrieve(self, tenant: str, thread_id: str, run_id: str) -> JSON:
+        key = {"b_id": run_id, "b_thread": thread_id, "b_tenant": tenant}
+        found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
+        if found is None:
+            raise NotFound("run", run_id)
+        return objects.run(found)
+
+    async def get(self, run_id: str) -> tuple[str, JSON] | None:
+        """The engine's lookup by id alone: (tenant, run), or None."""
+        found = await self._db.read(lambda conn: conn.execute(_GET_ANY, {"b_id": run_id}).mappings().first())
+        return None if found is None else (found["tenant"], objects.run(found))
+
+    async def list(
+        self,
+        tenant: str,
+        thread_id: str,
+        *,
+        limit: int = 20,
+        order: str = "desc",
+        after: str | None = None,
+        before: str | None = None,
+    ) -> JSON:
+        check(limit, order)
+
+        def body(conn: Connection) -> JSON:
+            exists(conn, threads, "thread", tenant, thread_id)
+            return page(
+                conn,
+                t,
+                [t.c.thread_id == thread_id, t.c.tenant == tenant],
+                objects.run,
+                limit=limit,
+                order=order,
+                after=after,
+                before=before,
+            )
+
+        return await self._db.read(body)
+
+    async def modify(self, tenant: str, thread_id: str, run_id: str, *, metadata: dict[str, str]) -> JSON:
+        key = {"b_id": run_id, "b_thread": thread_id, "b_tenant": tenant, "b_metadata": metadata}
+        found = await self._db.write(lambda conn: conn.execute(_SET_METADATA, key).mappings().first())
+        if found is None:
+            raise NotFound("run", run_id)
+        return objects.run(found)
+
+    async def transition(
+        self,
+        tenant: str | None,
+        run_id: str,
+        from_statuses: Collection[str],
+        to_status: RunStatus,
+        *,
+        close_children: bool = False,
+        **fields: Any,
+    ) -> JSON | None:
+        """Compare-and-set the status: the updated run, or None if it was not in `from_statuses`.
+
+        Stamps follow OpenAI unless given in `fields`: `in_progress` sets `started_at` once; `cancelled` /
+        `failed` / `completed` stamp their `*_at`; a terminal status (except `expired`) clears `expires_at`;
+        any status but `requires_action` clears `required_action`; `requires_action` and terminal statuses
+        drop the lease. `close_children` (cancelled / failed / expired) also ends the run's open steps and
+        marks its in-progress messages incomplete (`run_cancelled` / `run_failed` / `run_expired`).
+        """
+        now = self._db.clock()
+        values = transition_values(to_status, now, fields)
+        started = to_status == "in_progress" and "started_at" not in fields
+        stmt = transition_stmt(tenant is not None, frozenset(values), started)
+        key = {
+            "b_id": run_id,
+            "b_tenant": tenant,
+            "b_from": list(from_statuses),
+            "b_now": now,
+            **{"b_" + k: v for k, v in values.items()},
+        }
+        close = CLOSE.get(to_status) if close_children else None
+
+        def body(conn: Connection) -> Any:
+            found = conn.execute(stmt, key).mappings().first()
+            if found is not None and close is not None:
+                close_open(conn, run_id, now, close[0], close[1], found["last_error"])
+            return found
+
+        found = await self._db.write(body)
+        return None if found is None else objects.run(found)
+
+    async def submit_tool_outputs(
+        self,
+        tenant: str,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        lease_owner: str | None = None,
+    ) -> tuple[JSON, JSON]:
+        """Record the outputs and re-queue the run, in one transaction: (run, completed tool-calls step).
+
+        The run must be `requires_action` (RunStateConflict), the ids exactly its required calls, each once
+        (ToolOutputsMismatch). Each output lands in the step's `function.output` and in a tool-result
+        record for `history`. The run is re-leased like a new one (see `create`).
+        """
+        return await submit(self._db, tenant, thread_id, run_id, outputs, lease_owner, self._lease_ttl)

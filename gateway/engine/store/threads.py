@@ -1,0 +1,90 @@
+"""Threads: create (with first messages), retrieve, modify, delete (cascading to everything in them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypedDict
+
+from sqlalchemy import Connection, bindparam, delete, select, update
+
+from gateway.engine.store import objects
+from gateway.engine.store.db import Db
+from gateway.engine.store.errors import NotFound
+from gateway.engine.store.ids import new_id
+from gateway.engine.store.objects import JSON
+from gateway.engine.store.rows import NewMessage, message_row
+from gateway.engine.store.tables import messages
+from gateway.engine.store.tables import threads as t
+
+
+class ThreadChanges(TypedDict, total=False):
+    metadata: dict[str, str]
+    tool_resources: JSON | None
+
+
+_INSERT = t.insert()
+_MESSAGE_INSERT = messages.insert()
+_MINE = (t.c.id == bindparam("id"), t.c.tenant == bindparam("tenant"))
+_GET = select(t).where(*_MINE)
+_DELETE = delete(t).where(*_MINE)
+
+
+class Threads:
+    def __init__(self, db: Db) -> None:
+        self._db = db
+
+    async def create(
+        self,
+        tenant: str,
+        *,
+        metadata: dict[str, str] | None = None,
+        tool_resources: JSON | None = None,
+        messages: Sequence[NewMessage] = (),
+    ) -> JSON:
+        """A thread and its first messages, in one transaction."""
+        now = self._db.clock()
+        row: JSON = {
+            "id": new_id("thread"),
+            "tenant": tenant,
+            "created_at": now,
+            "metadata": metadata or {},
+            "tool_resources": tool_resources,
+        }
+        rows = [message_row(tenant, row["id"], now, m) for m in messages]
+
+        def body(conn: Connection) -> None:
+            conn.execute(_INSERT, row)
+            if rows:
+                conn.execute(_MESSAGE_INSERT, rows)
+
+        await self._db.write(body)
+        return objects.thread(row)
+
+    async def retrieve(self, tenant: str, thread_id: str) -> JSON:
+        found = await self._db.read(
+            lambda conn: conn.execute(_GET, {"id": thread_id, "tenant": tenant}).mappings().first()
+        )
+        if found is None:
+            raise NotFound("thread", thread_id)
+        return objects.thread(found)
+
+    async def modify(self, tenant: str, thread_id: str, changes: ThreadChanges) -> JSON:
+        if not changes:
+            return await self.retrieve(tenant, thread_id)
+        stmt = (
+            update(t).where(t.c.id == thread_id, t.c.tenant == tenant).values(dict(changes)).returning(*t.c)
+        )
+        found = await self._db.write(lambda conn: conn.execute(stmt).mappings().first())
+        if found is None:
+            raise NotFound("thread", thread_id)
+        return objects.thread(found)
+
+    async def delete(self, tenant: str, thread_id: str) -> JSON:
+        """Deletes its messages, runs, steps and tool results too (foreign keys ON DELETE CASCADE)."""
+
+        def body(conn: Connection) -> int:
+            return conn.execute(_DELETE, {"id": thread_id, "tenant": tenant}).rowcount
+
+        if await self._db.write(body) == 0:
+            raise NotFound("thread", thread_id)
+        return objects.deleted("thread", thread_id)

@@ -1,0 +1,1 @@
+"""Tests of the engine's store, each on SQLite (a file) and PostgreSQL."""

@@ -1,0 +1,157 @@
+"""Small builders shared by the store tests."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from gateway.engine.store import Store
+
+JSON = dict[str, Any]
+
+# OpenAI v2's fields, as the gateway's bridge (`assistant_to_openai`, `run_to_openai`, ...) returns them.
+FIELDS = {
+    "assistant": {
+        "id",
+        "object",
+        "created_at",
+        "name",
+        "description",
+        "model",
+        "instructions",
+        "tools",
+        "tool_resources",
+        "metadata",
+        "temperature",
+        "top_p",
+        "response_format",
+    },
+    "thread": {"id", "object", "created_at", "metadata", "tool_resources"},
+    "message": {
+        "id",
+        "object",
+        "created_at",
+        "thread_id",
+        "role",
+        "content",
+        "assistant_id",
+        "run_id",
+        "attachments",
+        "status",
+        "completed_at",
+        "incomplete_at",
+        "incomplete_details",
+        "metadata",
+    },
+    "run": {
+        "id",
+        "object",
+        "created_at",
+        "assistant_id",
+        "thread_id",
+        "status",
+        "started_at",
+        "expires_at",
+        "cancelled_at",
+        "failed_at",
+        "completed_at",
+        "required_action",
+        "last_error",
+        "model",
+        "instructions",
+        "tools",
+        "metadata",
+        "incomplete_details",
+        "usage",
+        "temperature",
+        "top_p",
+        "max_prompt_tokens",
+        "max_completion_tokens",
+        "truncation_strategy",
+        "response_format",
+        "tool_choice",
+        "parallel_tool_calls",
+    },
+    "step": {
+        "id",
+        "object",
+        "created_at",
+        "run_id",
+        "assistant_id",
+        "thread_id",
+        "type",
+        "status",
+        "cancelled_at",
+        "completed_at",
+        "expired_at",
+        "failed_at",
+        "last_error",
+        "step_details",
+        "usage",
+        "metadata",
+    },
+}
+
+
+def tenant() -> str:
+    return "tenant-" + secrets.token_hex(4)
+
+
+async def thread_with_assistant(store: Store, who: str, **assistant: Any) -> tuple[JSON, JSON]:
+    a = await store.assistants.create(who, model=assistant.pop("model", "MiniMax-M1"), **assistant)
+    t = await store.threads.create(who, messages=[{"role": "user", "content": "hello"}])
+    return a, t
+
+
+def tool_step_details(*call_ids: str) -> JSON:
+    return {
+        "type": "tool_calls",
+        "tool_calls": [
+            {
+                "id": c,
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"q": 1}', "output": None},
+            }
+            for c in call_ids
+        ],
+    }
+
+
+def required_action(*call_ids: str) -> JSON:
+    return {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {
+            "tool_calls": [
+                {"id": c, "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}
+                for c in call_ids
+            ]
+        },
+    }
+
+
+async def run_to_requires_action(store: Store, who: str, *call_ids: str) -> tuple[JSON, JSON, JSON]:
+    """A run waiting for outputs of `call_ids`: (thread, run, tool step)."""
+    a, t = await thread_with_assistant(store, who)
+    run = await store.runs.create(who, t["id"], a["id"])
+    await store.runs.transition(who, run["id"], ["queued"], "in_progress")
+    step = await store.steps.create(
+        who,
+        thread_id=t["id"],
+        run_id=run["id"],
+        assistant_id=a["id"],
+        step_details=tool_step_details(*call_ids),
+    )
+    waiting = await store.runs.transition(
+        who,
+        run["id"],
+        ["in_progress"],
+        "requires_action",
+        required_action=required_action(*call_ids),
+        expires_at=store_now(store) + 600,
+    )
+    assert waiting is not None
+    return t, waiting, step
+
+
+def store_now(store: Store) -> int:
+    return int(store.db.clock())
