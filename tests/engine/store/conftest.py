@@ -24,7 +24,15 @@ import pytest_asyncio
 
 from gateway.engine.store import Store, migrate
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """$PG_BIN, else the newest server Debian's `postgresql` package installed."""
+    if "PG_BIN" in os.environ:
+        return Path(os.environ["PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _pg_bin()
 START = 1_700_000_000
 
 
@@ -66,7 +74,7 @@ def pg_server() -> Iterator[PgServer]:
     for tool in ("initdb", "pg_ctl", "postgres"):
         if not (PG_BIN / tool).exists():
             pytest.fail(
-                f"PostgreSQL binaries missing: {PG_BIN / tool} (install postgresql-15, or set PG_BIN)"
+                f"PostgreSQL binaries missing: {PG_BIN / tool} (apt-get install postgresql, or set PG_BIN)"
             )
     base = Path(tempfile.mkdtemp(prefix="store-pg-"))
     data = base / "data"
