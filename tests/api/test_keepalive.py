@@ -1,0 +1,30 @@
+"""Keep-alive pings hold a stream open while MiniMax is slow to send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+
+from tests.api.test_runs_edge import RUN, body, frame, gateway, start, text
+from tests.stream_checks import check, parse_sse
+
+
+def test_keepalive_pings_hold_a_stalled_stream_open() -> None:
+    async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await start(send)
+        await body(send, frame(RUN) + text("Hel"))
+        await anyio.sleep(1.2)  # a slow first token, longer than a proxy's idle timeout would allow
+        await body(send, text("lo"), more=False)
+
+    with gateway(script, keepalive_interval=0.2, idle_timeout=5) as base:
+        response = httpx.post(
+            f"{base}/threads/t/runs",
+            json={"assistant_id": "a", "stream": True},
+            headers={"Authorization": "Bearer k"},
+            timeout=10,
+        )
+    pings = response.text.count(": ping\n\n")
+    assert pings >= 3, response.text
+    assert check(parse_sse(response.content)).texts == {"msg_1": "Hello"}

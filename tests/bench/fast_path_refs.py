@@ -1,0 +1,188 @@
+"""The general paths that the stream hot path's four inlined copies stand in for, as references.
+
+Each reference is the production code with its inlined copy left out, so only the general path
+runs; the property tests (`tests/stream/test_fast_paths.py`, `tests/bridge/test_fast_path.py`)
+check that copy and reference give identical output, and `tests.bench.fast_paths` times both.
+A reference must follow the production method it copies: when that changes, change this too
+(the property tests then fail until it does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import gateway.stream.emitter
+import gateway.stream.message
+from gateway.bridge.frames import Frame
+from gateway.bridge.translator import RunStreamTranslator, last_error_code
+from gateway.errors import GatewayError
+from gateway.lifecycle import StreamHandle
+from gateway.metrics import Metrics
+from gateway.stream.events import StreamEvent, TextDelta
+from gateway.stream.message import MessageStream, _Block, _text_delta
+from gateway.stream.relay import _RUN_ERROR_CODES, INTERNAL, SHUTDOWN, EventSource, Write, _uncancel, log
+from gateway.stream.sse import DONE, encode_into, error_event
+from gateway.stream.text import TextAccumulator
+
+_new = tuple.__new__
+
+
+async def relay_general(source: EventSource, metrics: Metrics, write: Write, handle: StreamHandle) -> None:
+    """`gateway.stream.relay.relay` with every unit encoded by `encode_into` (no inlined text delta)."""
+    parts = encode_into(source.prelude, [])
+    units = 0
+    events_out = len(source.prelude)
+    closing: list[StreamEvent] = []
+    try:
+        try:
+            handle.relaying = True
+            while (
+                not (source.terminal or handle.stopped) and (batch := await source.next_batch()) is not None
+            ):
+                for out in batch:
+                    units += 1
+                    if out:
+                        events_out += len(out)
+                        encode_into(out, parts)
+                del batch
+                if parts:
+                    chunk, parts = b"".join(parts), []
+                    await write(chunk)
+                    del chunk
+            handle.relaying = False
+            closing = source.fail("server_error", SHUTDOWN) if handle.stopped else source.finish()
+        except asyncio.CancelledError:
+            handle.relaying = False
+            if not handle.stopped:
+                raise
+            _uncancel()
+            closing = source.fail("server_error", SHUTDOWN)
+        except GatewayError as exc:
+            closing = source.fail(exc.code if exc.code in _RUN_ERROR_CODES else "server_error", exc.message)
+        except Exception:
+            log.exception("translating a stream failed")
+            try:
+                closing = source.fail("server_error", INTERNAL)
+            except Exception:
+                log.exception("closing the failed stream failed too")
+                await write(b"".join(parts) + error_event(INTERNAL) + DONE, last=True)
+                return
+        events_out += len(closing)
+        await write(b"".join(encode_into(closing, parts)) + DONE, last=True)
+    finally:
+        metrics.frames_in.inc(units)
+        metrics.events_out.inc(events_out)
+        await source.aclose()
+
+
+class GeneralTranslator(RunStreamTranslator):
+    """`RunStreamTranslator` whose `on_frame` takes `_start` + `_on_message` for every message frame."""
+
+    __slots__ = ()
+
+    def on_frame(self, frame: Frame) -> list[StreamEvent]:
+        emitter = self.emitter
+        if emitter.terminal:
+            return []
+        kind, data = frame
+        events: list[StreamEvent] = []
+        if isinstance(data, dict) and kind != "message":
+            if kind == "error":
+                code = self.error_code = data.get("code", 0)
+                return self.fail(
+                    last_error_code(code) if isinstance(code, int) else "server_error",
+                    f"MiniMax error {code}: {data.get('message', '')}",
+                )
+            self._start(data, run_frame=kind == "run", events=events)
+            if kind == "run":
+                self._on_run(data, events)
+            else:
+                self._on_step(data, events)
+            return events
+        self._start(data, run_frame=False, events=events)
+        self._on_message(data, events)
+        return events
+
+
+class GeneralMessageStream(MessageStream):
+    """`MessageStream` whose `apply` always runs the loop (no single-item branch)."""
+
+    __slots__ = ()
+
+    def apply(self, content: Any) -> list[StreamEvent]:
+        if type(content) is not list:
+            return []
+        blocks = self._blocks
+        deltas: list[dict[str, Any] | tuple[_Block, str]] = []
+        for position, item in enumerate(content):
+            if type(item) is not dict:
+                continue
+            key = item.get("id") or position
+            text = item.get("text")
+            if text is not None or item.get("type") == "text":
+                if type(text) is dict:
+                    value = text.get("value")
+                    raw_annotations = text.get("annotations")
+                else:
+                    value, raw_annotations = text, None
+                block = blocks.get(key)
+                if block is None:
+                    block = blocks[key] = _Block("text", self._mode)
+                piece = block.text.push(value if type(value) is str else "")
+                anns = block.new_annotations(raw_annotations, self._annotate) if raw_annotations else None
+                if block.index < 0 and (piece or anns):
+                    self._index(block)
+                if anns:
+                    deltas.append(
+                        {"index": block.index, "type": "text", "text": {"value": piece, "annotations": anns}}
+                    )
+                elif piece:
+                    deltas.append((block, piece))
+            elif item.get("type") == "image_file" and key not in blocks:
+                block = blocks[key] = _Block("image_file", self._mode)
+                file_id = (item.get("image_file") or {}).get("file_id", "")
+                block.text.push(file_id)
+                deltas.append(
+                    {
+                        "index": self._index(block),
+                        "type": "image_file",
+                        "image_file": {"file_id": file_id, "detail": "auto"},
+                    }
+                )
+        if not deltas:
+            return []
+        if len(deltas) == 1 and type(first := deltas[0]) is tuple:
+            return [_new(TextDelta, (first[0].head, first[1]))]
+        return [self._delta([_text_delta(d) if isinstance(d, tuple) else d for d in deltas])]
+
+
+class GeneralAccumulator(TextAccumulator):
+    """`TextAccumulator` whose `push` always goes through `_take` / `_resolve_held`."""
+
+    __slots__ = ()
+
+    def push(self, value: str) -> str:
+        if self._held_ext is None and self._held_equal is None:
+            return self._take(value)
+        if value == self._held_equal:
+            return ""
+        out = self._resolve_held(value)
+        return out + self._take(value)
+
+
+@contextmanager
+def general_paths(*, message: bool = False, text: bool = False) -> Iterator[None]:
+    """While open, messages the emitter opens are `GeneralMessageStream`s (`message`) and their
+    text blocks accumulate with `GeneralAccumulator` (`text`); production code is left as it is."""
+    saved = gateway.stream.emitter.MessageStream, gateway.stream.message.TextAccumulator
+    if message:
+        gateway.stream.emitter.MessageStream = GeneralMessageStream  # type: ignore[misc]
+    if text:
+        gateway.stream.message.TextAccumulator = GeneralAccumulator  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        gateway.stream.emitter.MessageStream, gateway.stream.message.TextAccumulator = saved  # type: ignore[misc]

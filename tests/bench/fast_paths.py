@@ -1,0 +1,193 @@
+"""Time each inlined copy on the stream hot path against the general path it stands in for.
+
+    .venv/bin/python -m tests.bench.fast_paths [--frames 20000] [--cumulative-frames 5000]
+                                               [--repeat 7] [--copy 1 --copy 4]
+
+Each workload is one run's MiniMax frames, decoded by `parse_frame` beforehand (as the bridge does,
+typed `MessageData`), then timed through translator + relay into an in-memory write: once with
+production code, once with one copy replaced by its general path (`tests.bench.fast_path_refs`).
+Best of `--repeat` runs each, interleaved in alternating order, the garbage collector off while
+timing; both must write the same bytes. The saving is the share of the general path's time per
+frame that the copy takes off. That time leaves out what every frame costs besides (reading the
+socket, SSE decoding, parsing, the socket write), so a copy's share of the gateway's real
+per-frame cost is smaller still. Not collected by pytest (no `test_` prefix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import hashlib
+import itertools
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NamedTuple
+
+import orjson
+
+from gateway.bridge.events import FrameEvents
+from gateway.bridge.frames import Frame, parse_frame
+from gateway.bridge.translator import RunStreamTranslator
+from gateway.lifecycle import Lifecycle
+from gateway.metrics import Metrics
+from gateway.stream.relay import relay
+from tests.bench.fast_path_refs import GeneralTranslator, general_paths, relay_general
+
+RUN = {"id": "run_1", "object": "run", "thread_id": "thread_1", "assistant_id": "asst_1"}
+STEP = {"id": "step_1", "object": "run step", "run_id": "run_1", "type": "message_creation"}
+WORDS = ("The ", "quic", "k br", "own ", "fox ", "jump", "s ov", "er t", "he l", "azy ", "dög ", "🌍 ab")
+
+
+def wire(data: dict[str, Any]) -> bytes:
+    return orjson.dumps({"data": data, "base_resp": {"status_code": 0, "status_msg": "success"}})
+
+
+def message(value: str, role: str = "ai") -> bytes:
+    content = [{"type": "text", "text": {"value": value, "annotations": []}}]
+    return wire({"id": "msg_1", "object": "message", "role": role, "run_id": "run_1", "content": content})
+
+
+def stream(frames: int, cumulative: bool) -> list[Frame]:
+    """A run as MiniMax streams it: run and step frames around `frames` message frames of 4-char
+    pieces (or the running total, `cumulative`), decoded."""
+    pieces = [WORDS[i % len(WORDS)] for i in range(frames)]
+    values = itertools.accumulate(pieces) if cumulative else iter(pieces)
+    payloads = [
+        wire({**RUN, "status": "queued"}),
+        wire({**RUN, "status": "in_progress"}),
+        message("Hello", role="user"),
+        wire({**STEP, "status": "in_progress"}),
+        *(message(value) for value in values),
+        wire({**STEP, "status": "completed"}),
+        wire({**RUN, "status": "completed"}),
+    ]
+    decoded = [parse_frame(p) for p in payloads]
+    assert all(f is not None for f in decoded)
+    return decoded  # type: ignore[return-value]
+
+
+class Path(NamedTuple):
+    """What runs a workload: the translator class, the relay, and the general paths swapped in."""
+
+    translator: type[RunStreamTranslator]
+    relay: Callable[..., Any]
+    paths: Callable[[], AbstractContextManager[None]]
+
+
+PRODUCTION = Path(RunStreamTranslator, relay, nullcontext)
+COPIES = {  # the copy -> its general path
+    "1 relay: inlined TextDelta encoding": Path(RunStreamTranslator, relay_general, nullcontext),
+    "2 RunStreamTranslator.on_frame hot path": Path(GeneralTranslator, relay, nullcontext),
+    "3 MessageStream.apply single item": Path(
+        RunStreamTranslator, relay, lambda: general_paths(message=True)
+    ),
+    "4 TextAccumulator.push fast append": Path(RunStreamTranslator, relay, lambda: general_paths(text=True)),
+    "all four": Path(GeneralTranslator, relay_general, lambda: general_paths(message=True, text=True)),
+}
+
+
+class Reads:
+    """A `FrameSource` handing out the decoded frames, `per_read` at a time."""
+
+    def __init__(self, frames: list[Frame], per_read: int) -> None:
+        self._reads: Iterator[list[Frame]] = iter(
+            [frames[i : i + per_read] for i in range(0, len(frames), per_read)]
+        )
+
+    async def next_batch(self) -> list[Frame] | None:
+        return next(self._reads, None)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def _ready() -> bool:
+    return True
+
+
+def timed(path: Path, frames: list[Frame], per_read: int) -> tuple[int, str]:
+    """Nanoseconds to relay `frames` through `path`, and a digest of the bytes written."""
+    chunks: list[bytes] = []
+
+    async def write(chunk: bytes, last: bool = False) -> None:
+        chunks.append(chunk)
+
+    async def main() -> int:
+        counter = itertools.count()
+        translator = path.translator(
+            {"thread_id": "thread_1"}, new_id=lambda p: f"{p}{next(counter)}", clock=lambda: 1700000000
+        )
+        metrics = Metrics()
+        source = FrameEvents(Reads(frames, per_read), translator, metrics)
+        handle = Lifecycle(1, _ready, 1).open_stream()
+        with path.paths():
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter_ns()
+                await path.relay(source, metrics, write, handle)
+                return time.perf_counter_ns() - start
+            finally:
+                gc.enable()
+
+    elapsed = asyncio.run(main())
+    return elapsed, hashlib.sha256(b"".join(chunks)).hexdigest()
+
+
+class Figures(NamedTuple):
+    copy_us: float  # best µs per frame, with the copy (production)
+    general_us: float  # best µs per frame, general path
+    copy_median: float
+    general_median: float
+
+    @property
+    def saving(self) -> float:
+        return 100 * (self.general_us - self.copy_us) / self.general_us
+
+
+def compare(general: Path, frames: list[Frame], per_read: int, repeat: int) -> Figures:
+    runs: dict[Path, list[float]] = {PRODUCTION: [], general: []}
+    digests = set()
+    for i in range(repeat):
+        for path in (PRODUCTION, general)[:: 1 if i % 2 else -1]:  # interleaved: drift hits both alike
+            ns, digest = timed(path, frames, per_read)
+            runs[path].append(ns / 1000 / len(frames))
+            digests.add(digest)
+    assert len(digests) == 1, "the copy and the general path wrote different bytes"
+    copy_runs, general_runs = runs[PRODUCTION], runs[general]
+    return Figures(
+        min(copy_runs), min(general_runs), statistics.median(copy_runs), statistics.median(general_runs)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20_000, help="message frames, incremental streams")
+    parser.add_argument("--cumulative-frames", type=int, default=5_000, help="message frames, cumulative")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--copy", action="append", help="only the copies whose name starts with this")
+    args = parser.parse_args()
+    workloads = {
+        f"incremental, {args.frames} frames, 1 per read": (stream(args.frames, False), 1),
+        f"incremental, {args.frames} frames, 16 per read": (stream(args.frames, False), 16),
+        f"cumulative, {args.cumulative_frames} frames, 1 per read": (stream(args.cumulative_frames, True), 1),
+    }
+    print(f"best of {args.repeat} (median in brackets), µs per frame, translator + relay")
+    for workload, (frames, per_read) in workloads.items():
+        print(f"\n{workload}")
+        print(f"  {'copy':42} {'with copy':>17} {'general path':>17} {'saving':>8}")
+        for name, general in COPIES.items():
+            if args.copy and not name.startswith(tuple(args.copy)):
+                continue
+            f = compare(general, frames, per_read, args.repeat)
+            print(
+                f"  {name:42} {f.copy_us:7.3f} [{f.copy_median:7.3f}] {f.general_us:7.3f} "
+                f"[{f.general_median:7.3f}] {f.saving:7.1f}%"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""The stream core's inlined copies give exactly what the general path gives, on random inputs:
+the relay's text-delta encoding (vs `encode_into`), `MessageStream.apply`'s single-item branch (vs
+its loop) and `TextAccumulator.push`'s fast append (vs `_take` / `_resolve_held`).
+
+Each test also counts how often its inputs reached the copy and its edge cases, so a strategy
+that stopped reaching them fails instead of passing vacuously. The content strategies here are
+shared with `tests/bridge/test_fast_path.py`, which builds MiniMax frames from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.bridge.objects import annotation_to_openai
+from gateway.lifecycle import Lifecycle
+from gateway.metrics import Metrics
+from gateway.stream.events import Event, StreamEvent, TextDelta, text_delta_head
+from gateway.stream.message import MessageStream
+from gateway.stream.relay import relay
+from gateway.stream.sse import DONE, encode_into
+from gateway.stream.text import _INCREMENTAL, TextAccumulator, TextMode
+from tests.bench.fast_path_refs import GeneralAccumulator, GeneralMessageStream, relay_general
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# -- inputs shared with the bridge test ---------------------------------------------------------
+
+ABSENT = object()  # a key left out of the dict
+ALPHABET = "ab é🌍"  # few letters, so repeats, prefixes and equal lengths are frequent
+PIECE = st.text(alphabet=ALPHABET, max_size=4)
+DIALECTS = ("incremental", "cumulative", "incremental_final", "mixed")
+ACTIONS = {  # how a text item's next value relates to its text so far, weighted per dialect
+    "incremental": ("piece",) * 8 + ("snapshot", "total", "random", "empty"),
+    "cumulative": ("total",) * 8 + ("snapshot", "piece", "random", "empty"),
+    "incremental_final": ("piece",) * 6 + ("snapshot",) * 2 + ("random",),
+    "mixed": ("piece", "total", "snapshot", "random", "empty"),
+}
+ANNOTATIONS = (
+    {"type": "web_citation", "text": "【1†source】", "start_index": 0, "end_index": 9,
+     "web_citation": {"url": "https://example.com", "quote": "q"}},
+    {"type": "file_path", "text": "f", "start_index": 1, "end_index": 2, "file_path": {"file_id": "file_1"}},
+)  # fmt: skip
+ITEM_KINDS = ("text",) * 8 + ("text_str", "text_none", "no_value", "nonstr_value", "image", "nondict")
+ITEM_IDS = (ABSENT,) * 4 + ("c1", "c2", None, "", 0, 1)
+Texts = dict[Any, str]  # what upstream has sent so far, per text item
+
+
+def draw_value(data: st.DataObject, texts: Texts, key: Any, dialect: str) -> str:
+    """The next text value of one item, in the dialect (with the odd value from another)."""
+    action = data.draw(st.sampled_from(ACTIONS[dialect]))
+    if action in ("piece", "total"):
+        piece = data.draw(PIECE)
+        texts[key] = texts.get(key, "") + piece
+        return piece if action == "piece" else texts[key]
+    if action == "snapshot":
+        return texts.get(key, "")
+    return "" if action == "empty" else data.draw(PIECE)
+
+
+def draw_item(data: st.DataObject, texts: Texts, position: int, dialect: str, scope: Any = None) -> Any:
+    """One content item as MiniMax and OpenAI shape it, or something malformed."""
+    kind = data.draw(st.sampled_from(ITEM_KINDS))
+    if kind == "nondict":
+        return data.draw(st.sampled_from(["text", 3, None, ["x"]]))
+    item_id = data.draw(st.sampled_from(ITEM_IDS))
+    item: dict[str, Any] = {} if item_id is ABSENT else {"id": item_id}
+    if kind == "image":
+        return {**item, "type": "image_file", "image_file": {"file_id": data.draw(st.sampled_from("xy"))}}
+    item["type"] = "text"
+    key = (scope, item_id if item_id else position)
+    if kind == "text_str":
+        item["text"] = draw_value(data, texts, key, dialect)
+    elif kind == "text_none":
+        item["text"] = None
+    else:
+        text: dict[str, Any] = {}
+        if kind == "nonstr_value":
+            text["value"] = data.draw(st.sampled_from([None, 5, ["a"], {"v": "a"}]))
+        elif kind == "text":
+            text["value"] = draw_value(data, texts, key, dialect)
+        annotations = data.draw(
+            st.sampled_from((ABSENT,) * 4 + ([], None, "junk", *([a] for a in ANNOTATIONS)))
+        )
+        if annotations is not ABSENT:
+            text["annotations"] = annotations
+        item["text"] = text
+    return item
+
+
+def draw_content(data: st.DataObject, texts: Texts, dialect: str, scope: Any = None) -> Any:
+    """A message update's `content`: mostly a list of 0-3 items (1 most often), sometimes not a list."""
+    shape = data.draw(st.sampled_from(("list",) * 9 + ("none", "str", "dict")))
+    if shape != "list":
+        return {"none": None, "str": "text", "dict": {"type": "text"}}[shape]
+    count = data.draw(st.sampled_from((1,) * 6 + (0, 2, 2, 3)))
+    return [draw_item(data, texts, position, dialect, scope) for position in range(count)]
+
+
+def outcome(call: Callable[..., Sequence[StreamEvent]], *args: Any) -> tuple[Any, ...]:
+    """What a caller sees of `call(*args)`: each event (type and value) and its SSE bytes, or the error."""
+    try:
+        out = call(*args)
+    except Exception as exc:  # the same malformed input must fail the same way on both paths
+        return ("raised", type(exc), str(exc))
+    return ("ok", [(type(e), e) for e in out], b"".join(encode_into(out, [])))
+
+
+# -- 1. the relay's inlined text delta ----------------------------------------------------------
+
+NAMES = ("thread.message.delta", "thread.run.in_progress", "thread.message.completed", "made.up")
+JSON = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=5))
+EVENTS = st.one_of(
+    st.builds(
+        lambda message_id, index, piece: TextDelta(text_delta_head(message_id, index), piece),
+        st.text(max_size=6),
+        st.integers(0, 4),
+        st.text(max_size=8),
+    ),
+    st.builds(Event, st.sampled_from(NAMES), st.dictionaries(st.text(max_size=4), JSON, max_size=3)),
+)
+UNIT = st.lists(EVENTS, max_size=3)  # the events of one frame
+BATCHES = st.lists(st.tuples(st.lists(UNIT, max_size=4), st.booleans()), max_size=6)  # (units, lazy)
+
+
+class Events:
+    """An `EventSource` over prepared batches (as lists, or lazily as iterators like the bridge's)."""
+
+    def __init__(self, prelude: list[StreamEvent], batches: list[Any], closing: list[StreamEvent]) -> None:
+        self.prelude = prelude
+        self.terminal = False
+        self._batches = list(batches)
+        self._closing = closing
+
+    async def next_batch(self) -> Any:
+        if not self._batches:
+            return None
+        units, lazy = self._batches.pop(0)
+        return iter(units) if lazy else units
+
+    def fail(self, code: str, message: str) -> list[StreamEvent]:
+        raise AssertionError(f"the relay failed the stream: {code} {message}")
+
+    def finish(self) -> list[StreamEvent]:
+        return self._closing
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def _ready() -> bool:
+    return True
+
+
+def relayed(relay_: Any, source: Events) -> tuple[list[tuple[bytes, bool]], tuple[float | None, ...]]:
+    """The writes a relay makes of `source`, and the counts it adds to the metrics."""
+    writes: list[tuple[bytes, bool]] = []
+    metrics = Metrics()
+
+    async def write(chunk: bytes, last: bool = False) -> None:
+        writes.append((chunk, last))
+
+    async def main() -> None:
+        await relay_(source, metrics, write, Lifecycle(1, _ready, 1).open_stream())
+
+    asyncio.run(main())
+    counts = tuple(
+        metrics.registry.get_sample_value(n)
+        for n in ("gateway_upstream_frames_total", "gateway_events_total")
+    )
+    return writes, counts
+
+
+def encoded_writes(prelude: list[StreamEvent], batches: list[Any], closing: list[StreamEvent]) -> list[Any]:
+    """The writes the relay's contract asks for, encoded by `encode_into` only."""
+    writes: list[tuple[bytes, bool]] = []
+    parts = encode_into(prelude, [])
+    for units, _ in batches:
+        for unit in units:
+            encode_into(unit, parts)
+        if parts:
+            writes.append((b"".join(parts), False))
+            parts = []
+    writes.append((b"".join(encode_into(closing, parts)) + DONE, True))
+    return writes
+
+
+def test_relay_inlined_text_delta_writes_what_encode_into_makes() -> None:
+    seen: Counter[str] = Counter()
+
+    @SETTINGS
+    @given(st.lists(EVENTS, max_size=2), BATCHES, st.lists(EVENTS, max_size=3))
+    def check(prelude: list[StreamEvent], batches: list[Any], closing: list[StreamEvent]) -> None:
+        for units, _ in batches:
+            for unit in units:
+                single = len(unit) == 1 and type(unit[0]) is TextDelta
+                seen["copy" if single else "many" if len(unit) > 1 else "one event" if unit else "empty"] += 1
+        expected = encoded_writes(prelude, batches, closing)
+        writes, counts = relayed(relay, Events(prelude, batches, closing))
+        assert writes == expected
+        assert relayed(relay_general, Events(prelude, batches, closing)) == (writes, counts)
+        frames = sum(len(units) for units, _ in batches)
+        events = len(prelude) + len(closing) + sum(len(u) for units, _ in batches for u in units)
+        assert counts == (frames, events)
+
+    check()
+    assert min(seen.values()) >= 20 and len(seen) == 4, seen
+
+
+# -- 3. MessageStream.apply's single-item branch ------------------------------------------------
+
+
+def single_item(stream: MessageStream, content: Any) -> str:
+    """Which way `apply` goes: its single-item branch ("copy"), in and out to the loop ("near"), or not."""
+    if type(content) is not list or len(content) != 1:
+        return "loop"
+    item = content[0]
+    if type(item) is not dict or type(text := item.get("text")) is not dict:
+        return "loop"
+    try:
+        block = stream._blocks.get(item.get("id") or 0)
+    except TypeError:
+        return "near"
+    shown = block is not None and bool(block.head)
+    return "copy" if shown and type(text.get("value")) is str and not text.get("annotations") else "near"
+
+
+@pytest.mark.parametrize("mode", list(TextMode))
+def test_message_single_item_branch_matches_the_loop(mode: TextMode) -> None:
+    seen: Counter[str] = Counter()
+
+    @SETTINGS
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        dialect = data.draw(st.sampled_from(DIALECTS))
+        snapshot = {"id": "msg_1", "object": "thread.message", "content": []}
+        fast = MessageStream(dict(snapshot), mode, annotation_to_openai)
+        general = GeneralMessageStream(dict(snapshot), mode, annotation_to_openai)
+        texts: Texts = {}
+        for _ in range(data.draw(st.integers(1, 25))):
+            content = draw_content(data, texts, dialect)
+            seen[single_item(fast, content)] += 1
+            result = outcome(fast.apply, content)
+            assert result == outcome(general.apply, copy.deepcopy(content))
+            if result[0] == "raised":
+                return
+        assert outcome(fast.closing_events, "completed", 1) == outcome(general.closing_events, "completed", 1)
+
+    check()
+    assert seen["copy"] >= 100 and seen["near"] >= 100, seen
+
+
+# -- 4. TextAccumulator.push's fast append ------------------------------------------------------
+
+
+def fast_append(acc: TextAccumulator, value: str) -> str:
+    """Which way `push` goes: the fast append ("copy...") or one of the cases it must leave to `_take`."""
+    if acc._mode != _INCREMENTAL:
+        return "undecided or cumulative"
+    if acc._held_equal is not None:
+        return "holding a copy of the text"
+    if not value:
+        return "empty value"
+    if len(value) == len(acc):
+        return "copy, equal length" if acc._forced else "equal length"
+    return "copy"
+
+
+EDGES = ("the text so far", "the last value", "empty", "about as long as the text")
+
+
+@pytest.mark.parametrize("mode", list(TextMode))
+def test_push_fast_append_matches_take(mode: TextMode) -> None:
+    seen: Counter[str] = Counter()
+
+    @SETTINGS
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        fast, general = TextAccumulator(mode), GeneralAccumulator(mode)
+        dialect = data.draw(st.sampled_from(DIALECTS))
+        texts: Texts = {}
+        last = ""
+        for _ in range(data.draw(st.integers(1, 30))):
+            if len(fast) > 12 or data.draw(st.booleans()):  # (repeating the text doubles it: keep it short)
+                value = draw_value(data, texts, None, dialect)
+            else:  # a value chosen to sit on the fast append's guards: equal length, repeats, empty
+                edge = data.draw(st.sampled_from(EDGES))
+                value = {EDGES[0]: fast.text, EDGES[1]: last, EDGES[2]: ""}.get(edge, "")
+                if edge == EDGES[3]:
+                    size = len(fast)
+                    value = data.draw(st.text(alphabet="ab", min_size=max(size - 1, 0), max_size=size + 1))
+            seen[fast_append(fast, value)] += 1
+            assert fast.push(value) == general.push(value), value
+            assert (fast.text, len(fast)) == (general.text, len(general))
+            last = value
+        assert fast.finish() == general.finish()
+        assert (fast.text, len(fast)) == (general.text, len(general))
+
+    check()
+    if mode is TextMode.CUMULATIVE:
+        return  # a forced cumulative stream never reads values as pieces: the copy is never reached
+    assert seen["copy"] >= 300, seen
+    edges = ["empty value", "equal length", "holding a copy of the text"]
+    if mode is TextMode.INCREMENTAL:
+        edges = ["empty value", "copy, equal length"]
+    assert all(seen[edge] >= 10 for edge in edges), seen
