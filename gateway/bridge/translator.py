@@ -192,9 +192,9 @@ class RunStreamTranslator:
         emitter.advance("in_progress", events)
         message = emitter.message
         message_id = data.get("id") or (message.id if message else emitter.new_id("msg_"))
-        if emitter.closed(message_id):
-            return  # a late copy (e.g. a final snapshot) of a message already completed
         if message is None or message.id != message_id:
+            if emitter.closed(message_id):
+                return  # a late copy (e.g. a final snapshot) of a message already completed
             metadata = data.get("metadata")
             message = emitter.open_message(
                 message_id,

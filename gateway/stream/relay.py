@@ -7,16 +7,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-import orjson
-
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
-from gateway.stream.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
+from gateway.stream.events import StreamEvent
 from gateway.stream.sse import DONE, encode_into, error_event
 
 log = logging.getLogger("gateway.relay")
-_dumps = orjson.dumps
 INTERNAL = "The gateway failed while translating this stream"
 SHUTDOWN = "The gateway shut down before the run ended; poll the run for its outcome"
 
@@ -74,7 +71,6 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
     units = 0
     events_out = len(source.prelude)
     closing: list[StreamEvent] = []
-    append = parts.append
     try:
         try:
             handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut
@@ -85,16 +81,10 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
                     units += 1
                     if out:
                         events_out += len(out)
-                        if len(out) == 1 and type(event := out[0]) is TextDelta:  # `encode_into` inlined
-                            append(event.head)
-                            append(_dumps(event.piece))
-                            append(TEXT_DELTA_TAIL)
-                        else:
-                            encode_into(out, parts)
+                        encode_into(out, parts)
                 del batch  # an idle stream keeps no unit or event objects while it waits
                 if parts:
                     chunk, parts = b"".join(parts), []
-                    append = parts.append
                     await write(chunk)
                     del chunk
             handle.relaying = False

@@ -9,7 +9,6 @@ A reference must follow the production method it copies: when that changes, chan
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,64 +17,11 @@ import gateway.stream.emitter
 import gateway.stream.message
 from gateway.bridge.frames import Frame
 from gateway.bridge.translator import RunStreamTranslator, last_error_code
-from gateway.errors import GatewayError
-from gateway.lifecycle import StreamHandle
-from gateway.metrics import Metrics
 from gateway.stream.events import StreamEvent, TextDelta
 from gateway.stream.message import MessageStream, _Block, _text_delta
-from gateway.stream.relay import _RUN_ERROR_CODES, INTERNAL, SHUTDOWN, EventSource, Write, _uncancel, log
-from gateway.stream.sse import DONE, encode_into, error_event
 from gateway.stream.text import TextAccumulator
 
 _new = tuple.__new__
-
-
-async def relay_general(source: EventSource, metrics: Metrics, write: Write, handle: StreamHandle) -> None:
-    """`gateway.stream.relay.relay` with every unit encoded by `encode_into` (no inlined text delta)."""
-    parts = encode_into(source.prelude, [])
-    units = 0
-    events_out = len(source.prelude)
-    closing: list[StreamEvent] = []
-    try:
-        try:
-            handle.relaying = True
-            while (
-                not (source.terminal or handle.stopped) and (batch := await source.next_batch()) is not None
-            ):
-                for out in batch:
-                    units += 1
-                    if out:
-                        events_out += len(out)
-                        encode_into(out, parts)
-                del batch
-                if parts:
-                    chunk, parts = b"".join(parts), []
-                    await write(chunk)
-                    del chunk
-            handle.relaying = False
-            closing = source.fail("server_error", SHUTDOWN) if handle.stopped else source.finish()
-        except asyncio.CancelledError:
-            handle.relaying = False
-            if not handle.stopped:
-                raise
-            _uncancel()
-            closing = source.fail("server_error", SHUTDOWN)
-        except GatewayError as exc:
-            closing = source.fail(exc.code if exc.code in _RUN_ERROR_CODES else "server_error", exc.message)
-        except Exception:
-            log.exception("translating a stream failed")
-            try:
-                closing = source.fail("server_error", INTERNAL)
-            except Exception:
-                log.exception("closing the failed stream failed too")
-                await write(b"".join(parts) + error_event(INTERNAL) + DONE, last=True)
-                return
-        events_out += len(closing)
-        await write(b"".join(encode_into(closing, parts)) + DONE, last=True)
-    finally:
-        metrics.frames_in.inc(units)
-        metrics.events_out.inc(events_out)
-        await source.aclose()
 
 
 class GeneralTranslator(RunStreamTranslator):

@@ -34,7 +34,7 @@ from gateway.bridge.translator import RunStreamTranslator
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
 from gateway.stream.relay import relay
-from tests.bench.fast_path_refs import GeneralTranslator, general_paths, relay_general
+from tests.bench.fast_path_refs import GeneralTranslator, general_paths
 
 RUN = {"id": "run_1", "object": "run", "thread_id": "thread_1", "assistant_id": "asst_1"}
 STEP = {"id": "step_1", "object": "run step", "run_id": "run_1", "type": "message_creation"}
@@ -79,13 +79,12 @@ class Path(NamedTuple):
 
 PRODUCTION = Path(RunStreamTranslator, relay, nullcontext)
 COPIES = {  # the copy -> its general path
-    "1 relay: inlined TextDelta encoding": Path(RunStreamTranslator, relay_general, nullcontext),
     "2 RunStreamTranslator.on_frame hot path": Path(GeneralTranslator, relay, nullcontext),
     "3 MessageStream.apply single item": Path(
         RunStreamTranslator, relay, lambda: general_paths(message=True)
     ),
     "4 TextAccumulator.push fast append": Path(RunStreamTranslator, relay, lambda: general_paths(text=True)),
-    "all four": Path(GeneralTranslator, relay_general, lambda: general_paths(message=True, text=True)),
+    "all three": Path(GeneralTranslator, relay, lambda: general_paths(message=True, text=True)),
 }
 
 

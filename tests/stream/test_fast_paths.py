@@ -27,7 +27,7 @@ from gateway.stream.message import MessageStream
 from gateway.stream.relay import relay
 from gateway.stream.sse import DONE, encode_into
 from gateway.stream.text import _INCREMENTAL, TextAccumulator, TextMode
-from tests.bench.fast_path_refs import GeneralAccumulator, GeneralMessageStream, relay_general
+from tests.bench.fast_path_refs import GeneralAccumulator, GeneralMessageStream
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -192,7 +192,7 @@ def encoded_writes(prelude: list[StreamEvent], batches: list[Any], closing: list
     return writes
 
 
-def test_relay_inlined_text_delta_writes_what_encode_into_makes() -> None:
+def test_relay_writes_what_encode_into_makes() -> None:
     seen: Counter[str] = Counter()
 
     @SETTINGS
@@ -205,7 +205,6 @@ def test_relay_inlined_text_delta_writes_what_encode_into_makes() -> None:
         expected = encoded_writes(prelude, batches, closing)
         writes, counts = relayed(relay, Events(prelude, batches, closing))
         assert writes == expected
-        assert relayed(relay_general, Events(prelude, batches, closing)) == (writes, counts)
         frames = sum(len(units) for units, _ in batches)
         events = len(prelude) + len(closing) + sum(len(u) for units, _ in batches for u in units)
         assert counts == (frames, events)

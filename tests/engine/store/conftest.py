@@ -24,6 +24,7 @@ import pytest_asyncio
 
 from gateway.engine.store import Store, migrate
 
+
 def _pg_bin() -> Path:
     """$PG_BIN, else the newest server Debian's `postgresql` package installed."""
     if "PG_BIN" in os.environ:
