@@ -33,7 +33,7 @@ from gateway.engine.chunks import (
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.prompt import PromptTooLong, chat_request
 from gateway.engine.store import ACTIVE_RUN_STATUSES, Replay, StepEnd, Store, StoreError
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamError
 from gateway.settings import Settings
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import Clock, Event, StreamEvent, TextDelta
@@ -189,11 +189,12 @@ class Executor:
         except ChatStreamError as exc:
             stream.close()
             raise from_base_resp(exc.code, exc.message) from None
-        except (MalformedChunk, GatewayError):
+        except MalformedChunk as exc:
+            stream.close()
+            raise UpstreamError(f"MiniMax sent a chunk that cannot be read ({exc.reason})") from None
+        except BaseException:  # also the request's own cancellation: the connection must not leak
             stream.close()
             raise
-
-    # -- running ---------------------------------------------------------------------------------
 
     async def _execute(
         self, job: Job, pending: list[Delta] | PromptTooLong, resumed_step: dict[str, Any] | None
