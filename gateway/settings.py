@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     first_byte_timeout: float = Field(
         60.0, gt=0, description="Seconds for MiniMax to answer a call or send a first frame"
     )
+    first_event_wait: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a stream waits for MiniMax to start before it starts anyway (pings until then)",
+    )
     idle_timeout: float = Field(
         120.0, gt=0, description="Seconds MiniMax may stay silent between stream frames"
     )

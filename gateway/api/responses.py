@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -13,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.api.services import Services
 from gateway.backend import RunResult
-from gateway.stream.relay import relay
+from gateway.stream.relay import EventSource, relay
 from gateway.stream.response import EventStream
 
 
@@ -40,17 +41,29 @@ class Streaming:
 
 
 async def run_result(svc: Services, stream: bool | None, call: Callable[[], Awaitable[RunResult]]) -> Any:
-    """JSON for a run, or its event stream. A stream takes its place among the open streams first:
-    at the limit the answer is a 503 before the backend is asked anything."""
+    """JSON for a run, or its event stream. A stream takes its place among the open streams first
+    (at the limit: a 503 before the backend is asked anything), then waits up to
+    `first_event_wait` for the upstream to start: a rejection within it is an HTTP error; past it
+    the stream starts, with `: ping` comments until the first event, and a later rejection ends it
+    as `thread.run.failed`."""
     if not stream:
         result = await call()
         assert isinstance(result, dict)
         return JSON(result)
     handle = svc.lifecycle.open_stream()
+    source: EventSource | None = None
     try:
-        source = await call()
+        found = await call()
+        assert not isinstance(found, dict)
+        source = found
+        opening = source.opening()
+        if not opening.done():
+            await asyncio.wait({opening}, timeout=svc.settings.first_event_wait)
+        if opening.done():
+            opening.result()
     except BaseException:
         handle.close()
+        if source is not None:
+            await source.aclose()
         raise
-    assert not isinstance(source, dict)
     return EventStream(partial(relay, source, svc.metrics), handle, svc.metrics, svc.keepalive)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from gateway.backend import Caller, Obj, Page, RunResult
@@ -244,7 +245,7 @@ class BridgeBackend:
             minimax_body.pop("stream")
             minimax_body.pop("messages")
             return run_to_openai(await self._call(caller, "POST", "threads/run/create", body=minimax_body))
-        upstream = await self._minimax.open_stream(minimax_body, auth=_auth(caller))
+        opener = partial(self._minimax.open_stream, minimax_body, auth=_auth(caller))
         seed: dict[str, Any] = {
             "thread_id": thread_id,
             "assistant_id": body.assistant_id,
@@ -256,7 +257,7 @@ class BridgeBackend:
         translator = RunStreamTranslator(
             seed, new_id=self._new_id, clock=self._clock, text_mode=self._settings.text_mode
         )
-        return FrameEvents(upstream, translator, self._metrics, prelude)
+        return FrameEvents(opener, translator, self._metrics, prelude)
 
     async def list_runs(self, caller: Caller, thread_id: str, page: Page) -> Obj:
         items, found = await self._list(caller, "threads/run/list", page, thread_id=thread_id)

@@ -3,7 +3,8 @@ each turned into its OpenAI events by the translator as the relay iterates them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from gateway.bridge.frames import Frame
@@ -24,18 +25,25 @@ class FrameSource(Protocol):
 
 
 class FrameEvents:
-    """An `EventSource` over a `FrameSource` and the translator that reads it."""
+    """An `EventSource` over a `FrameSource` (or what opens one: MiniMax's create_stream, read to
+    its first frame) and the translator that reads it."""
 
-    __slots__ = ("_metrics", "_on_frame", "_source", "prelude", "translator")
+    __slots__ = ("_metrics", "_on_frame", "_opener", "_opening", "_source", "prelude", "translator")
 
     def __init__(
         self,
-        source: FrameSource,
+        source: FrameSource | Callable[[], Awaitable[FrameSource]],
         translator: RunStreamTranslator,
         metrics: Metrics,
         prelude: Sequence[StreamEvent] = (),
     ) -> None:
-        self._source = source
+        self._source: FrameSource | None = None
+        self._opener: Callable[[], Awaitable[FrameSource]] | None = None
+        if callable(source):
+            self._opener = source
+        else:
+            self._source = source
+        self._opening: asyncio.Future[None] | None = None
         self.translator = translator
         self._on_frame = translator.on_frame
         self._metrics = metrics
@@ -45,7 +53,21 @@ class FrameEvents:
     def terminal(self) -> bool:
         return self.translator.emitter.terminal
 
+    def opening(self) -> asyncio.Future[None]:
+        if self._opening is None:
+            if self._opener is None:
+                self._opening = asyncio.get_running_loop().create_future()
+                self._opening.set_result(None)
+            else:
+                self._opening = asyncio.ensure_future(self._open(self._opener))
+        return self._opening
+
+    async def _open(self, opener: Callable[[], Awaitable[FrameSource]]) -> None:
+        self._source = await opener()
+        self._opener = None
+
     async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
+        assert self._source is not None
         batch = await self._source.next_batch()
         return None if batch is None else map(self._on_frame, batch)
 
@@ -56,6 +78,10 @@ class FrameEvents:
         return self.translator.finish()
 
     async def aclose(self) -> None:
+        """Release MiniMax's stream; one still being opened is abandoned (closing its request)."""
         if (code := self.translator.error_code) is not None:
             self._metrics.upstream_errors.labels(code=str(code)).inc()
-        await self._source.aclose()
+        if self._opening is not None and not self._opening.done():
+            self._opening.cancel()
+        if self._source is not None:
+            await self._source.aclose()

@@ -123,17 +123,8 @@ class Executor:
         )
         job = Job(caller.tenant, run, emitter, caller.api_key, self._settings.think_closer_only)
         self.jobs[job.run_id] = job
-        if not stream:
-            job.task = asyncio.create_task(self._background(job, resumed_step), name=f"run {job.run_id}")
-            return None
-        try:
-            pending = await self._opened(job)
-        except BaseException:
-            self.jobs.pop(job.run_id, None)
-            raise
-        events = job.follow()
-        events.prelude = prelude
-        job.task = asyncio.create_task(self._execute(job, pending, resumed_step), name=f"run {job.run_id}")
+        events = job.follow(prelude) if stream else None
+        job.task = asyncio.create_task(self._run(job, resumed_step), name=f"run {job.run_id}")
         return events
 
     async def _opened(self, job: Job) -> list[Delta] | PromptTooLong:
@@ -153,22 +144,36 @@ class Executor:
             )
             raise
 
-    async def _background(self, job: Job, resumed_step: dict[str, Any] | None) -> None:
-        """A run nobody streams: opened and executed in its task; a rejection only fails the run."""
+    async def _run(self, job: Job, resumed_step: dict[str, Any] | None) -> None:
+        """A run's whole life in its task: opened (a rejection goes to whoever waits on
+        `job.opened`), executed, its connection closed and its followers ended."""
         try:
-            pending = await self._opened(job)
-        except (GatewayError, StoreError, asyncio.CancelledError) as exc:
+            try:
+                pending = await self._opened(job)
+            except asyncio.CancelledError:
+                if job.stop_reason is None:
+                    raise
+                _uncancel()
+                closing = self._stopped(job)  # stopped before it started: cancelled, or failed at shutdown
+                await self._record(job, closing)
+                job.opened.set_result(None)
+                await job.publish(closing)
+                return
+            except GatewayError as exc:
+                job.opened.set_exception(exc)
+                job.opened.exception()  # a run nobody streams has nobody to hear it: no "never retrieved"
+                return
+            job.opened.set_result(None)
+            await self._execute(job, pending, resumed_step)
+        except StoreError:
+            log.exception("run %s: the store failed; the lease sweep will fail the run", job.run_id)
+        finally:
+            if job.stream is not None:
+                job.stream.close()
             self.jobs.pop(job.run_id, None)
-            if isinstance(exc, asyncio.CancelledError) and job.stop_reason is not None:
-                status, message = job.stop_reason
-                error = None if status == "cancelled" else {"code": "server_error", "message": message}
-                await self._store.runs.transition(
-                    None, job.run_id, ACTIVE, status, close_children=True, last_error=error  # type: ignore[arg-type]
-                )
-            elif isinstance(exc, asyncio.CancelledError):
-                raise
-            return
-        await self._execute(job, pending, resumed_step)
+            if not job.opened.done():
+                job.opened.set_result(None)
+            await job.end()
 
     async def _open(self, job: Job) -> list[Delta]:
         """Build the request, open the stream and read to its first deltas, so that a rejection
@@ -200,40 +205,36 @@ class Executor:
         self, job: Job, pending: list[Delta] | PromptTooLong, resumed_step: dict[str, Any] | None
     ) -> None:
         emitter = job.emitter
+        closing: list[StreamEvent] = []
         try:
-            closing: list[StreamEvent] = []
-            try:
-                opening: list[StreamEvent] = []
-                emitter.start(opening)
-                emitter.advance("in_progress", opening)
-                if resumed_step is not None:
-                    emitter.close_old_step(resumed_step, opening)
-                await self._store.runs.transition(None, job.run_id, ("queued",), "in_progress")
-                await job.publish(opening)
-                if isinstance(pending, PromptTooLong):
-                    emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
-                else:
-                    async with asyncio.timeout(self._settings.run_timeout):
-                        await self._stream(job, pending)
-                    self._end(job, closing)
-            except asyncio.CancelledError:
-                if job.stop_reason is None:
-                    raise
-                current = asyncio.current_task()
-                if current is not None:
-                    current.uncancel()
-                closing = self._stopped(job)
-            except Exception as exc:  # every failure ends the run properly
-                closing = emitter.fail(*_failure(exc))
-            await self._record(job, closing)
-            await job.publish(closing)
-        except StoreError:
-            log.exception("run %s: the store failed; the lease sweep will fail the run", job.run_id)
-        finally:
-            if job.stream is not None:
-                job.stream.close()
-            self.jobs.pop(job.run_id, None)
-            await job.end()
+            opening: list[StreamEvent] = []
+            emitter.start(opening)
+            emitter.advance("in_progress", opening)
+            if resumed_step is not None:
+                emitter.close_old_step(resumed_step, opening)
+            if await self._store.runs.transition(None, job.run_id, ("queued",), "in_progress") is None:
+                raise _Gone  # cancelled (or failed by a sweep) while it was being opened
+            await job.publish(opening)
+            if isinstance(pending, PromptTooLong):
+                emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
+            else:
+                async with asyncio.timeout(self._settings.run_timeout):
+                    await self._stream(job, pending)
+                self._end(job, closing)
+        except _Gone:
+            found = await self._store.runs.get(job.run_id)
+            status = found[1]["status"] if found is not None else "failed"
+            job.stop_reason = ("cancelled" if status in ("cancelling", "cancelled") else "failed", _GONE)
+            closing = self._stopped(job)
+        except asyncio.CancelledError:
+            if job.stop_reason is None:
+                raise
+            _uncancel()
+            closing = self._stopped(job)
+        except Exception as exc:  # every failure ends the run properly
+            closing = emitter.fail(*_failure(exc))
+        await self._record(job, closing)
+        await job.publish(closing)
 
     def _stopped(self, job: Job) -> list[StreamEvent]:
         """The closing events of a run stopped from outside: cancelled, or failed at shutdown."""
@@ -427,6 +428,19 @@ class Executor:
             job.stop("failed", message)
         if tasks:
             await asyncio.wait(tasks, timeout=5)
+
+
+class _Gone(Exception):
+    """The run left `queued` under the executor (a cancel, a sweep)."""
+
+
+_GONE = "The run ended while it was being started"
+
+
+def _uncancel() -> None:
+    current = asyncio.current_task()
+    if current is not None:
+        current.uncancel()
 
 
 def _unused_id(prefix: str) -> str:

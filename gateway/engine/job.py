@@ -29,6 +29,7 @@ class Job:
         "decoder",
         "emitter",
         "finish_reason",
+        "opened",
         "queue",
         "run",
         "stop_reason",
@@ -60,15 +61,18 @@ class Job:
         self.usage: dict[str, Any] | None = run.get("usage")  # summed over the run's model calls
         self.stop_reason: tuple[str, str] | None = None  # ("cancelled" | "failed", message) once asked
         self.closing: list[StreamEvent] = []  # closing events made outside the task (a drained stream)
+        # Done once MiniMax's stream is open and read to its first delta (or the run ended before):
+        # with the rejection as its exception, if MiniMax refused.
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     @property
     def run_id(self) -> str:
         run_id: str = self.run["id"]
         return run_id
 
-    def follow(self) -> RunEvents:
+    def follow(self, prelude: Sequence[StreamEvent] = ()) -> RunEvents:
         self.queue = asyncio.Queue(QUEUED_BATCHES)
-        return RunEvents(self)
+        return RunEvents(self, prelude)
 
     async def publish(self, events: list[StreamEvent]) -> None:
         """Hand a read's events to the client following the run, if one still is."""
@@ -104,6 +108,9 @@ class RunEvents:
         self._job = job
         self.prelude = prelude
         self.terminal = False
+
+    def opening(self) -> asyncio.Future[None]:
+        return self._job.opened
 
     async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
         queue = self._job.queue

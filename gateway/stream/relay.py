@@ -11,7 +11,7 @@ from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
 from gateway.stream.events import StreamEvent
-from gateway.stream.sse import DONE, encode_into, error_event
+from gateway.stream.sse import DONE, PING, encode_into, error_event
 
 log = logging.getLogger("gateway.relay")
 INTERNAL = "The gateway failed while translating this stream"
@@ -36,6 +36,12 @@ class EventSource(Protocol):
     @property
     def terminal(self) -> bool:
         """The terminal run event was made: nothing more will come."""
+        ...
+
+    def opening(self) -> asyncio.Future[None]:
+        """Done once the upstream is reached and read to its first event (started on the first
+        call); a rejection is its exception. The edge waits on it a bounded time before the stream
+        starts, so that a quick rejection is an HTTP error; the relay waits on the rest."""
         ...
 
     async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
@@ -74,6 +80,11 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
     try:
         try:
             handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut
+            opening = source.opening()
+            if not opening.done():  # the upstream is slow to start: the client hears a ping meanwhile
+                await write(PING)
+                await asyncio.shield(opening)  # leaving does not stop it: the source decides (aclose)
+            opening.result()
             while (
                 not (source.terminal or handle.stopped) and (batch := await source.next_batch()) is not None
             ):

@@ -139,6 +139,11 @@ class Events:
         self._batches = list(batches)
         self._closing = closing
 
+    def opening(self) -> asyncio.Future[None]:
+        opened = asyncio.get_running_loop().create_future()
+        opened.set_result(None)
+        return opened
+
     async def next_batch(self) -> Any:
         if not self._batches:
             return None
