@@ -3,6 +3,7 @@ MiniMax chat completions. Store errors become OpenAI's errors here, once (`_mapp
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 from gateway.backend import Caller, Obj, Page, RunResult
 from gateway.engine import store as st
 from gateway.engine.executor import Executor
+from gateway.engine.signals import Signals
 from gateway.engine.store import NewMessage, Store, ToolOutput
 from gateway.errors import GatewayError, InvalidRequest, NotFound
 from gateway.lifecycle import Overloaded
@@ -27,6 +29,7 @@ from gateway.schemas.openai import (
 from gateway.stream.events import Event
 
 T = TypeVar("T")
+CANCEL_WAIT = 1.0  # seconds a cancel call waits for the run to be recorded cancelled
 _UNRUNNABLE = {"file_search", "code_interpreter"}
 
 
@@ -82,19 +85,21 @@ def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list
     return out
 
 
-def _message(message: MessageIn, param: str) -> NewMessage:
-    """A client message for the store: text only (MiniMax's chat takes no files here)."""
+def _message(message: MessageIn, param: str = "") -> NewMessage:
+    """A client message for the store: text only (MiniMax's chat takes no files here). `param`
+    names the message in the request ("" when it is the body itself)."""
+    at = f"{param}." if param else ""
     if isinstance(message.content, list):
         for i, part in enumerate(message.content):
             if part.type != "text":
                 raise InvalidRequest(
                     f"{part.type} content is not supported: messages are text only",
-                    param=f"{param}.content[{i}].type",
+                    param=f"{at}content[{i}].type",
                 )
     if message.attachments:
         raise InvalidRequest(
             "Attachments need the file_search or code_interpreter tools, which the engine does not run",
-            param=f"{param}.attachments",
+            param=f"{at}attachments",
         )
     content: Any = (
         message.content
@@ -108,9 +113,12 @@ def _message(message: MessageIn, param: str) -> NewMessage:
 class EngineBackend:
     """`Backend` over the gateway's store and MiniMax chat completions."""
 
-    def __init__(self, store: Store, executor: Executor, aliases: Mapping[str, str]) -> None:
+    def __init__(
+        self, store: Store, executor: Executor, signals: Signals, aliases: Mapping[str, str]
+    ) -> None:
         self._store = store
         self._executor = executor
+        self._signals = signals
         self._aliases = aliases
 
     def _model(self, model: str | None, param: str = "model") -> str | None:
@@ -184,7 +192,7 @@ class EngineBackend:
 
     async def create_message(self, caller: Caller, thread_id: str, body: MessageIn) -> Obj:
         try:
-            return await self._store.messages.add(caller.tenant, thread_id, _message(body, "content"))
+            return await self._store.messages.add(caller.tenant, thread_id, _message(body))
         except st.ThreadBusy as exc:
             raise InvalidRequest(
                 f"Can't add messages to {exc.thread_id} while a run {exc.run_id} is active."
@@ -260,25 +268,34 @@ class EngineBackend:
         return await self._store.runs.modify(caller.tenant, thread_id, run_id, metadata=body.metadata or {})
 
     async def cancel_run(self, caller: Caller, thread_id: str, run_id: str) -> Obj:
-        """A run executing here is stopped at once (its MiniMax request closed) and answered once
-        recorded; one waiting for tool outputs or not yet started is cancelled in the store."""
+        """A running run goes `cancelling` and the process executing it (this one or another
+        replica: `Signals`) stops it at once, closing its MiniMax request; the answer waits up to a
+        second for `cancelled`. A run waiting for tool outputs is cancelled in the store."""
         runs = self._store.runs
         run = await runs.retrieve(caller.tenant, thread_id, run_id)
         status = run["status"]
-        if status not in ("queued", "in_progress", "requires_action"):
-            raise InvalidRequest(f"Cannot cancel run with status '{status}'.")
-        if run_id in self._executor.jobs:
-            await runs.transition(caller.tenant, run_id, ("queued", "in_progress"), "cancelling")
-            await self._executor.stop(run_id, "cancelled", "cancelled")
-        else:
+        if status in ("queued", "in_progress"):
+            if await runs.transition(caller.tenant, run_id, ("queued", "in_progress"), "cancelling"):
+                await self._signals.cancel(run_id)
+                await self._settled(caller, thread_id, run_id, CANCEL_WAIT)
+        elif status == "requires_action":
             await runs.transition(
-                caller.tenant,
-                run_id,
-                ("queued", "in_progress", "requires_action"),
-                "cancelled",
-                close_children=True,
+                caller.tenant, run_id, ("requires_action",), "cancelled", close_children=True
             )
+        elif status != "cancelling":
+            raise InvalidRequest(f"Cannot cancel run with status '{status}'.")
         return await runs.retrieve(caller.tenant, thread_id, run_id)
+
+    async def _settled(self, caller: Caller, thread_id: str, run_id: str, seconds: float) -> None:
+        """Wait (at most `seconds`) until a cancelling run is recorded as ended."""
+        if run_id in self._executor.jobs:
+            await self._executor.wait(run_id, seconds)
+            return
+        deadline = asyncio.get_running_loop().time() + seconds
+        while asyncio.get_running_loop().time() < deadline:
+            if (await self._store.runs.retrieve(caller.tenant, thread_id, run_id))["status"] != "cancelling":
+                return
+            await asyncio.sleep(0.05)
 
     async def submit_tool_outputs(
         self, caller: Caller, thread_id: str, run_id: str, body: SubmitToolOutputsIn

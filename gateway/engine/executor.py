@@ -33,7 +33,7 @@ from gateway.engine.chunks import (
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.prompt import PromptTooLong, chat_request
 from gateway.engine.store import ACTIVE_RUN_STATUSES, Replay, StepEnd, Store, StoreError
-from gateway.errors import GatewayError, UpstreamError
+from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.settings import Settings
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import Clock, Event, StreamEvent, TextDelta
@@ -176,29 +176,29 @@ class Executor:
             await job.end()
 
     async def _open(self, job: Job) -> list[Delta]:
-        """Build the request, open the stream and read to its first deltas, so that a rejection
-        (also an error chunk first thing) raises before the client sees an event."""
+        """Build the request, open the stream and read to its first deltas, within
+        `first_byte_timeout`, so that a rejection (also an error chunk first thing) raises before
+        the client sees an event."""
         history = await self._store.history(job.tenant, job.run["thread_id"])
         body = chat_request(job.run, history, self._aliases)
-        stream = job.stream = await self._chat.open(body, job.caller_key)
         try:
-            while True:
-                payloads = await stream.next_payloads()
-                if payloads is None:
-                    return job.decoder.finish()
-                deltas: list[Delta] = []
-                for payload in payloads:
-                    deltas.extend(job.decoder.feed(payload))
-                if deltas:
-                    return deltas
-        except ChatStreamError as exc:
-            stream.close()
-            raise from_base_resp(exc.code, exc.message) from None
-        except MalformedChunk as exc:
-            stream.close()
-            raise UpstreamError(f"MiniMax sent a chunk that cannot be read ({exc.reason})") from None
-        except BaseException:  # also the request's own cancellation: the connection must not leak
-            stream.close()
+            async with asyncio.timeout(self._settings.first_byte_timeout):
+                stream = job.stream = await self._chat.open(body, job.caller_key)
+                while True:
+                    payloads = await stream.next_payloads()
+                    if payloads is None:
+                        return job.decoder.finish()
+                    if deltas := _decoded(job, payloads):
+                        return deltas
+        except BaseException as exc:  # the request's own cancellation too: the connection must not leak
+            if job.stream is not None:
+                job.stream.close()
+            if isinstance(exc, ChatStreamError):
+                raise from_base_resp(exc.code, exc.message) from None
+            if isinstance(exc, MalformedChunk):
+                raise UpstreamError(f"MiniMax sent a chunk that cannot be read ({exc.reason})") from None
+            if isinstance(exc, TimeoutError):
+                raise UpstreamTimeout("MiniMax did not start the reply in time") from None
             raise
 
     async def _execute(
@@ -265,12 +265,12 @@ class Executor:
                 )
             await self._record(job, events)
             await job.publish(events)
+            if job.failure is not None:  # its read's deltas went out first: nothing is lost
+                raise job.failure
             payloads = await stream.next_payloads()
             if payloads is None:
                 break
-            deltas = []
-            for payload in payloads:
-                deltas.extend(job.decoder.feed(payload))
+            deltas = _decoded(job, payloads)
         events = []
         await self._apply(job, job.decoder.finish(), events)
         await self._record(job, events)
@@ -410,16 +410,17 @@ class Executor:
 
     # -- stopping --------------------------------------------------------------------------------
 
-    async def stop(self, run_id: str, status: str, message: str, wait: float = 1.0) -> bool:
-        """End a run executing here (`cancelled`, or `failed` with `message`); True if one was.
-        Waits up to `wait` seconds for it to be recorded."""
+    def stop(self, run_id: str, status: str, message: str) -> None:
+        """End a run if it executes here (`cancelled`, or `failed` with `message`)."""
         job = self.jobs.get(run_id)
-        if job is None or job.task is None:
-            return False
-        job.stop(status, message)
-        with_timeout = asyncio.wait({job.task}, timeout=wait)
-        await with_timeout
-        return True
+        if job is not None:
+            job.stop(status, message)
+
+    async def wait(self, run_id: str, timeout: float) -> None:
+        """Wait up to `timeout` seconds for a run executing here to end (and be recorded)."""
+        job = self.jobs.get(run_id)
+        if job is not None and job.task is not None:
+            await asyncio.wait({job.task}, timeout=timeout)
 
     async def shutdown(self, message: str) -> None:
         """Fail every run still executing here (the process is going away), and wait for them."""
@@ -428,6 +429,21 @@ class Executor:
             job.stop("failed", message)
         if tasks:
             await asyncio.wait(tasks, timeout=5)
+
+
+def _decoded(job: Job, payloads: list[bytes]) -> list[Delta]:
+    """A read's deltas, payload by payload. A payload that fails after others of the same read gave
+    deltas is kept on the job (`failure`), to be raised once those deltas went out."""
+    deltas: list[Delta] = []
+    for payload in payloads:
+        try:
+            deltas.extend(job.decoder.feed(payload))
+        except (ChatStreamError, MalformedChunk) as exc:
+            if not deltas:
+                raise
+            job.failure = exc
+            break
+    return deltas
 
 
 class _Gone(Exception):

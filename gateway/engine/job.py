@@ -28,6 +28,7 @@ class Job:
         "closing",
         "decoder",
         "emitter",
+        "failure",
         "finish_reason",
         "opened",
         "queue",
@@ -58,6 +59,7 @@ class Job:
         self.queue: asyncio.Queue[list[StreamEvent] | None] | None = None  # the client following, if any
         self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)
         self.finish_reason: str | None = None
+        self.failure: Exception | None = None  # MiniMax's error, read after deltas still to go out
         self.usage: dict[str, Any] | None = run.get("usage")  # summed over the run's model calls
         self.stop_reason: tuple[str, str] | None = None  # ("cancelled" | "failed", message) once asked
         self.closing: list[StreamEvent] = []  # closing events made outside the task (a drained stream)

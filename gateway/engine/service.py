@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, suppress
 from gateway.engine.backend import EngineBackend
 from gateway.engine.chat import ChatClient
 from gateway.engine.executor import Executor
+from gateway.engine.signals import Signals
 from gateway.engine.store import Store, StoreError
 from gateway.metrics import Metrics
 from gateway.settings import Settings
@@ -60,13 +61,18 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
             executor = Executor(
                 store, ChatClient(settings, session, metrics), settings, owner=owner, clock=clock
             )
+            signals = Signals(
+                settings.database_url, lambda run_id: executor.stop(run_id, "cancelled", "cancelled")
+            )
+            await signals.start()
             sweeper = asyncio.create_task(sweep(store, executor, settings, clock), name="engine sweep")
             try:
-                yield EngineBackend(store, executor, settings.aliases())
+                yield EngineBackend(store, executor, signals, settings.aliases())
             finally:
                 sweeper.cancel()
                 with suppress(asyncio.CancelledError):
                     await sweeper
+                await signals.close()
                 await executor.shutdown(SHUTDOWN)
     finally:
         await store.close()

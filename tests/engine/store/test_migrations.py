@@ -14,7 +14,7 @@ from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect
 from gateway.engine.store import Store, current_revision, metadata, migrate
 from gateway.engine.store.db import open_db
 from gateway.engine.store.ids import system_clock
-from tests.engine.store.conftest import PgServer, fresh_pg_db
+from tests.postgres import PgServer, fresh_pg_db
 
 pytestmark = pytest.mark.asyncio
 

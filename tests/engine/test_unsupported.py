@@ -1,0 +1,78 @@
+"""What the engine cannot run is refused up front, end to end: `file_search` / `code_interpreter` tools
+and image content are 400s naming the param, and nothing reaches MiniMax."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.emulator.config import EmulatorConfig
+from tests.engine.helpers_e2e import MODEL, WEATHER, Stack, assistant, get, stack, thread
+
+IMAGE_URL = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+IMAGE_FILE = {"type": "image_file", "image_file": {"file_id": "file-abc123"}}
+TEXT = {"type": "text", "text": "What is in this picture?"}
+
+
+@pytest.fixture(scope="module")
+def s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with stack(EmulatorConfig(), tmp_path_factory.mktemp("unsupported")) as s:
+        yield s
+
+
+def refused(response: httpx.Response, param: str, *words: str) -> None:
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == param, error
+    assert all(w in error["message"] for w in words), error
+
+
+@pytest.mark.parametrize("tool", ["file_search", "code_interpreter"])
+def test_unrunnable_tools_in_an_assistant(s: Stack, tool: str) -> None:
+    client = s.http(s.key())
+    created = client.post("/assistants", json={"model": MODEL, "tools": [WEATHER, {"type": tool}]})
+    refused(created, "tools[1].type", tool)
+    assert get(client, "/assistants")["data"] == []
+    assistant_id = assistant(client, tools=[WEATHER])
+    modified = client.post(f"/assistants/{assistant_id}", json={"tools": [{"type": tool}]})
+    refused(modified, "tools[0].type", tool)
+    assert get(client, f"/assistants/{assistant_id}")["tools"] == [WEATHER]
+
+
+@pytest.mark.parametrize("tool", ["file_search", "code_interpreter"])
+def test_unrunnable_tools_in_a_run(s: Stack, tool: str) -> None:
+    client = s.http(s.key())
+    before = len(s.emulator.chat_requests)
+    assistant_id = assistant(client)
+    thread_id = thread(client, "hello")
+    for stream in (False, True):
+        body: dict[str, Any] = {"assistant_id": assistant_id, "tools": [{"type": tool}], "stream": stream}
+        refused(client.post(f"/threads/{thread_id}/runs", json=body), "tools[0].type", tool)
+        refused(client.post("/threads/runs", json={**body, "thread": {}}), "tools[0].type", tool)
+    assert get(client, f"/threads/{thread_id}/runs")["data"] == []
+    assert len(s.emulator.chat_requests) == before
+
+
+@pytest.mark.parametrize("part", [IMAGE_URL, IMAGE_FILE], ids=["image_url", "image_file"])
+def test_image_content_is_refused(s: Stack, part: dict[str, Any]) -> None:
+    client = s.http(s.key())
+    before = len(s.emulator.chat_requests)
+    content = [TEXT, part]
+    refused(
+        client.post("/threads", json={"messages": [{"role": "user", "content": content}]}),
+        "messages[0].content[1].type",
+    )
+    thread_id = thread(client, "hello")
+    added = client.post(f"/threads/{thread_id}/messages", json={"role": "user", "content": content})
+    refused(added, "content[1].type")
+    assistant_id = assistant(client)
+    body = {"assistant_id": assistant_id, "additional_messages": [{"role": "user", "content": content}]}
+    refused(client.post(f"/threads/{thread_id}/runs", json=body), "additional_messages[0].content[1].type")
+    assert [
+        m["content"][0]["text"]["value"] for m in get(client, f"/threads/{thread_id}/messages")["data"]
+    ] == ["hello"]
+    assert get(client, f"/threads/{thread_id}/runs")["data"] == []
+    assert len(s.emulator.chat_requests) == before
