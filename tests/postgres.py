@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,15 @@ class PgServer:
     host: str
     port: int
     template: str  # a database migrated to head, copied per test
+    data: Path = Path()  # its data directory
+    options: str = ""  # the server's command-line options
+
+    def stop(self) -> None:
+        """Stop the server at once: every connection drops, as in a crash."""
+        _pg_ctl("-D", str(self.data), "-m", "immediate", "stop")
+
+    def start(self) -> None:
+        _pg_ctl("-D", str(self.data), "-o", self.options, "-l", str(self.data.parent / "log"), "-w", "start")
 
     def url(self, db: str) -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{db}"
@@ -57,6 +67,10 @@ def _free_port() -> int:
 
 def _as_postgres(*cmd: str) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
+
+
+def _pg_ctl(*args: str) -> None:
+    subprocess.run(_as_postgres(str(PG_BIN / "pg_ctl"), *args), check=True, capture_output=True)
 
 
 def pg_server() -> Iterator[PgServer]:
@@ -87,24 +101,15 @@ def pg_server() -> Iterator[PgServer]:
         capture_output=True,
     )
     opts = f"-k {base} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(
-        _as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "log"), "-w", "start"
-        ),
-        check=True,
-        capture_output=True,
-    )
+    server = PgServer("127.0.0.1", port, "store_template", data, opts)
+    server.start()
     try:
-        server = PgServer("127.0.0.1", port, "store_template")
         in_thread(create_db(server, server.template))
         in_thread(migrate(server.url(server.template)))
         yield server
     finally:
-        subprocess.run(
-            _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
-            check=False,
-            capture_output=True,
-        )
+        with suppress(subprocess.CalledProcessError):
+            server.stop()
         shutil.rmtree(base, ignore_errors=True)
 
 

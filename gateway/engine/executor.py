@@ -233,8 +233,10 @@ class Executor:
             closing = self._stopped(job)
         except Exception as exc:  # every failure ends the run properly
             closing = emitter.fail(*_failure(exc))
-        await self._record(job, closing)
-        await job.publish(closing)
+        try:
+            await self._record(job, closing)
+        finally:  # the client hears the end even when the store cannot record it (the sweep will)
+            await job.publish(closing)
 
     def _stopped(self, job: Job) -> list[StreamEvent]:
         """The closing events of a run stopped from outside: cancelled, or failed at shutdown."""
@@ -257,14 +259,16 @@ class Executor:
         deltas = pending
         while True:
             events: list[StreamEvent] = []
-            await self._apply(job, deltas, events)
-            if job.emitter.message is not None and time.monotonic() >= checkpoint_at:
-                checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
-                await self._store.messages.checkpoint(
-                    None, job.emitter.message.id, job.emitter.message.content()
-                )
-            await self._record(job, events)
-            await job.publish(events)
+            try:
+                await self._apply(job, deltas, events)
+                if job.emitter.message is not None and time.monotonic() >= checkpoint_at:
+                    checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
+                    await self._store.messages.checkpoint(
+                        None, job.emitter.message.id, job.emitter.message.content()
+                    )
+                await self._record(job, events)
+            finally:  # what the emitter made goes out, even when the store failed: the client's
+                await job.publish(events)  # text always equals the run's closing content
             if job.failure is not None:  # its read's deltas went out first: nothing is lost
                 raise job.failure
             payloads = await stream.next_payloads()
@@ -272,9 +276,11 @@ class Executor:
                 break
             deltas = _decoded(job, payloads)
         events = []
-        await self._apply(job, job.decoder.finish(), events)
-        await self._record(job, events)
-        await job.publish(events)
+        try:
+            await self._apply(job, job.decoder.finish(), events)
+            await self._record(job, events)
+        finally:
+            await job.publish(events)
 
     async def _apply(self, job: Job, deltas: list[Delta], events: list[StreamEvent]) -> None:
         """One read's deltas into events; a message or tool step is created in the store first."""
@@ -477,5 +483,8 @@ def _failure(exc: Exception) -> tuple[str, str]:
         return _run_code(exc), exc.message
     if isinstance(exc, TimeoutError):
         return "server_error", "The run did not finish within RUN_TIMEOUT"
+    if isinstance(exc, StoreError):
+        log.warning("run failed: the store failed (%s)", exc)
+        return "server_error", "The gateway's database failed during the run"
     log.error("run failed: %r", exc, exc_info=exc)
     return "server_error", INTERNAL

@@ -38,8 +38,10 @@ async def sweep(store: Store, executor: Executor, settings: Settings, clock: Clo
                 log.info("run %s expired waiting for tool outputs", run["id"])
             for run in await store.leases.fail_orphans(now, ORPHANED):
                 log.warning("run %s failed: its lease lapsed (the process running it stopped)", run["id"])
-        except StoreError:
-            log.warning("sweep failed: the database is unavailable", exc_info=True)
+        except StoreError as exc:
+            log.warning("sweep failed: %s", exc)
+        except Exception:  # a bug must not end the sweeps for the process's lifetime
+            log.exception("sweep failed")
         await asyncio.sleep(min(settings.sweep_interval, settings.lease_seconds / 3))
 
 

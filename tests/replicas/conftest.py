@@ -86,6 +86,7 @@ class Cluster:
     b: Replica
     emulator: Any  # the emulator's per-app context (`chat_requests`, `chat_stream_ends`, ...)
     database_url: str
+    server: PgServer
 
     def replica(self, name: str, log_dir: Path) -> Replica:
         """Another replica on the same database (not started)."""
@@ -110,6 +111,7 @@ def cluster(pg_server: PgServer, tmp_path: Path) -> Iterator[Cluster]:
             "LOG_FORMAT": "json",
             "KEEPALIVE_INTERVAL": "0",
             "DRAIN_SECONDS": "1",
+            "READY_CHECK_INTERVAL": "0.2",
         }
         migrated = subprocess.run(
             [sys.executable, "-m", "gateway", "migrate"], env=env, capture_output=True, text=True, timeout=60
@@ -120,7 +122,7 @@ def cluster(pg_server: PgServer, tmp_path: Path) -> Iterator[Cluster]:
         try:
             a.start()
             b.start()
-            yield Cluster(a, b, app.state.emulator, database_url)
+            yield Cluster(a, b, app.state.emulator, database_url, pg_server)
         finally:
             for replica in (a, b):
                 replica.stop()

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 from sqlalchemy import Connection, Engine, event, pool
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -31,6 +31,19 @@ from gateway.engine.store.workers import Workers
 T = TypeVar("T")
 Body = Callable[[Connection], T]
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
+_DOWN_SQLSTATES = ("08", "53", "57")  # connection exception, insufficient resources, operator intervention
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database cannot be reached or is going away (a restart, a failover),
+    not that a statement was wrong. asyncpg raises some of these unwrapped at connect time."""
+    if isinstance(exc, UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    for cause in (exc, getattr(exc, "orig", None), getattr(getattr(exc, "orig", None), "__cause__", None)):
+        state = getattr(cause, "sqlstate", None)
+        if isinstance(state, str) and state[:2] in _DOWN_SQLSTATES:
+            return True
+    return False
 _WRITE = "store_write"
 
 
@@ -77,8 +90,10 @@ class _Postgres(Db):
         try:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(body)
-        except UNAVAILABLE as exc:
-            raise unavailable(exc) from exc
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     read = write
 
@@ -141,7 +156,9 @@ def open_db(
     }
     json: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if not target.startswith("sqlite"):
-        return _Postgres(create_async_engine(target, **sizes, **json), clock)
+        # pre-ping: a connection the server dropped (a restart, a failover) is replaced at checkout,
+        # so one outage does not fail the next transaction of every pooled connection.
+        return _Postgres(create_async_engine(target, pool_pre_ping=True, **sizes, **json), clock)
     sync_url = target.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1)
     memory = ":memory:" in sync_url or sync_url.endswith("://")
     args: dict[str, Any] = {"check_same_thread": False}
