@@ -1,15 +1,14 @@
 """`python -m tests.bench`: run the gateway's performance benchmark on loopback and print the tables.
 
 Starts the minimal fast upstream (core 1), then for every scenario, repeat and target a fresh proxy
-process (core 0: the naive pass-through or the gateway; none for `direct`), warms it up, drives
-the scenario's load from this process (core 1), and prints one table per scenario plus the
-issue's targets. See tests/bench/README.md for how to read it.
+process (core 0: the naive pass-through, the gateway, the engine, nginx, or the gateway from an older
+checkout; none for `direct`), warms it up, drives the scenario's load from this process (core 1), and
+prints one table per scenario plus the issue's targets. See tests/bench/README.md for how to read it.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import subprocess
@@ -21,14 +20,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import uvloop
-
-from tests.bench.load import LoadResult, LoadSpec, run_load
-from tests.bench.proc_stats import cpu_ns
-from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, Server, pin_self
+from tests.bench.checks import summary
+from tests.bench.load import LoadResult
+from tests.bench.nginx import NginxMissing, nginx_binary
+from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, pin_self
 from tests.bench.profiling import PySpy, py_spy, summarize_collapsed, summarize_cprofile
-from tests.bench.report import Table, run_metrics, summary
-from tests.bench.scenarios import FULL, QUICK, TARGETS, Scenario, warmup_spec
+from tests.bench.report import Table, run_metrics
+from tests.bench.scenarios import FAMILY_TARGETS, FULL, QUICK, TARGETS, Scenario, warmup_spec
+from tests.bench.targets import Bench
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +39,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="everything small, 1 repeat: a smoke check")
     p.add_argument("--json", type=Path, help="also write every run's metrics to this file")
     p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also run the gateway target from this other checkout (e.g. a git worktree of an older "
+        "commit, made beforehand) as target `baseline`",
+    )
+    p.add_argument(
         "--profile",
         choices=["py-spy", "cprofile"],
         help="instead of the tables: profile the gateway under the s32 scenario and summarise",
@@ -48,87 +54,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _header(quick: bool, repeat: int) -> str:
+def _describe(checkout: Path) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=checkout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return "?"
+    return done.stdout.strip() or "? (not a git checkout)"
+
+
+def _header(quick: bool, repeat: int, baseline: Path | None) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
         for name in ("starlette", "uvicorn", "httpx", "aiohttp", "httpx-aiohttp", "orjson", "msgspec")
     )
-    try:
-        head = subprocess.run(
-            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        head = "?"
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    base = f"; baseline at {_describe(baseline)} ({baseline})" if baseline else ""
     return (
-        f"minimax-gateway benchmark ({'quick' if quick else 'full'}, {repeat} repeat(s)); gateway at {head}\n"
+        f"minimax-gateway benchmark ({'quick' if quick else 'full'}, {repeat} repeat(s)); "
+        f"gateway at {_describe(ROOT)}{base}\n"
         f"python {sys.version.split()[0]}; {versions}; {os.cpu_count()} cores, load average {load}\n"
         f"proxy on core {PROXY_CORE}; upstream and load client on core {LOAD_CORE}; "
         "one event = one upstream frame (CPU µs/event uses the same count for every target)\n"
     )
 
 
-SETTLE_S = 2.0  # a fresh interpreter burns extra CPU for its first seconds (lazy imports, page faults)
-IDLE_S = 0.5
 PROFILE_ROUNDS = 5
-
-
-class Bench:
-    def __init__(self, reuse: bool, log_dir: Path) -> None:
-        self.reuse = reuse
-        self.log_dir = log_dir
-        self.upstream = Server("upstream", LOAD_CORE, log_dir=log_dir)
-        self.kept: dict[str, Server] = {}
-
-    def proxy(self, target: str, env: dict[str, str] | None = None) -> Server:
-        if self.reuse and target in self.kept:
-            return self.kept[target]
-        server = Server(target, PROXY_CORE, self.upstream.url, self.log_dir, env)
-        if self.reuse:
-            self.kept[target] = server
-        return server
-
-    def load(self, spec: LoadSpec) -> LoadResult:
-        gc.collect()
-        return uvloop.run(run_load(spec))
-
-    def measure(self, sc: Scenario, target: str) -> tuple[LoadResult, dict[str, Any]]:
-        proxy = self.proxy(target) if target != "direct" else None
-        try:
-            url = proxy.url if proxy else self.upstream.url
-            warm = self.load(warmup_spec(target, url))
-            if warm.errors:
-                print(f"  warm-up errors on {target}: {dict(warm.errors)}", file=sys.stderr)
-            idle = None
-            if proxy is not None:  # let start-up work die down, then read the idle CPU rate
-                time.sleep(max(SETTLE_S - (time.monotonic() - proxy.started), 0.0))
-                before = cpu_ns(proxy.pid)
-                time.sleep(IDLE_S)
-                idle = (cpu_ns(proxy.pid) - before) / 1e6 / IDLE_S
-            spec = replace(
-                sc.spec(target, url), proxy_pid=proxy.pid if proxy else None, upstream_pid=self.upstream.pid
-            )
-            res = self.load(spec)
-            if res.errors and proxy is not None:
-                print(f"  {target} log tail:\n{proxy.log_tail()}", file=sys.stderr)
-        finally:
-            if proxy is not None and not self.reuse:
-                proxy.stop()
-        time.sleep(0.3)
-        metrics = run_metrics(sc, target, res)
-        metrics["idle_ms_s"] = idle
-        return res, metrics
-
-    def close(self) -> None:
-        for server in self.kept.values():
-            server.stop()
-        self.upstream.stop()
 
 
 def _progress(sc: Scenario, target: str, rep: int, reps: int, m: dict[str, Any], res: LoadResult) -> None:
     cpu = m.get("cpu_us_frame")
+    if sc.kind == "store":
+        print(f"  {sc.name:11} {target:10} store CPU {m['store_cpu_best_ms']:.2f} ms/run", file=sys.stderr)
+        return
     parts = [
-        f"{sc.name:8} {target:7} {rep + 1}/{reps}",
+        f"{sc.name:11} {target:10} {rep + 1}/{reps}",
         f"wall {res.wall_s:6.1f}s",
         f"streams {res.streams_ok}",
         f"events {res.events}",
@@ -140,17 +105,21 @@ def _progress(sc: Scenario, target: str, rep: int, reps: int, m: dict[str, Any],
 
 def run_tables(args: argparse.Namespace, scenarios: list[Scenario], targets: list[str]) -> None:
     repeat = 1 if args.quick else args.repeat
-    print(_header(args.quick, repeat), flush=True)
-    bench = Bench(reuse=args.quick, log_dir=Path(tempfile.mkdtemp(prefix="bench-")))
+    print(_header(args.quick, repeat, args.baseline), flush=True)
+    bench = Bench(reuse=args.quick, log_dir=Path(tempfile.mkdtemp(prefix="bench-")), baseline=args.baseline)
     tables: dict[str, Table] = {}
     dump: list[dict[str, Any]] = []
     started = time.monotonic()
     try:
         for sc in scenarios:
-            table = tables[sc.name] = Table(sc)
+            table = Table(sc, targets)
+            if not table.targets:
+                print(f"  {sc.name}: none of its targets selected; skipped", file=sys.stderr)
+                continue
+            tables[sc.name] = table
             reps = sc.repeat or repeat
             for rep in range(reps):
-                for target in targets:
+                for target in table.targets:
                     res, m = bench.measure(sc, target)
                     table.add(target, m)
                     dump.append({"scenario": sc.name, "target": target, "repeat": rep, **m})
@@ -198,11 +167,30 @@ def run_profile(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
     print(summarize_collapsed(out) if args.profile == "py-spy" else summarize_cprofile(out))
 
 
+def _targets(args: argparse.Namespace, scenarios: list[Scenario]) -> list[str]:
+    """The targets to run; exits with a message when one cannot run (nothing silently left out)."""
+    if args.baseline is not None:
+        args.baseline = args.baseline.resolve()
+        if not (args.baseline / "gateway" / "cli.py").is_file():
+            sys.exit(f"--baseline {args.baseline}: no gateway/cli.py there (make the worktree first)")
+    if args.target and "baseline" in args.target and args.baseline is None:
+        sys.exit("the baseline target needs --baseline DIR")
+    default = [t for t in TARGETS if t != "baseline" or args.baseline is not None]
+    targets = [t for t in TARGETS if t in (args.target or default)]
+    running = {t for s in scenarios for t in FAMILY_TARGETS[s.family]} & set(targets)
+    if "nginx" in running and not args.profile:
+        try:
+            nginx_binary()
+        except NginxMissing as exc:
+            sys.exit(f"python -m tests.bench: {exc}")
+    return targets
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     pool = QUICK if args.quick else FULL
     scenarios = [s for s in pool if not args.scenario or s.name in args.scenario]
-    targets = [t for t in TARGETS if not args.target or t in args.target]
+    targets = _targets(args, scenarios)
     pin_self(LOAD_CORE)
     if args.profile:
         run_profile(args, pool)

@@ -3,11 +3,13 @@
 Per stream it records the time to first event (request sent -> first complete SSE event) and, for
 every message frame's timestamp token (`t<unix time>|`, see upstream.py), the latency from the
 upstream writing the frame to this client reading the event that carries it. It understands both
-what a pass-through relays (raw MiniMax `data:` frames; in the cumulative dialect only the last
-token of a frame is new) and what the gateway sends (`thread.message.delta` events, whose value may
-carry several tokens when the gateway held a frame back). It checks that each stream ended
-properly (gateway: `thread.run.completed` then `done`; raw: the `status_code: 0` frame; every token
-delivered) and counts anything else as an error.
+what a pass-through relays (raw MiniMax `data:` frames or chat chunks; in the cumulative dialect
+only the last token of a frame is new) and what the gateway or the engine sends
+(`thread.message.delta` events, whose value may carry several tokens when a frame was held back).
+It checks that each stream ended properly (gateway, engine: `thread.run.completed` then `done`; raw:
+the `status_code: 0` frame, which is the run's completion or the chat's usage chunk; every token
+delivered) and counts anything else as an error. `urls`, when given, holds one URL per stream (the
+engine's runs, one thread each).
 
 Around the load it reads the proxy's CPU and RSS, the upstream's CPU, and its own CPU (see
 proc_stats.py). `trace_cpu` also records (tokens received, proxy CPU ns) after every read, which
@@ -53,6 +55,7 @@ class LoadSpec:
     headers: dict[str, str] = field(
         default_factory=lambda: {"Authorization": "Bearer x", "Content-Type": "application/json"}
     )
+    urls: tuple[str, ...] = ()  # one per stream, in the order streams start (else `url` for all)
 
 
 @dataclass
@@ -86,6 +89,16 @@ class _Run:
         self.total = spec.concurrency * spec.streams_per_worker
         self.all_open = asyncio.Event()
         self.release = asyncio.Event()
+        self.started = 0
+
+    def next_url(self) -> str:
+        urls = self.spec.urls
+        if not urls:
+            return self.spec.url
+        self.started += 1
+        if self.started > len(urls):
+            raise RuntimeError(f"stream {self.started} has no URL ({len(urls)} prepared)")
+        return urls[self.started - 1]
 
 
 async def _stream(session: aiohttp.ClientSession, run: _Run) -> None:
@@ -103,7 +116,7 @@ async def _stream(session: aiohttp.ClientSession, run: _Run) -> None:
     opened = False
     response: aiohttp.ClientResponse | None = None
     try:
-        response = await session.post(spec.url, data=spec.body, headers=spec.headers)
+        response = await session.post(run.next_url(), data=spec.body, headers=spec.headers)
         if response.status != 200:
             res.errors[f"http_{response.status}"] += 1
             await response.read()
@@ -130,17 +143,17 @@ async def _stream(session: aiohttp.ClientSession, run: _Run) -> None:
                     if spec.hold_s and res.opened == run.total:
                         run.all_open.set()
                 if raw:
-                    if AI_FRAME in block:
-                        if cumulative:
+                    if FINAL_FRAME in block:
+                        final = True
+                    elif cumulative:
+                        if AI_FRAME in block:
                             pos = block.rfind(b'|"')
                             latency.append(now - float(block[pos - 17 : pos]))
                             tokens += 1
-                        else:
-                            for m in finditer(block):
-                                latency.append(now - float(m.group(1)))
-                                tokens += 1
-                    elif FINAL_FRAME in block:
-                        final = True
+                    else:  # tokens are only in message frames / content chunks
+                        for m in finditer(block):
+                            latency.append(now - float(m.group(1)))
+                            tokens += 1
                 elif block.startswith(DELTA):
                     for m in finditer(block):
                         latency.append(now - float(m.group(1)))

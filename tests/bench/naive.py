@@ -3,8 +3,10 @@ transport), forwarding MiniMax's bytes unchanged.
 
 This is the "obvious" proxy the issue measures the gateway against: it maps the OpenAI run request
 to a `create_stream` body and relays the upstream body as it arrives, without parsing a single
-frame. Pool limits are raised (httpx defaults to 100 connections, which would queue stream 101+
-and measure queueing instead of CPU); the read timeout matches the gateway's idle timeout.
+frame. `POST /v1/chat/completions` (the `naive-chat` target) forwards the request body and relays
+MiniMax's chat stream the same way. Pool limits are raised (httpx defaults to 100 connections, which
+would queue stream 101+ and measure queueing instead of CPU); the read timeout matches the gateway's
+idle timeout.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from starlette.routing import Route
 
 def create_naive_app(upstream: str) -> Starlette:
     base = upstream.rstrip("/") + "/v1/threads/run/create_stream"
+    chat = upstream.rstrip("/") + "/v1/chat/completions"
     clients: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
@@ -49,6 +52,23 @@ def create_naive_app(upstream: str) -> Starlette:
                 "accept": "text/event-stream",
             },
         )
+        return await relay(client, upstream_request)
+
+    async def chat_completion(request: Request) -> Response:
+        client = clients["http"]
+        upstream_request = client.build_request(
+            "POST",
+            chat,
+            content=await request.body(),
+            headers={
+                "authorization": request.headers.get("authorization", ""),
+                "content-type": "application/json",
+                "accept": "text/event-stream",
+            },
+        )
+        return await relay(client, upstream_request)
+
+    async def relay(client: httpx.AsyncClient, upstream_request: httpx.Request) -> Response:
         response = await client.send(upstream_request, stream=True)
         return StreamingResponse(
             response.aiter_raw(),
@@ -58,5 +78,9 @@ def create_naive_app(upstream: str) -> Starlette:
         )
 
     return Starlette(
-        routes=[Route("/v1/threads/{thread_id}/runs", create_run, methods=["POST"])], lifespan=lifespan
+        routes=[
+            Route("/v1/threads/{thread_id}/runs", create_run, methods=["POST"]),
+            Route("/v1/chat/completions", chat_completion, methods=["POST"]),
+        ],
+        lifespan=lifespan,
     )

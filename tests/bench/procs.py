@@ -2,6 +2,9 @@
 
 Layout (2 cores): the proxy under test (naive or gateway) alone on core 0; the upstream and the
 load client (this process, pinned with `sched_setaffinity`, which is what taskset does) on core 1.
+A server run from another checkout (`checkout=DIR`, the baseline) runs this checkout's serve.py as a
+script with `python -P` (no script directory on sys.path), cwd=DIR and PYTHONPATH=DIR, so `gateway`
+is imported from DIR and not from the venv's editable install of this checkout.
 """
 
 from __future__ import annotations
@@ -45,19 +48,29 @@ class Server:
         upstream: str = "",
         log_dir: Path | None = None,
         env: dict[str, str] | None = None,
+        *,
+        name: str = "",
+        checkout: Path | None = None,
     ) -> None:
         self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "tests.bench.serve", kind, "--port", str(self.port)]
+        if checkout is None:
+            cmd = [sys.executable, "-m", "tests.bench.serve", kind, "--port", str(self.port)]
+        else:
+            script = str(ROOT / "tests" / "bench" / "serve.py")
+            cmd = [sys.executable, "-P", script, kind, "--port", str(self.port)]
+            env = {**(env or {}), "PYTHONPATH": str(checkout)}
         if upstream:
             cmd += ["--upstream", upstream]
         if core < (os.cpu_count() or 1):
             cmd = ["taskset", "-c", str(core), *cmd]
-        self.log_path = (log_dir or Path("/tmp")) / f"bench-{kind}-{self.port}.log"
+        self.log_path = (log_dir or Path("/tmp")) / f"bench-{name or kind}-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115  # closed in stop()
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=full_env)
+        self.proc = subprocess.Popen(
+            cmd, cwd=checkout or ROOT, stdout=self._log, stderr=subprocess.STDOUT, env=full_env
+        )
         self.pid = self.proc.pid  # taskset execs the command: same pid
         self.started = time.monotonic()
         self._wait_ready()

@@ -1,5 +1,6 @@
 """The report: per-run metrics, medians and min-max spread over repeats, one table per scenario
-(metrics x direct / naive / gateway / gateway÷naive), and the issue's targets marked PASS or FAIL."""
+(metrics x its family's targets and ratios, e.g. direct / naive / gateway / baseline / gateway÷naive);
+the issue's targets (checks.py) are marked PASS or FAIL below each table."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tests.bench.checks import CHECKS, check_line, num
 from tests.bench.load import LoadResult
-from tests.bench.scenarios import TARGETS, Scenario
+from tests.bench.scenarios import FAMILY_TARGETS, RATIOS, Scenario
 from tests.bench.upstream import message_frame_bytes
 
 Metrics = dict[str, Any]
@@ -65,7 +67,7 @@ def run_metrics(sc: Scenario, target: str, res: LoadResult) -> Metrics:
             m["growth_kb_stream"] = (res.hold_rss_kb[-1] - res.hold_rss_kb[0]) / res.opened
             m["rss_mb"] = " ".join(f"{kb / 1024:.0f}" for kb in [res.rss_base_kb, *res.hold_rss_kb])
         return m
-    frames = res.tokens + 6 * res.streams_ok  # message frames + run/echo/step frames per stream
+    frames = res.tokens + sc.extra_frames * res.streams_ok  # message frames + the others per stream
     m.update(
         streams_s=res.streams_ok / wall,
         events_s=res.events / wall,
@@ -83,6 +85,7 @@ def run_metrics(sc: Scenario, target: str, res: LoadResult) -> Metrics:
             m["cpu_first_ms"] = first * w / 1e6
             m["cpu_last_ms"] = last * w / 1e6
             m["last_first_frame"] = last / first
+        if first and last and sc.family == "assistants":  # chat chunks are incremental: judged per chunk
             shape = sc.shape
             b_first = sum(message_frame_bytes(k, shape) for k in range(2, 2 + w))
             b_last = sum(message_frame_bytes(k, shape) for k in range(n - w + 1, n + 1))
@@ -124,45 +127,13 @@ ROWS = [
     Row("rss_mb", "RSS MB: base, hold samples", "soak"),
     Row("load_pct", "load core busy % (client+upstream)", "load long soak"),
     Row("errors", "errors", "load long soak"),
+    Row("store_runs", "rounds x runs", "store"),
+    Row("store_cpu_best_ms", "store CPU ms/run, best round", "store"),
+    Row("store_cpu_median_ms", "store CPU ms/run, median round", "store"),
+    Row("store_wall_best_ms", "store wall ms/run, best round", "store"),
 ]
 
 
-@dataclass(frozen=True)
-class Check:
-    scenario: str
-    key: str
-    column: str  # a target, or "ratio" (gateway÷naive)
-    limit: float
-    text: str
-    at_least: bool = False
-    target: bool = True  # False: shown for information, not one of the issue's targets
-
-
-CHECKS = [
-    Check("s32", "cpu_us_frame", "ratio", 0.35, "CPU/event at 32 full-speed streams ≤ 0.35x naive"),
-    Check("p500x5", "cpu_us_frame", "ratio", 0.6, "CPU/event at 500 streams @5/s ≤ 0.6x naive"),
-    Check("p500x5", "added_p99_ms", "gateway", 10, "added latency p99 at 500 streams @5/s ≤ 10 ms"),
-    Check("p500x5", "ttfe_p99_ms", "gateway", 100, "TTFE p99 ≤ 100 ms, 500 streams opened in 2 s (@5/s)"),
-    # The issue gives its TTFE figures for 500 streams at 5 frames/s; at 50 frames/s (25,000 frames/s
-    # on one core) the same bound is shown, not judged.
-    Check(
-        "p500x50",
-        "ttfe_p99_ms",
-        "gateway",
-        100,
-        "TTFE p99 ≤ 100 ms at 50 frames/s (beyond the issue's targets)",
-        target=False,
-    ),
-    Check("long_inc", "last_first_frame", "gateway", 1.2, "incremental 20k: last 1,000 ≤ 1.2x first 1,000"),
-    Check(
-        "long_cum", "last_first_byte", "gateway", 1.2, "cumulative 20k: last ≤ 1.2x first, per upstream byte"
-    ),
-    Check("long_inc", "cpu_total_ms", "ratio", 1.0, "incremental 20k: total CPU ≤ 1.0x naive"),
-    Check("long_cum", "cpu_total_ms", "ratio", 1.0, "cumulative 20k: total CPU ≤ 1.0x naive"),
-    Check("soak", "kb_stream", "gateway", 32, "≤ 32 KB per open idle stream"),
-    Check("soak", "growth_kb_stream", "gateway", 1.0, "no RSS growth over the soak (≤ 1 KB/stream)"),
-    Check("soak", "errors", "gateway", 0, "5,000 open streams in one process without errors"),
-]
 RATIO_KEYS = {
     "cpu_us_frame",
     "cpu_total_ms",
@@ -174,19 +145,6 @@ RATIO_KEYS = {
 }
 
 
-def _num(v: float) -> str:
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 100:
-        return f"{v:.0f}"
-    if a >= 10:
-        return f"{v:.1f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3f}"
-
-
 def _cell(values: list[Any]) -> str:
     vals = [v for v in values if v is not None]
     if not vals:
@@ -195,16 +153,21 @@ def _cell(values: list[Any]) -> str:
         return vals[0]
     med = statistics.median(vals)
     if len(vals) == 1:
-        return _num(med)
-    return f"{_num(med)} [{_num(min(vals))}-{_num(max(vals))}]"
+        return num(med)
+    return f"{num(med)} [{num(min(vals))}-{num(max(vals))}]"
 
 
 class Table:
-    """All runs of one scenario: `runs[target]` is one Metrics per repeat, in repeat order."""
+    """All runs of one scenario: `runs[target]` is one Metrics per repeat, in repeat order. Columns:
+    the scenario family's targets that run, then its ratios (`a÷b`, per repeat) among them."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, targets: Sequence[str]) -> None:
         self.scenario = scenario
-        self.runs: dict[str, list[Metrics]] = {t: [] for t in TARGETS}
+        self.targets = [t for t in FAMILY_TARGETS[scenario.family] if t in targets]
+        self.ratios = [
+            f"{a}÷{b}" for a, b in RATIOS[scenario.family] if a in self.targets and b in self.targets
+        ]
+        self.runs: dict[str, list[Metrics]] = {t: [] for t in self.targets}
 
     def add(self, target: str, metrics: Metrics) -> None:
         self.runs[target].append(metrics)
@@ -213,8 +176,8 @@ class Table:
         """Added latency pXX = a target's latency pXX minus the direct run's p50 (same repeat): the
         direct median is the cost of the upstream write and the client read alone. (Subtracting the
         direct p99 instead would credit the proxy with the load core's own tail.)"""
-        direct = self.runs["direct"]
-        for target in TARGETS:
+        direct = self.runs.get("direct", [])
+        for target in self.targets:
             for i, m in enumerate(self.runs[target]):
                 d = direct[i] if i < len(direct) else (direct[-1] if direct else None)
                 base = d.get("lat_p50_ms") if d else None
@@ -226,10 +189,12 @@ class Table:
                         m[f"added_{q}_ms"] = max(mine - base, 0.0)
 
     def values(self, column: str, key: str) -> list[Any]:
-        if column != "ratio":
-            return [m.get(key) for m in self.runs[column]]
+        """A target's values of `key` per repeat, or a ratio's (`a÷b`)."""
+        if "÷" not in column:
+            return [m.get(key) for m in self.runs.get(column, [])]
+        num, den = column.split("÷")
         out = []
-        for g, n in zip(self.runs["gateway"], self.runs["naive"], strict=False):
+        for g, n in zip(self.runs.get(num, []), self.runs.get(den, []), strict=False):
             a, b = g.get(key), n.get(key)
             out.append(a / b if isinstance(a, float | int) and isinstance(b, float | int) and b else None)
         return out
@@ -243,16 +208,16 @@ class Table:
         sc = self.scenario
         reps = max((len(v) for v in self.runs.values()), default=0)
         lines = [f"[{sc.name}] {sc.title}: {reps} repeat(s), median [min-max]"]
-        header = ["metric", *TARGETS, "gateway÷naive"]
+        header = ["metric", *self.targets, *self.ratios]
         body: list[list[str]] = []
         for row in ROWS:
             if sc.kind not in row.kinds.split():
                 continue
-            cells = [_cell(self.values(t, row.key)) for t in TARGETS]
+            cells = [_cell(self.values(t, row.key)) for t in self.targets]
             if all(c == "-" for c in cells):
                 continue
-            ratio = _cell(self.values("ratio", row.key)) if row.key in RATIO_KEYS else ""
-            body.append([row.label, *cells, ratio])
+            ratios = [_cell(self.values(r, row.key)) if row.key in RATIO_KEYS else "" for r in self.ratios]
+            body.append([row.label, *cells, *ratios])
         widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
         fmt: Callable[[list[str]], str] = lambda r: "  ".join(  # noqa: E731
             c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
@@ -260,7 +225,7 @@ class Table:
         lines.append(fmt(header))
         lines += [fmt(r) for r in body]
         kinds: dict[str, int] = {}
-        for target in TARGETS:
+        for target in self.targets:
             for m in self.runs[target]:
                 for kind, count in m.get("error_kinds", {}).items():
                     kinds[f"{target}:{kind}"] = kinds.get(f"{target}:{kind}", 0) + count
@@ -270,29 +235,3 @@ class Table:
             if check.scenario == sc.name:
                 lines.append("  " + check_line(check, self, quick))
         return "\n".join(lines)
-
-
-def check_result(check: Check, table: Table) -> tuple[float | None, bool | None]:
-    value = table.median(check.column, check.key)
-    if value is None:
-        return None, None
-    return value, value >= check.limit if check.at_least else value <= check.limit
-
-
-def check_line(check: Check, table: Table, quick: bool) -> str:
-    value, ok = check_result(check, table)
-    mark = "n/a " if ok is None else ("PASS" if ok else "FAIL")
-    if not check.target:
-        mark = "info" + ("" if ok is None else (" (within)" if ok else " (over)"))
-    shown = "-" if value is None else _num(value) + ("x" if check.column == "ratio" else "")
-    note = "  (quick run: sizes too small to judge)" if quick else ""
-    return f"{mark}  {check.text}: {shown}{note}"
-
-
-def summary(tables: dict[str, Table], quick: bool) -> str:
-    lines = ["Issue targets (gateway; medians over repeats):"]
-    for check in CHECKS:
-        table = tables.get(check.scenario)
-        if table is not None:
-            lines.append("  " + check_line(check, table, quick))
-    return "\n".join(lines)

@@ -1,4 +1,12 @@
-"""The benchmark's scenarios (full and --quick sizes) and how each becomes a load for each target."""
+"""The benchmark's scenarios (full and --quick sizes) and how each becomes a load for each target.
+
+Three families, each with its own targets (columns) and ratios:
+- `assistants`: the bridge (`gateway`, and `baseline`: the same from an older checkout) against the
+  naive pass-through of MiniMax's Assistants stream;
+- `chat`: the `engine` against the naive pass-through (`naive-chat`) and nginx relaying MiniMax's
+  chat stream, the shape in the user message (see upstream_chat.py);
+- `store`: the engine's store alone, CPU per run (store_cpu.py).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,26 @@ import orjson
 
 from tests.bench.load import LoadSpec
 from tests.bench.upstream import StreamShape
+from tests.bench.upstream_chat import MODEL, REASONING_CHUNKS
 
-TARGETS = ("direct", "naive", "gateway")
+TARGETS = ("direct", "naive", "gateway", "baseline", "naive-chat", "nginx", "engine")
+FAMILY_TARGETS = {
+    "assistants": ("direct", "naive", "gateway", "baseline"),
+    "chat": ("direct", "naive-chat", "nginx", "engine"),
+    "store": ("engine",),
+}
+RATIOS = {  # (numerator, denominator) columns of each family's tables
+    "assistants": (("gateway", "naive"), ("gateway", "baseline")),
+    "chat": (("engine", "naive-chat"), ("engine", "nginx")),
+    "store": (),
+}
 RUN_BODY = orjson.dumps({"assistant_id": "asst_bench", "stream": True})
+
+
+def chat_body(text: str) -> bytes:
+    """The chat request the raw chat targets send: what the engine sends for a one-message thread."""
+    messages = [{"role": "user", "content": text}]
+    return orjson.dumps({"model": MODEL, "messages": messages, "stream": True, "reasoning_split": True})
 
 
 @dataclass(frozen=True)
@@ -26,10 +51,17 @@ class Scenario:
     cumulative: bool = False
     hold_s: float = 0.0
     repeat: int | None = None  # overrides --repeat (the soak runs once)
+    family: str = "assistants"
+    rounds: int = 0  # store: rounds of `frames` runs each
 
     @property
     def shape(self) -> StreamShape:
         return StreamShape(self.frames, self.pace_ms, self.cumulative, hold=self.kind == "soak")
+
+    @property
+    def extra_frames(self) -> int:
+        """Upstream frames per complete stream besides the message frames / content chunks."""
+        return REASONING_CHUNKS + 1 if self.family == "chat" else 6
 
     @property
     def streams(self) -> int:
@@ -41,9 +73,12 @@ class Scenario:
         return max(self.frames // 20, 10)
 
     def spec(self, target: str, url: str) -> LoadSpec:
-        """The load for `target` whose listening base URL is `url`."""
+        """The load for `target` whose listening base URL is `url` (the engine's per-stream URLs and
+        run body are set by the caller after its set-up)."""
         thread = self.shape.thread_id()
-        if target == "direct":
+        if self.family == "chat":
+            body, endpoint = chat_body(thread), f"{url}/v1/chat/completions"
+        elif target == "direct":
             body = orjson.dumps(
                 {"stream": 1, "thread_id": thread, "assistant_id": "asst_bench", "messages": []}
             )
@@ -53,7 +88,7 @@ class Scenario:
         return LoadSpec(
             url=endpoint,
             body=body,
-            raw=target != "gateway",
+            raw=target not in ("gateway", "baseline", "engine"),
             cumulative=self.cumulative,
             concurrency=self.concurrency,
             streams_per_worker=self.streams_per_worker,
@@ -65,11 +100,13 @@ class Scenario:
         )
 
 
-def warmup_spec(target: str, url: str) -> LoadSpec:
+def warmup(family: str) -> Scenario:
     """A few short streams through a fresh process before it is measured."""
-    return replace(
-        Scenario("warm", "", "load", 4, 10, streams_per_worker=5).spec(target, url), timeout_s=60.0
-    )
+    return Scenario("warm", "", "load", 4, 10, streams_per_worker=5, family=family)
+
+
+def warmup_spec(target: str, url: str, family: str = "assistants") -> LoadSpec:
+    return replace(warmup(family).spec(target, url), timeout_s=60.0)
 
 
 FULL = [
@@ -106,6 +143,65 @@ FULL = [
     ),
 ]
 
+CHAT = [
+    Scenario(
+        "chat_s1",
+        "engine: 1 stream at a time, full speed, 200 chunks (100 streams)",
+        "load",
+        1,
+        200,
+        0,
+        100,
+        family="chat",
+    ),
+    Scenario(
+        "chat_s32",
+        "engine: 32 streams, full speed, 200 chunks (16 rounds: 512 streams)",
+        "load",
+        32,
+        200,
+        0,
+        16,
+        family="chat",
+    ),
+    Scenario(
+        "chat_p500x5",
+        "engine: 500 streams opened within 2 s, 5 chunks/s, 50 chunks each",
+        "load",
+        500,
+        50,
+        200,
+        1,
+        2,
+        family="chat",
+    ),
+    Scenario("chat_long", "engine: one 20,000-chunk reply, full speed", "long", 1, 20_000, family="chat"),
+    Scenario(
+        "chat_soak",
+        "engine: 5,000 streams opened over 10 s, held idle 30 s",
+        "soak",
+        5000,
+        0,
+        0,
+        1,
+        10,
+        hold_s=30,
+        repeat=1,
+        family="chat",
+    ),
+    Scenario(
+        "store",
+        "engine store alone: CPU per run, create to completed, SQLite (5 rounds x 500 runs)",
+        "store",
+        1,
+        500,
+        rounds=5,
+        repeat=1,
+        family="store",
+    ),
+]
+FULL += CHAT
+
 QUICK = [
     replace(FULL[0], title="1 stream at a time, full speed, 200 frames (5 streams)", streams_per_worker=5),
     replace(
@@ -124,4 +220,26 @@ QUICK = [
     replace(FULL[4], title="one 2,000-frame message, incremental", frames=2000),
     replace(FULL[5], title="one 2,000-frame message, cumulative", frames=2000),
     replace(FULL[6], title="200 streams opened over 1 s, held 2 s", concurrency=200, ramp_s=1, hold_s=2),
+    replace(
+        CHAT[0], title="engine: 1 stream at a time, full speed, 200 chunks (5 streams)", streams_per_worker=5
+    ),
+    replace(
+        CHAT[1],
+        title="engine: 8 streams, full speed, 50 chunks each",
+        concurrency=8,
+        frames=50,
+        streams_per_worker=1,
+    ),
+    replace(
+        CHAT[2],
+        title="engine: 20 streams within 0.5 s, 5 chunks/s, 5 chunks",
+        concurrency=20,
+        frames=5,
+        ramp_s=0.5,
+    ),
+    replace(CHAT[3], title="engine: one 2,000-chunk reply", frames=2000),
+    replace(
+        CHAT[4], title="engine: 200 streams opened over 1 s, held 2 s", concurrency=200, ramp_s=1, hold_s=2
+    ),
+    replace(CHAT[5], title="engine store alone: CPU per run (2 rounds x 100 runs)", frames=100, rounds=2),
 ]

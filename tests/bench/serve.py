@@ -2,7 +2,10 @@
 
 Raises RLIMIT_NOFILE to the hard limit first. `naive` and `gateway` run on uvicorn with uvloop and
 httptools; `gateway` goes through `gateway.cli.main`, i.e. exactly as `minimax-gateway --upstream URL`
-builds and serves it (settings from the environment, same uvicorn options, drain on SIGTERM).
+builds and serves it (settings from the environment, same uvicorn options, drain on SIGTERM), with
+`--backend $BENCH_BACKEND` only when that checkout's cli knows the flag (an older one, run as the
+`baseline` target from its own directory, may not); it first prints where `gateway` was imported
+from, which the bench checks for the baseline.
 Profiling switch (benchmark only): `BENCH_CPROFILE=FILE` wraps the server in cProfile and dumps its
 stats to FILE when the process exits on SIGTERM/SIGINT.
 """
@@ -55,10 +58,15 @@ def _naive(args: argparse.Namespace) -> None:
 
 
 def _gateway(args: argparse.Namespace) -> None:
-    from gateway.cli import main
+    import gateway
+    from gateway import cli
 
-    backend = os.environ.get("BENCH_BACKEND", "assistants")
-    main(["--host", args.host, "--port", str(args.port), "--upstream", args.upstream, "--backend", backend])
+    print(f"bench serve: gateway imported from {gateway.__file__}", flush=True)
+    argv = ["--host", args.host, "--port", str(args.port), "--upstream", args.upstream]
+    with open(cli.__file__, encoding="utf-8") as f:
+        if "--backend" in f.read():
+            argv += ["--backend", os.environ.get("BENCH_BACKEND", "assistants")]
+    cli.main(argv)
 
 
 def main() -> None:

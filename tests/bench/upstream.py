@@ -17,6 +17,9 @@ A `hold` stream sends the two run frames and then nothing until the client goes 
 Each message frame's text piece is a timestamp token `t<unix time, %017.6f>|` taken when the frame
 is written: `incremental` sends the token alone, `cumulative` the whole text so far (the token is
 then its new suffix). Frame shapes follow the wire note §4 and the emulator (`gateway/emulator`).
+
+`POST /v1/chat/completions` serves MiniMax chat completions the same way, the shape taken from the
+last user message instead (see upstream_chat.py).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from typing import Any
 
 import httptools
 import orjson
+
+from tests.bench.upstream_chat import CHAT_PATH, ChatFrames, last_user_text
 
 TOKEN_LEN = 19  # b"t1732200000.123456|"
 STREAM_PATH = b"/v1/threads/run/create_stream"
@@ -181,7 +186,7 @@ class Frames:
             + b"0\r\n\r\n"
         )
 
-    def message(self, value: bytes | bytearray) -> bytes:
+    def message(self, value: bytes | bytearray, last: bool = False) -> bytes:
         size = len(self.head) + len(value) + len(self.tail)
         return b"".join((b"%x\r\n" % size, self.head, value, self.tail, b"\r\n"))
 
@@ -205,7 +210,7 @@ class Stream:
 
     __slots__ = ("conn", "frames", "next_due", "sent", "shape", "text", "timer")
 
-    def __init__(self, conn: UpstreamProtocol, shape: StreamShape, frames: Frames) -> None:
+    def __init__(self, conn: UpstreamProtocol, shape: StreamShape, frames: Frames | ChatFrames) -> None:
         self.conn = conn
         self.shape = shape
         self.frames = frames
@@ -231,7 +236,7 @@ class Stream:
         if self.shape.cumulative:
             self.text += token()
             return self.frames.message(self.text)
-        return self.frames.message(token())
+        return self.frames.message(token(), self.sent == self.shape.frames)
 
     def pump(self) -> None:
         conn = self.conn
@@ -308,6 +313,9 @@ class UpstreamProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self.keep_alive = self.parser.should_keep_alive()
         path = self.url.split(b"?", 1)[0]
+        if self.parser.get_method() == b"POST" and path == CHAT_PATH:
+            self._chat()
+            return
         if self.parser.get_method() != b"POST" or path != STREAM_PATH:
             body = b'{"base_resp":{"status_code":1004,"status_msg":"not found"}}'
             self.transport.write(
@@ -322,6 +330,16 @@ class UpstreamProtocol(asyncio.Protocol):
             thread_id, assistant_id = WARM, "asst_bench"
         shape = StreamShape.parse(thread_id)
         self.stream = Stream(self, shape, Frames(thread_id, assistant_id))
+        self.stream.start(self.keep_alive)
+
+    def _chat(self) -> None:
+        try:
+            doc = orjson.loads(b"".join(self.body))
+            text, split = last_user_text(doc), bool(doc.get("reasoning_split"))
+        except (orjson.JSONDecodeError, AttributeError):
+            text, split = WARM, True
+        shape = StreamShape.parse(text)
+        self.stream = Stream(self, shape, ChatFrames(shape.frames, split))
         self.stream.start(self.keep_alive)
 
     def pause_writing(self) -> None:

@@ -1,0 +1,151 @@
+"""The process behind each target, and one measurement of a scenario against a target.
+
+Every target but `direct` is its own process on the proxy core, fresh for every scenario, repeat and
+target (kept across scenarios with `--quick`): `naive` / `naive-chat` the naive pass-through, `gateway`
+the bridge (BACKEND=assistants), `engine` the gateway with BACKEND=engine on a fresh SQLite file,
+`baseline` the bridge from another checkout (its `gateway` import checked), `nginx` nginx. The
+engine's assistant and threads are made before the timed part (engine_setup.py). The `store`
+scenario runs store_cpu.py in a fresh process on the proxy core.
+"""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+from tests.bench.engine_setup import prepare_sync, tenant_key
+from tests.bench.load import LoadResult, LoadSpec, run_load
+from tests.bench.nginx import Nginx
+from tests.bench.proc_stats import cpu_ns
+from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, Server
+from tests.bench.report import run_metrics
+from tests.bench.scenarios import Scenario, warmup, warmup_spec
+
+SETTLE_S = 2.0  # a fresh interpreter burns extra CPU for its first seconds (lazy imports, page faults)
+IDLE_S = 0.5
+SETUP_PAUSE_S = 0.3  # after the engine's set-up, before its idle CPU is read
+IMPORTED = "bench serve: gateway imported from "
+
+
+def imported_from(server: Server) -> Path:
+    """Where the server process imported `gateway` from (serve.py prints it before serving)."""
+    for line in server.log_path.read_text(errors="replace").splitlines():
+        if line.startswith(IMPORTED):
+            return Path(line[len(IMPORTED) :].strip()).resolve()
+    raise RuntimeError(f"{server.kind} did not say where it imported gateway from; see {server.log_path}")
+
+
+class Bench:
+    def __init__(self, reuse: bool, log_dir: Path, baseline: Path | None = None) -> None:
+        self.reuse = reuse  # --quick: processes kept across scenarios, shorter pauses
+        self.idle_s, self.gap_s = (0.2, 0.1) if reuse else (IDLE_S, 0.3)
+        self.log_dir = log_dir
+        self.baseline = baseline
+        self.upstream = Server("upstream", LOAD_CORE, log_dir=log_dir)
+        self.kept: dict[str, Server | Nginx] = {}
+        self.files = 0
+
+    def _fresh(self, stem: str) -> Path:
+        self.files += 1
+        return self.log_dir / f"{stem}-{self.files}.db"
+
+    def _start(self, target: str, env: dict[str, str]) -> Server | Nginx:
+        up, logs = self.upstream.url, self.log_dir
+        bridge = {"BENCH_BACKEND": "assistants", "BACKEND": "assistants", **env}
+        if target in ("naive", "naive-chat"):
+            return Server("naive", PROXY_CORE, up, logs, env, name=target)
+        if target == "gateway":
+            return Server("gateway", PROXY_CORE, up, logs, bridge)
+        if target == "engine":
+            db = f"sqlite:///{self._fresh('engine')}"
+            engine = {"BENCH_BACKEND": "engine", "BACKEND": "engine", "DATABASE_URL": db, **env}
+            return Server("gateway", PROXY_CORE, up, logs, engine, name="engine")
+        if target == "nginx":
+            return Nginx(PROXY_CORE, up, logs)
+        if target == "baseline" and self.baseline is not None:
+            server = Server("gateway", PROXY_CORE, up, logs, bridge, name="baseline", checkout=self.baseline)
+            found = imported_from(server)
+            if not found.is_relative_to(self.baseline):
+                server.stop()
+                raise RuntimeError(f"baseline imported gateway from {found}, not from {self.baseline}")
+            return server
+        raise ValueError(f"no process for target {target!r}")
+
+    def proxy(self, target: str, env: dict[str, str] | None = None) -> Server | Nginx:
+        if self.reuse and target in self.kept:
+            return self.kept[target]
+        server = self._start(target, env or {})
+        if self.reuse:
+            self.kept[target] = server
+        return server
+
+    def load(self, spec: LoadSpec) -> LoadResult:
+        gc.collect()
+        return uvloop.run(run_load(spec))
+
+    def engine_spec(self, spec: LoadSpec, sc: Scenario, url: str) -> LoadSpec:
+        """The engine's assistant and one thread per stream, made now (not timed), in `spec`."""
+        key = tenant_key()
+        body, urls, took = prepare_sync(url, key, sc.shape.thread_id(), sc.streams)
+        if sc.name != "warm":
+            print(f"  engine set-up (not timed): {len(urls)} threads in {took:.1f} s", file=sys.stderr)
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        return replace(spec, body=body, urls=urls, headers=headers)
+
+    def measure(self, sc: Scenario, target: str) -> tuple[LoadResult, dict[str, Any]]:
+        if sc.kind == "store":
+            return LoadResult(), self.store(sc)
+        proxy = self.proxy(target) if target != "direct" else None
+        try:
+            url = proxy.url if proxy else self.upstream.url
+            warm_spec = warmup_spec(target, url, sc.family)
+            if target == "engine":
+                warm_spec = self.engine_spec(warm_spec, warmup(sc.family), url)
+            warm = self.load(warm_spec)
+            if warm.errors:
+                print(f"  warm-up errors on {target}: {dict(warm.errors)}", file=sys.stderr)
+            spec = replace(
+                sc.spec(target, url), proxy_pid=proxy.pid if proxy else None, upstream_pid=self.upstream.pid
+            )
+            pause = 0.0
+            if target == "engine":
+                spec, pause = self.engine_spec(spec, sc, url), SETUP_PAUSE_S
+            idle = None
+            if proxy is not None:  # let start-up (and set-up) work die down, then read the idle CPU rate
+                time.sleep(max(SETTLE_S - (time.monotonic() - proxy.started), pause))
+                before = cpu_ns(proxy.pid)
+                time.sleep(self.idle_s)
+                idle = (cpu_ns(proxy.pid) - before) / 1e6 / self.idle_s
+            res = self.load(spec)
+            if res.errors and proxy is not None:
+                print(f"  {target} log tail:\n{proxy.log_tail()}", file=sys.stderr)
+        finally:
+            if proxy is not None and not self.reuse:
+                proxy.stop()
+        time.sleep(self.gap_s)
+        metrics = run_metrics(sc, target, res)
+        metrics["idle_ms_s"] = idle
+        return res, metrics
+
+    def store(self, sc: Scenario) -> dict[str, Any]:
+        """The store scenario: store_cpu.py in a fresh process on the proxy core; its JSON line."""
+        cmd = [sys.executable, "-m", "tests.bench.store_cpu", "--db", str(self._fresh("store"))]
+        cmd = ["taskset", "-c", str(PROXY_CORE), *cmd, "--runs", str(sc.frames), "--rounds", str(sc.rounds)]
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"store_cpu failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        metrics: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+        return {**metrics, "errors": 0}
+
+    def close(self) -> None:
+        for server in self.kept.values():
+            server.stop()
+        self.upstream.stop()
