@@ -8,6 +8,7 @@ OpenAI's service.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +19,45 @@ from gateway.stream.events import StreamEvent
 
 QUEUED_BATCHES = 64  # a slow client holds back the run (and MiniMax's stream) past this many reads
 END = None  # the last item a job puts on its queue
+
+
+class Channel:
+    """A job's batches on their way to the client's task: one producer, one consumer, bounded. What
+    asyncio.Queue does, without its bookkeeping for many getters and putters (this runs per read)."""
+
+    __slots__ = ("_items", "_limit", "_loop", "_space", "_waiter")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[list[StreamEvent] | None] = deque()
+        self._limit = limit
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[None] | None = None  # the consumer, waiting for an item
+        self._space: asyncio.Future[None] | None = None  # the producer, waiting for room
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def put(self, item: list[StreamEvent] | None) -> None:
+        while len(self._items) >= self._limit:
+            self._space = self._loop.create_future()
+            await self._space
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> list[StreamEvent] | None:
+        item = self._items.popleft()
+        space = self._space
+        if space is not None and not space.done():
+            space.set_result(None)
+        return item
+
+    async def get(self) -> list[StreamEvent] | None:
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            await self._waiter
+        return self.get_nowait()
 
 
 class Job:
@@ -56,7 +96,7 @@ class Job:
         self.decoder = ChatStreamDecoder(think_closer_only=closer_only)
         self.stream: ChatStream | None = None
         self.task: asyncio.Task[None] | None = None
-        self.queue: asyncio.Queue[list[StreamEvent] | None] | None = None  # the client following, if any
+        self.queue: Channel | None = None  # to the client following, if any
         self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)
         self.finish_reason: str | None = None
         self.failure: Exception | None = None  # MiniMax's error, read after deltas still to go out
@@ -73,7 +113,7 @@ class Job:
         return run_id
 
     def follow(self, prelude: Sequence[StreamEvent] = ()) -> RunEvents:
-        self.queue = asyncio.Queue(QUEUED_BATCHES)
+        self.queue = Channel(QUEUED_BATCHES)
         return RunEvents(self, prelude)
 
     async def publish(self, events: list[StreamEvent]) -> None:
