@@ -15,7 +15,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready: settings loaded, not draining, and MiniMax's host answered a (cached) check."""
+    """Ready: not draining, and the backend is ready (a cached check: MiniMax's host answers, and for
+    the engine its database too)."""
     lifecycle = services(request).lifecycle
     if lifecycle.draining:
         return JSON({"status": "draining"}, status_code=503)

@@ -134,7 +134,7 @@ class EngineBackend:
         )
 
     async def ready(self) -> bool:
-        return await self._store.ping()
+        return await self._store.ping() and await self._executor.upstream_reachable()
 
     # -- assistants ------------------------------------------------------------------------------
 

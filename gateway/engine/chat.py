@@ -96,6 +96,14 @@ class ChatClient:
             total=None, sock_connect=settings.connect_timeout, sock_read=settings.idle_timeout
         )
 
+    async def reachable(self) -> bool:
+        """Whether MiniMax's host answers HTTP at all (any status): half of the readiness check."""
+        try:
+            async with self._session.head(self._url, timeout=aiohttp.ClientTimeout(total=self._first_byte)):
+                return True
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
     async def open(self, body: dict[str, Any], api_key: str) -> ChatStream:
         """POST a streamed completion and wait for its headers (within `first_byte_timeout`)."""
         headers = {

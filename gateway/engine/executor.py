@@ -100,6 +100,9 @@ class Executor:
         self._clock = clock
         self.jobs: dict[str, Job] = {}
 
+    async def upstream_reachable(self) -> bool:
+        return await self._chat.reachable()
+
     # -- starting --------------------------------------------------------------------------------
 
     async def start(
