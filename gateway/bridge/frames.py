@@ -2,8 +2,9 @@
 
 Tolerates every envelope variant in wire note §4.1/§5: `base_resp` as `status_code`+`status_msg`,
 `code`+`message`, `{}` or absent; object tags `run`/`thread.run`, `message`/`thread.message`,
-`run step`/`thread.run.step`. Unknown kinds and payloads that are not JSON objects (a keep-alive,
-a garbled frame) yield `None`; the caller counts and logs them.
+`run step`/`thread.run.step`. A JSON object of no known kind yields `None` (the caller counts and
+logs it). A payload that is not a JSON object raises `UnreadableFrame`: it may have carried text,
+so the run fails rather than go on without it.
 
 Message frames, nearly all of a stream, are decoded by msgspec into `MessageData`, which keeps only
 the fields the translator reads and skips the rest without building them; every other payload
@@ -16,6 +17,8 @@ from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 import orjson
+
+from gateway.errors import UpstreamError
 
 FrameKind = Literal["run", "message", "step", "error"]
 
@@ -61,6 +64,13 @@ class _MessageEnvelope(msgspec.Struct):
     base_resp: _BaseResp | None = None
 
 
+class UnreadableFrame(UpstreamError):
+    """MiniMax sent a stream payload that is not a JSON object."""
+
+    def __init__(self, payload: bytes) -> None:
+        super().__init__(f"MiniMax sent a stream frame that cannot be read ({len(payload)} bytes)")
+
+
 class Frame(NamedTuple):
     """`kind` and the MiniMax object: `MessageData` or a dict for messages, a dict otherwise (for
     `error`: `{"code": int, "message": str}`)."""
@@ -96,7 +106,7 @@ def parse_frame(payload: bytes) -> Frame | None:
     except msgspec.ValidationError:
         return _parse_dict(payload)
     except msgspec.DecodeError:
-        return None
+        raise UnreadableFrame(payload) from None
     base_resp = envelope.base_resp
     if base_resp is not None and (base_resp.status_code or base_resp.code):
         return _parse_dict(payload)
@@ -107,9 +117,9 @@ def _parse_dict(payload: bytes) -> Frame | None:
     try:
         doc = _loads(payload)
     except _JSONDecodeError:
-        return None
+        raise UnreadableFrame(payload) from None
     if type(doc) is not dict:
-        return None
+        raise UnreadableFrame(payload)
     base_resp = doc.get("base_resp")
     if base_resp and (failure := error_of(base_resp)) is not None:
         return _new(Frame, ("error", {"code": failure[0], "message": failure[1]}))

@@ -1,9 +1,4 @@
-"""An open `create_stream` response, read straight from aiohttp: one batch of frames per read.
-
-The stream path skips httpx (REST calls keep it): httpx's stream wrappers cost CPU on every read and
-cap each read at 16 KB, while `readany()` hands over everything the socket has buffered, so a busy
-stream is decoded, translated and written in a few large batches instead of many small ones.
-"""
+"""An open `create_stream` response (see `gateway.upstream.sse_body`): one batch of frames per read."""
 
 from __future__ import annotations
 
@@ -14,8 +9,8 @@ import aiohttp
 
 from gateway.bridge.frames import Frame, parse_frame
 from gateway.errors import UpstreamError
-from gateway.upstream.errors import from_aiohttp, from_base_resp
-from gateway.upstream.sse_decoder import SSEDecoder
+from gateway.upstream.errors import from_base_resp
+from gateway.upstream.sse_body import SSEBody
 
 log = logging.getLogger("gateway.upstream")
 
@@ -24,15 +19,13 @@ class UpstreamStream:
     """`open()` reads to the first frame (an error there is a rejection: it raises); `next_batch()`
     returns the frames of each further read; `aclose()` frees the connection (reused if the body ended)."""
 
-    __slots__ = ("_decoder", "_ended", "_ids", "_pending", "_read", "_response", "skipped")
+    __slots__ = ("_body", "_ids", "_next_read", "_pending", "skipped")
 
     def __init__(self, response: aiohttp.ClientResponse, ids: Collection[str] = ()) -> None:
-        self._response = response
-        self._read = response.content.readany
+        self._body = SSEBody(response)
+        self._next_read = self._body.next_payloads
         self._ids = ids  # ids the request names, for error mapping
-        self._decoder = SSEDecoder()
         self._pending: tuple[Frame, list[bytes]] | None = None  # the first frame and the rest of its read
-        self._ended = False
         self.skipped = 0  # payloads that were not MiniMax frames (keep-alives, garbage)
 
     async def open(self) -> None:
@@ -69,22 +62,7 @@ class UpstreamStream:
             else:
                 yield frame
 
-    async def _next_read(self) -> list[bytes] | None:
-        if self._ended:
-            return None
-        try:
-            chunk = await self._read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise from_aiohttp(exc) from None
-        if not chunk:
-            self._ended = True
-            return self._decoder.finish() or None
-        return self._decoder.feed(chunk)
-
     async def aclose(self) -> None:
         if self.skipped:
             log.warning("skipped %d upstream payloads that were not MiniMax frames", self.skipped)
-        if self._ended:
-            self._response.release()  # the body ended: the connection goes back to the pool
-        else:
-            self._response.close()  # cut short (client gone, error): this connection is done
+        self._body.close()

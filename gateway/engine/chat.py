@@ -22,7 +22,7 @@ from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status
 from gateway.upstream.http import retrying
-from gateway.upstream.sse_decoder import SSEDecoder
+from gateway.upstream.sse_body import SSEBody
 
 CHAT_PATH = "chat/completions"
 _CODE_IN_TEXT = re.compile(r"\((\d{4})\)")
@@ -52,39 +52,6 @@ def rejection(status: int, content: bytes, retry_after: str | None = None) -> Ga
     return from_http_status(status, content[:200].decode("utf-8", "replace"), retry_after)
 
 
-class ChatStream:
-    """An open streamed completion: `next_payloads()` gives each read's SSE `data` payloads."""
-
-    __slots__ = ("_decoder", "_ended", "_read", "_response")
-
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
-        self._response = response
-        self._read = response.content.readany
-        self._decoder = SSEDecoder()
-        self._ended = False
-
-    async def next_payloads(self) -> list[bytes] | None:
-        """The payloads of the next read (maybe none); None once the body ended. A broken
-        connection or a silence past the idle timeout raises: a cut never looks like an end."""
-        if self._ended:
-            return None
-        try:
-            chunk = await self._read()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise from_aiohttp(exc) from None
-        if not chunk:
-            self._ended = True
-            return self._decoder.finish()
-        return self._decoder.feed(chunk)
-
-    def close(self) -> None:
-        """Free the connection: back to the pool if the body ended, else closed (MiniMax stops)."""
-        if self._ended:
-            self._response.release()
-        else:
-            self._response.close()
-
-
 class ChatClient:
     def __init__(self, settings: Settings, session: aiohttp.ClientSession, metrics: Metrics) -> None:
         self._url = f"{settings.upstream_v1()}/{CHAT_PATH}"
@@ -104,7 +71,7 @@ class ChatClient:
         except (aiohttp.ClientError, TimeoutError):
             return False
 
-    async def open(self, body: dict[str, Any], api_key: str) -> ChatStream:
+    async def open(self, body: dict[str, Any], api_key: str) -> SSEBody:
         """POST a streamed completion and wait for its headers (within `first_byte_timeout`)."""
         headers = {
             "Authorization": f"Bearer {api_key}",
@@ -150,4 +117,4 @@ class ChatClient:
                 response.close()
             raise
         self._metrics.upstream_latency.labels(call=CHAT_PATH).observe(time.monotonic() - started)
-        return ChatStream(response)
+        return SSEBody(response)

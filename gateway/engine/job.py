@@ -12,10 +12,10 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gateway.engine.chat import ChatStream
 from gateway.engine.chunks import ChatStreamDecoder
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import StreamEvent
+from gateway.upstream.sse_body import SSEBody
 
 QUEUED_BATCHES = 64  # a slow client holds back the run (and MiniMax's stream) past this many reads
 END = None  # the last item a job puts on its queue
@@ -94,7 +94,7 @@ class Job:
         self.emitter = emitter
         self.caller_key = caller_key
         self.decoder = ChatStreamDecoder(think_closer_only=closer_only)
-        self.stream: ChatStream | None = None
+        self.stream: SSEBody | None = None  # MiniMax's streamed reply, once open
         self.task: asyncio.Task[None] | None = None
         self.queue: Channel | None = None  # to the client following, if any
         self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)

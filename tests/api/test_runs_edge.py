@@ -236,13 +236,22 @@ def test_clean_end_without_terminal_frame_completes() -> None:
     assert events[-1][0] == "thread.run.completed"
 
 
-def test_frames_that_are_not_json_are_skipped() -> None:
+def test_a_frame_that_is_not_json_fails_the_run_and_keeps_the_text_before_it() -> None:
+    """It may have carried text: the run fails (never reported completed without it); a comment is
+    not a frame and is passed over."""
+
     async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await start(send)
-        await body(send, frame(RUN) + b": comment\n\ndata: ping\n\n" + text("ok"), more=False)
+        await body(
+            send, frame(RUN) + b": comment\n\n" + text("ok") + b"data: ping\n\n" + text(" more"), more=False
+        )
 
     with gateway(script) as base:
-        assert check(stream_events(base)).texts == {"msg_1": "ok"}
+        events = stream_events(base)
+    transcript = check(events)
+    assert transcript.texts == {"msg_1": "ok"}
+    assert transcript.final_run is not None and transcript.final_run["status"] == "failed"
+    assert "cannot be read" in transcript.final_run["last_error"]["message"]
 
 
 def test_client_disconnect_closes_the_upstream_request() -> None:

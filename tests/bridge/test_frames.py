@@ -1,10 +1,11 @@
-"""parse_frame: every envelope and tag variant MiniMax may use; junk yields None."""
+"""parse_frame: every envelope and tag variant MiniMax may use; objects of no known kind yield None,
+and what is not a JSON object raises (it may have carried text)."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.bridge.frames import parse_frame
+from gateway.bridge.frames import UnreadableFrame, parse_frame
 
 
 @pytest.mark.parametrize(
@@ -41,13 +42,19 @@ def test_error_envelopes(body: bytes) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        b"ping",
-        b"[1]",
         b'{"data": {"object": "weird"}}',
         b'{"data": {"object": ["run"]}}',  # an unhashable tag must not raise
         b'{"data": null}',
-        b"{",
     ],
 )
-def test_junk_is_none(body: bytes) -> None:
+def test_objects_of_no_known_kind_are_none(body: bytes) -> None:
     assert parse_frame(body) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"ping", b"[1]", b"{", b'{"data": {"object": "message", "content": [{"text": '],
+)
+def test_what_is_not_a_json_object_raises(body: bytes) -> None:
+    with pytest.raises(UnreadableFrame):
+        parse_frame(body)

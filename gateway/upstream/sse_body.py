@@ -1,0 +1,47 @@
+"""A streamed upstream response read straight from aiohttp as SSE `data` payloads, one batch per read.
+
+Streams skip httpx (REST calls keep it): httpx's stream wrappers cost CPU on every read and cap each
+read at 16 KB, while `readany()` hands over everything the socket has buffered, so a busy stream is
+decoded, translated and written in a few large batches instead of many small ones.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+
+from gateway.upstream.errors import from_aiohttp
+from gateway.upstream.sse_decoder import SSEDecoder
+
+
+class SSEBody:
+    """`next_payloads()` gives each read's payloads; `close()` frees the connection."""
+
+    __slots__ = ("_decoder", "_read", "_response", "ended")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._read = response.content.readany
+        self._decoder = SSEDecoder()
+        self.ended = False  # the body ended cleanly
+
+    async def next_payloads(self) -> list[bytes] | None:
+        """The payloads of the next read (maybe none); None once the body ended. A broken
+        connection or a silence past the read timeout raises `GatewayError`: a cut never looks like
+        an end."""
+        if self.ended:
+            return None
+        try:
+            chunk = await self._read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise from_aiohttp(exc) from None
+        if not chunk:
+            self.ended = True
+            return self._decoder.finish()
+        return self._decoder.feed(chunk)
+
+    def close(self) -> None:
+        """Back to the pool if the body ended, else closed (the upstream sees its request end)."""
+        if self.ended:
+            self._response.release()
+        else:
+            self._response.close()
