@@ -1,0 +1,103 @@
+"""deploy/ as the checks read it: the kustomization's objects, its settings, the example Secret, the image.
+
+No renderer of kustomize's own: the objects are the `resources:` files as written plus the generated
+ConfigMap under its unhashed name (every reference to it uses that name too). CI validates what
+`kubectl kustomize` renders where kubectl exists, and this assembly where it does not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+Doc = dict[str, Any]
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class BaseError(Exception):
+    """deploy/ cannot be read: a kustomization feature not understood here, or an unusable env file."""
+
+
+@dataclass(frozen=True)
+class Image:
+    """The last stage of deploy/Dockerfile: USER, EXPOSEd ports, exec-form ENTRYPOINT and CMD."""
+
+    user: str
+    expose: list[int]
+    entrypoint: list[str]
+    cmd: list[str]
+
+
+@dataclass(frozen=True)
+class Base:
+    docs: list[Doc]  # the kustomization's objects, the generated ConfigMap last
+    config: dict[str, str]  # gateway.env: the ConfigMap's data
+    secret: dict[str, str]  # secret.example.yaml's keys: what the real Secret holds
+    image: Image
+
+    def by(self, kind: str) -> list[Doc]:
+        return [d for d in self.docs if d.get("kind") == kind]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A kustomize `envs:` file: KEY=VALUE lines and whole-line comments. What kustomize would turn into
+    a different value than the one written (quotes, trailing comments) or read from the environment of
+    whoever applies it (a line without `=`) is refused, and so is a key set twice."""
+    data: dict[str, str] = {}
+    errors = []
+    for n, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        where = f"{path.name}:{n}: {key}"
+        if not sep or not ENV_KEY.match(key):
+            errors.append(f"{path.name}:{n}: {line!r} is not KEY=VALUE")
+        elif key in data:
+            errors.append(f"{where} is set twice")
+        elif value[:1] in ("'", '"') or re.search(r"\s#", value):
+            errors.append(f"{where}: quotes and trailing comments would end up in the value")
+        data[key] = value
+    if errors:
+        raise BaseError("; ".join(errors))
+    return data
+
+
+def read_dockerfile(path: Path) -> Image:
+    """USER, EXPOSE, ENTRYPOINT and CMD of the last stage (hadolint makes sure they are exec form)."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    found: dict[str, Any] = {}
+    for line in text.splitlines():
+        instr, _, rest = line.strip().partition(" ")
+        instr = instr.upper()
+        if instr == "FROM":
+            found = {"EXPOSE": []}
+        elif instr in ("ENTRYPOINT", "CMD"):
+            found[instr] = json.loads(rest)
+        elif instr == "EXPOSE":
+            found[instr] += [int(p.split("/")[0]) for p in rest.split()]
+        elif instr == "USER":
+            found[instr] = rest.strip()
+    return Image(found.get("USER", "0"), found["EXPOSE"], found.get("ENTRYPOINT", []), found.get("CMD", []))
+
+
+def load_base(deploy: Path = DEPLOY) -> Base:
+    (kust,) = yaml.safe_load_all((deploy / "kustomization.yaml").read_text())
+    unknown = set(kust) - {"apiVersion", "kind", "resources", "configMapGenerator"}
+    if unknown:
+        raise BaseError(f"kustomization.yaml uses {sorted(unknown)}: teach tests/deploy/base.py")
+    docs = [d for res in kust["resources"] for d in yaml.safe_load_all((deploy / res).read_text()) if d]
+    (gen,) = kust["configMapGenerator"]
+    (env,) = gen["envs"]
+    config = read_env_file(deploy / env)
+    meta = {"name": gen["name"], "labels": (gen.get("options") or {}).get("labels", {})}
+    docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": config})
+    (secret,) = yaml.safe_load_all((deploy / "secret.example.yaml").read_text())
+    image = read_dockerfile(deploy / "Dockerfile")
+    return Base(docs, config, {k: str(v) for k, v in secret["stringData"].items()}, image)
