@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long open streams may finish")
     max_streams: int = Field(5000, gt=0, description="Open streams per process; beyond: 503 + Retry-After")
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Largest request body accepted")
+    max_header_bytes: int = Field(
+        16384, gt=0, description="Largest header block accepted (bytes); beyond, or a line over 8192: 431"
+    )
+    max_headers: int = Field(100, gt=0, description="Most request headers accepted; beyond: 431")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins for browser clients (`*`: any); empty: off"
     )

@@ -36,6 +36,7 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("IDLE_TIMEOUT=-1", "IDLE_TIMEOUT"),
         ("TEXT_MODE=sometimes", "TEXT_MODE"),
         ("LOG_LEVEL=loud", "LOG_LEVEL"),
+        ("DATABASE_URL=mysql://db/gateway", "DATABASE_URL"),
         ("GATEWAY_KEY_HASHES=md5:abc", "GATEWAY_KEY_HASHES"),
         ("AUTH_MODE=gateway_keys", "AUTH_MODE=gateway_keys needs MINIMAX_API_KEY"),
     ],

@@ -120,6 +120,7 @@ class EngineBackend:
         self._executor = executor
         self._signals = signals
         self._aliases = aliases
+        self._schema_ok = False
 
     def _model(self, model: str | None, param: str = "model") -> str | None:
         """A model the engine can run: a MiniMax chat model (`MiniMax-...`) or a name `MODEL_ALIASES`
@@ -134,6 +135,11 @@ class EngineBackend:
         )
 
     async def ready(self) -> bool:
+        """The database answers with the schema this code expects, and MiniMax's host answers."""
+        if not self._schema_ok:
+            self._schema_ok = await self._store.at_head()  # once it is, it stays so in this process
+            if not self._schema_ok:
+                return False
         return await self._store.ping() and await self._executor.upstream_reachable()
 
     # -- assistants ------------------------------------------------------------------------------

@@ -66,6 +66,18 @@ async def migrate(url: str) -> None:
         await db.close()
 
 
+def head() -> str | None:
+    """The newest revision the code ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config()).get_current_head()
+
+
+async def revision(db: Db) -> str | None:
+    """`db`'s Alembic revision, through its own pool."""
+    return await db.read(_revision)
+
+
 async def current_revision(url: str) -> str | None:
     """The database's Alembic revision; None for an empty database."""
     db = open_db(url, system_clock, pool_size=1, max_overflow=0)

@@ -11,7 +11,7 @@ from gateway.engine.store.history import History
 from gateway.engine.store.ids import Clock, system_clock
 from gateway.engine.store.leases import Leases
 from gateway.engine.store.messages import Messages
-from gateway.engine.store.migrate import upgrade
+from gateway.engine.store.migrate import head, revision, upgrade
 from gateway.engine.store.runs import Runs
 from gateway.engine.store.steps import Steps
 from gateway.engine.store.threads import Threads
@@ -67,6 +67,13 @@ class Store:
                 await db.close()
                 raise
         return cls(db, lease_ttl=lease_ttl)
+
+    async def at_head(self) -> bool:
+        """Whether the database's schema is the one this code expects (migrations applied)."""
+        try:
+            return await revision(self.db) == head()
+        except StoreUnavailable:
+            return False
 
     async def ping(self) -> bool:
         """Whether the database answers (a readiness probe)."""
