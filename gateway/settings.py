@@ -168,6 +168,14 @@ class Settings(BaseSettings):
                 raise ValueError("each hash must be `sha256:` followed by 64 hex digits (see `hash-key`)")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        from gateway.engine.store.url import async_url  # the one place that reads DATABASE_URL's form
+
+        async_url(value)
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:

@@ -25,5 +25,5 @@ def test_forms(given: str, expected: str) -> None:
 
 @pytest.mark.parametrize("url", ["mysql://db/gw", "gateway.db", "postgresql://u@db/gw?sslrootcert=/ca.pem"])
 def test_what_cannot_be_used_is_refused_naming_the_fix(url: str) -> None:
-    with pytest.raises(ValueError, match="sqlite:/// or postgresql://|PGSSLROOTCERT"):
+    with pytest.raises(ValueError, match=r"sqlite:/// or postgresql://|PGSSLROOTCERT"):
         async_url(url)
