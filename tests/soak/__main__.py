@@ -2,6 +2,7 @@
 
     python -m tests.soak --backend engine --streams 500 --seconds 600       # the soak
     python -m tests.soak --backend assistants --drain --streams 300          # SIGTERM under load
+    python -m tests.soak --postgres --replicas 2 --streams 500 --seconds 120 # two engines, one PostgreSQL
 
 Not part of the test suite (it runs for minutes). It starts the MiniMax emulator and the gateway
 (`python -m gateway`, a real process) on loopback, then keeps `--streams` streamed runs going
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +51,11 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kb(pid: int) -> int:
@@ -141,13 +148,16 @@ async def one_stream(
         tally.cut += 1
 
 
-async def soak(base: str, backend: str, streams: int, seconds: float, pace_ms: int, tally: Tally) -> None:
+async def soak(
+    bases: list[str], backend: str, streams: int, seconds: float, pace_ms: int, tally: Tally
+) -> None:
     deadline = time.monotonic() + seconds
     counter = iter(range(10**9))
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
 
         async def worker(w: int) -> None:
+            base = bases[w % len(bases)]  # each worker on one replica; its objects on that one's peers too
             while time.monotonic() < deadline:
                 await one_stream(http, base, backend, next(counter), pace_ms, tally, f"soak-{w}")
 
@@ -189,16 +199,35 @@ def main() -> None:
         "--pace-ms", type=int, default=20, help="emulator delay between chunks (default 20; --drain: >= 250)"
     )
     p.add_argument("--drain", action="store_true", help="SIGTERM under --streams open streams instead")
+    p.add_argument("--replicas", type=int, default=1, help="gateway processes sharing the database")
+    p.add_argument("--postgres", action="store_true", help="the engine on a throwaway PostgreSQL server")
     args = p.parse_args()
+    with ExitStack() as stack:
+        database = "sqlite"
+        if args.postgres:
+            from tests.postgres import fresh_pg_db, in_thread, pg_server
+
+            server = stack.enter_context(contextmanager(pg_server)())
+            urls: list[str] = []
+
+            async def fresh() -> None:
+                urls.append(await fresh_pg_db(server, migrated=True))
+
+            in_thread(fresh())
+            database = urls[0]
+        run(args, database)
+
+
+def run(args: argparse.Namespace, database: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="soak-"))
-    emu_port, gw_port = free_port(), free_port()
+    emu_port = free_port()
     env = {
         **os.environ,
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "warning",
         "MAX_STREAMS": str(args.streams + 100),
         "BACKEND": args.backend,
-        "DATABASE_URL": f"sqlite:///{work / 'soak.db'}",
+        "DATABASE_URL": f"sqlite:///{work / 'soak.db'}" if database == "sqlite" else database,
         "DRAIN_SECONDS": "30",
     }
     emulator = start(
@@ -207,44 +236,43 @@ def main() -> None:
         work / "emulator.log",
         f"127.0.0.1:{emu_port}",
     )
-    gateway = start(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "--port",
-            str(gw_port),
-            "--upstream",
-            f"http://127.0.0.1:{emu_port}",
-        ],
-        env,
-        work / "gateway.log",
-        f"127.0.0.1:{gw_port}",
-    )
-    base = f"http://127.0.0.1:{gw_port}/v1"
+    gateways: list[subprocess.Popen[bytes]] = []
+    bases: list[str] = []
+    for r in range(args.replicas):
+        port = free_port()
+        upstream = f"http://127.0.0.1:{emu_port}"
+        cmd = [sys.executable, "-m", "gateway", "--port", str(port), "--upstream", upstream]
+        gateways.append(start(cmd, env, work / f"gateway-{r}.log", f"127.0.0.1:{port}"))
+        bases.append(f"http://127.0.0.1:{port}/v1")
     tally = Tally()
     try:
         time.sleep(1.0)
-        rss_start = rss_kb(gateway.pid)
+        rss_start = [rss_kb(g.pid) for g in gateways]
+        cpu_start = [cpu_seconds(g.pid) for g in gateways]
         started = time.monotonic()
         if args.drain:
             code = asyncio.run(
-                drain(base, args.backend, args.streams, max(args.pace_ms, 250), gateway, tally)
+                drain(bases[0], args.backend, args.streams, max(args.pace_ms, 250), gateways[0], tally)
             )
-            rss_end = rss_start
+            rss_end, cpu_end = rss_start, cpu_start
         else:
-            asyncio.run(soak(base, args.backend, args.streams, args.seconds, args.pace_ms, tally))
-            rss_end = rss_kb(gateway.pid)
+            asyncio.run(soak(bases, args.backend, args.streams, args.seconds, args.pace_ms, tally))
+            rss_end = [rss_kb(g.pid) for g in gateways]
+            cpu_end = [cpu_seconds(g.pid) for g in gateways]
             code = None
         took = time.monotonic() - started
     finally:
-        for proc in (gateway, emulator):
+        for proc in (*gateways, emulator):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(60)
     mode = "drain (SIGTERM under load)" if args.drain else f"soak {args.seconds:g} s"
     pace = max(args.pace_ms, 250) if args.drain else args.pace_ms
-    print(f"{mode}, backend {args.backend}, {args.streams} concurrent streams, pace {pace} ms, {took:.0f} s")
+    where = "SQLite" if database == "sqlite" else "PostgreSQL"
+    print(
+        f"{mode}, backend {args.backend} ({where}, {args.replicas} process(es)), {args.streams} concurrent"
+        f" streams, pace {pace} ms, {took:.0f} s"
+    )
     print(
         f"  streams {tally.streams}, characters checked {tally.checked:,}, characters lost {tally.lost},"
         f" streams cut {tally.cut}, errors {tally.errors}"
@@ -252,7 +280,12 @@ def main() -> None:
     if args.drain:
         print(f"  gateway exit code {code}")
     else:
-        print(f"  gateway RSS start {rss_start / 1024:.1f} MB, end {rss_end / 1024:.1f} MB")
+        for r in range(len(gateways)):
+            cpu = cpu_end[r] - cpu_start[r]
+            print(
+                f"  gateway {r}: RSS start {rss_start[r] / 1024:.1f} MB, end {rss_end[r] / 1024:.1f} MB;"
+                f" CPU {cpu:.1f} s ({cpu / max(took, 1e-9) * 100:.0f}% of a core)"
+            )
     for note in tally.notes[:10]:
         print(f"  note: {note}")
     print(f"  logs in {work}")
