@@ -1,8 +1,11 @@
-"""Logging: JSON lines (or readable text on a terminal), each carrying the current request id."""
+"""Logging: JSON lines (or readable text on a terminal), each carrying the current request id; Python
+warnings go through it too. Lines are plain text: uvicorn's `color_message` (its message again, with
+terminal colour codes) and any other extra field holding ANSI escapes are dropped."""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from typing import Any
@@ -13,6 +16,17 @@ from gateway.settings import LogFormat
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_DROPPED = _STANDARD | {"color_message"}
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    """The record's `extra=` fields, without colour: fields carrying ANSI escape sequences are dropped."""
+    return {
+        k: v
+        for k, v in record.__dict__.items()
+        if k not in _DROPPED and not (isinstance(v, str) and _ANSI.search(v))
+    }
 
 
 class JSONFormatter(logging.Formatter):
@@ -26,7 +40,7 @@ class JSONFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": request_id.get(),
         }
-        doc.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        doc.update(_extras(record))
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(doc, default=str).decode()
@@ -38,7 +52,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         record.request_id = request_id.get()
-        extra = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k != "request_id"}
+        extra = {k: v for k, v in _extras(record).items() if k != "request_id"}
         line = super().format(record)
         return line + ("  " + " ".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
 
@@ -55,4 +69,5 @@ def configure(level: str, fmt: LogFormat) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the gateway writes its own access lines
+    logging.captureWarnings(True)  # a library's warning (aiohttp's, ...) is a log line too, not raw stderr
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise

@@ -1,5 +1,7 @@
-"""Per-request plumbing as one ASGI middleware: request id, body limit, draining refusal, access
-log line and request metrics. Pure ASGI (no per-chunk task or copy), so streams pass straight through."""
+"""Per-request plumbing as one ASGI middleware: request id, header and body limits, draining refusal,
+access log line and request metrics. Pure ASGI (no per-chunk task or copy), so streams pass straight
+through. A client that leaves while sending its body is logged once and counted as 499 (nginx's
+"client closed request"), and nothing is written to it."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 import uuid
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,14 +19,23 @@ from gateway.lifecycle import Lifecycle, Overloaded
 from gateway.logs import request_id
 from gateway.metrics import Metrics
 
+log = logging.getLogger("gateway")
 access = logging.getLogger("gateway.access")
 ALWAYS_SERVED = frozenset({"/healthz", "/readyz", "/metrics"})
+MAX_HEADER_LINE = 8192  # nginx's large_client_header_buffers 4 8k: no one header line beyond 8 KB
+CLIENT_GONE = 499
 
 
 class TooLarge(InvalidRequest):
     """413: raised before the app when Content-Length says so, inside it when a body streams past."""
 
     status = 413
+
+
+class HeadersTooLarge(InvalidRequest):
+    """431 Request Header Fields Too Large: refused before any route runs."""
+
+    status = 431
 
 
 class RequestContext:
@@ -35,12 +47,16 @@ class RequestContext:
         lifecycle: Lifecycle,
         metrics: Metrics,
         max_body_bytes: int,
+        max_header_bytes: int,
+        max_headers: int,
     ) -> None:
         self.app = app
         self.routes = routes
         self.lifecycle = lifecycle
         self.metrics = metrics
         self.max_body = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
 
     def _route(self, scope: Scope) -> str:
         """The route template, for metrics: as Starlette's router matched it, else matched here."""
@@ -67,6 +83,9 @@ class RequestContext:
                 await _error(refusal, exchange.send)
             else:
                 await self.app(scope, exchange.receive, exchange.send)
+        except ClientDisconnect:
+            exchange.status = CLIENT_GONE
+            log.info("client went away while sending its request", extra={"path": scope["path"]})
         finally:
             route = self._route(scope)
             status = exchange.status
@@ -89,11 +108,32 @@ class RequestContext:
             request_id.reset(token)
 
     def _refusal(self, scope: Scope) -> GatewayError | None:
+        too_large = self._headers_refusal(scope)
+        if too_large is not None:
+            return too_large
         if self.lifecycle.draining and scope["path"] not in ALWAYS_SERVED:
             return Overloaded("The gateway is shutting down; retry on another instance")
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        if length is not None and length.isascii() and length.isdigit() and int(length) > self.max_body:
             return TooLarge(f"The request body is larger than {self.max_body} bytes")
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # No id or cursor holds one, and PostgreSQL cannot even compare with one.
+            return InvalidRequest("The URL contains a NUL character")
+        return None
+
+    def _headers_refusal(self, scope: Scope) -> HeadersTooLarge | None:
+        """The header block as sent (`name: value` CRLF per line): its size, count, longest line."""
+        max_bytes, max_count = self.max_header_bytes, self.max_headers
+        headers = scope["headers"]
+        if len(headers) > max_count:
+            return HeadersTooLarge(
+                f"The request has {len(headers)} headers; at most {max_count} are accepted"
+            )
+        lines = [len(name) + len(value) + 2 for name, value in headers]
+        if lines and max(lines) > MAX_HEADER_LINE:
+            return HeadersTooLarge(f"A request header line is longer than {MAX_HEADER_LINE} bytes")
+        if sum(lines) + 2 * len(lines) > max_bytes:
+            return HeadersTooLarge(f"The request's headers are larger than {max_bytes} bytes")
         return None
 
 

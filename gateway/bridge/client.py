@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from functools import partial
 from typing import Any, Final, NamedTuple, TypeVar
 
@@ -26,7 +26,7 @@ from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status, from_transport
-from gateway.upstream.http import retrying
+from gateway.upstream.http import LARGE_BODY, post_body, retrying
 
 log = logging.getLogger("gateway.upstream")
 T = TypeVar("T")
@@ -98,18 +98,20 @@ class MiniMaxClient:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         if auth.group_id:
             query["GroupId"] = auth.group_id
+        data = orjson.dumps(body) if body is not None else None
         return self._http.build_request(
             method,
             f"{self._base}/{path}",
             params=query,
             headers=_headers(auth),
-            content=orjson.dumps(body) if body is not None else None,
+            content=_pieces(data) if data is not None and len(data) > LARGE_BODY else data,
             timeout=timeout,
         )
 
-    async def _send(self, request: httpx.Request, stream: bool = False) -> httpx.Response:
+    async def _send(self, request: Callable[[], httpx.Request], stream: bool = False) -> httpx.Response:
+        """Send (a new request each attempt: a large body is a stream, read once)."""
         return await retrying(
-            lambda: self._http.send(request, stream=stream),
+            lambda: self._http.send(request(), stream=stream),
             (httpx.HTTPError,),
             from_transport,
             retries=self._retries,
@@ -128,7 +130,9 @@ class MiniMaxClient:
         """One REST call; returns the object (envelope removed) or raises the mapped error."""
         ids_only, ids = path in ID_ONLY, named_ids(params, body)
         started = time.monotonic()
-        response = await self._send(self._request(method, path, auth, params, body, self._first_byte))
+        response = await self._send(
+            partial(self._request, method, path, auth, params, body, self._first_byte)
+        )
         self._metrics.upstream_latency.labels(call=path).observe(time.monotonic() - started)
         try:
             return _json_result(response.status_code, response.content, response.headers, ids_only, ids)
@@ -176,15 +180,17 @@ class MiniMaxClient:
         self, data: bytes, headers: dict[str, str], params: dict[str, str] | None
     ) -> aiohttp.ClientResponse:
         """POST create_stream, retrying (with backoff) only where nothing reached MiniMax."""
-        post = partial(
-            self._session.post,
-            self._stream_url,
-            data=data,
-            headers=headers,
-            params=params,
-            timeout=self._stream_timeout,
-            allow_redirects=False,
-        )
+
+        def post() -> Awaitable[aiohttp.ClientResponse]:
+            return self._session.post(
+                self._stream_url,
+                data=post_body(data),
+                headers=headers,
+                params=params,
+                timeout=self._stream_timeout,
+                allow_redirects=False,
+            )
+
         return await retrying(
             post,
             (aiohttp.ClientError, TimeoutError),
@@ -200,6 +206,12 @@ class MiniMaxClient:
         except httpx.HTTPError:
             return False
         return True
+
+
+async def _pieces(data: bytes, size: int = 1 << 16) -> AsyncIterator[bytes]:
+    """A large body in pieces (aiohttp would write it whole, and warn that it may stall the loop)."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
 
 
 def _headers(auth: Credentials) -> dict[str, str]:

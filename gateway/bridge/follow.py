@@ -16,7 +16,7 @@ import anyio
 
 from gateway.bridge.client import Credentials, MiniMaxClient
 from gateway.bridge.frames import Frame
-from gateway.bridge.objects import RUN_STATUS
+from gateway.bridge.objects import run_status
 from gateway.errors import UpstreamTimeout
 from gateway.stream.emitter import TERMINAL
 
@@ -60,7 +60,7 @@ class RunFollower:
         frames: list[Frame] = []
         for step in page.get("data") or ():
             frames.extend(await self._step_frames(step))
-        status = RUN_STATUS.get(run.get("status", ""), "in_progress")
+        status = run_status(run)
         if status != self._run_status or status in TERMINAL:
             self._run_status = status
             frames.append(Frame("run", run))

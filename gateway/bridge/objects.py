@@ -69,7 +69,7 @@ def tool_to_minimax(tool: dict[str, Any]) -> dict[str, Any]:
 
 
 def tools_to_openai(tools: Any) -> list[dict[str, Any]]:
-    return [tool_to_openai(t) for t in tools or () if isinstance(t, dict)]
+    return [tool_to_openai(t) for t in tools if isinstance(t, dict)] if isinstance(tools, list) else []
 
 
 def tool_call_to_openai(call: dict[str, Any]) -> dict[str, Any]:
@@ -291,7 +291,13 @@ def run_fields_to_openai(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_status(r: dict[str, Any]) -> str:
-    return RUN_STATUS.get(r.get("status", ""), "in_progress")
+    status = r.get("status")
+    return RUN_STATUS.get(status, "in_progress") if isinstance(status, str) else "in_progress"
+
+
+def step_status(s: dict[str, Any]) -> str:
+    status = s.get("status")
+    return STEP_STATUS.get(status, "in_progress") if isinstance(status, str) else "in_progress"
 
 
 def run_to_openai(r: dict[str, Any]) -> dict[str, Any]:
@@ -319,7 +325,7 @@ def step_to_openai(s: dict[str, Any]) -> dict[str, Any]:
         "assistant_id": s.get("assistant_id", ""),
         "thread_id": s.get("thread_id", ""),
         "type": step_type,
-        "status": STEP_STATUS.get(s.get("status", ""), "in_progress"),
+        "status": step_status(s),
         "cancelled_at": ts(s.get("cancelled_at")),
         "completed_at": ts(s.get("completed_at")),
         "expired_at": ts(s.get("expired_at")),

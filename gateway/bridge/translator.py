@@ -16,13 +16,14 @@ from typing import Any
 
 from gateway.bridge.frames import Frame, MessageData, ThreadMessageData
 from gateway.bridge.objects import (
-    STEP_STATUS,
     annotation_to_openai,
     run_fields_to_openai,
     run_status,
+    step_status,
     step_to_openai,
     tool_call_to_openai,
 )
+from gateway.errors import UpstreamError
 from gateway.stream.emitter import TERMINAL, RunEmitter
 from gateway.stream.events import Clock, NewId, StreamEvent
 from gateway.stream.text import TextMode
@@ -30,6 +31,22 @@ from gateway.upstream.errors import last_error_code
 
 Message = dict[str, Any] | MessageData
 NOTHING_SENT = "MiniMax ended the stream without sending anything"
+
+
+class UnexpectedFrame(UpstreamError):
+    """A MiniMax frame whose fields are of JSON types it never sends."""
+
+    def __init__(self, kind: str, exc: Exception) -> None:
+        super().__init__(f"MiniMax sent a {kind} frame of an unexpected shape ({type(exc).__name__})")
+
+
+def _text(value: Any) -> str:
+    """An id or name as MiniMax should send it; any other JSON type is no id at all."""
+    return value if isinstance(value, str) else ""
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _calls(raw: Any) -> list[tuple[Any, dict[str, Any]]]:
@@ -75,42 +92,48 @@ class RunStreamTranslator:
         return self.emitter.terminal
 
     def on_frame(self, frame: Frame) -> list[StreamEvent]:
-        emitter = self.emitter
-        if emitter.terminal:
-            return []
-        kind, data = frame
-        message = emitter.message
-        if kind == "message" and message is not None and emitter.run_status == "in_progress":
-            # The hot path (most frames): more of the open message. Same as `_on_message`, inlined
-            # (measured: see README's benchmark notes), with plain attribute reads when the frame
-            # came through the typed decoder.
-            if type(data) is MessageData or type(data) is ThreadMessageData:
-                message_id, role, content, status = data.id, data.role, data.content, data.status
-            else:
-                message_id, role = data.get("id"), data.get("role")
-                content, status = data.get("content"), data.get("status")
-            if (not message_id or message_id == message.id) and role != "user":
-                out = message.apply(content)
-                if status == "completed":
-                    emitter.close_message(out, "completed")
-                return out
-        events: list[StreamEvent] = []
-        if isinstance(data, dict) and kind != "message":  # run, step and error frames are dicts
-            if kind == "error":
-                code = self.error_code = data.get("code", 0)
-                return self.fail(
-                    last_error_code(code) if isinstance(code, int) else "server_error",
-                    f"MiniMax error {code}: {data.get('message', '')}",
-                )
-            self._start(data, run_frame=kind == "run", events=events)
-            if kind == "run":
-                self._on_run(data, events)
-            else:
-                self._on_step(data, events)
+        """Events for one frame. A frame whose fields have JSON types MiniMax never sends (a list
+        for a status, an object for an id) is an upstream error, as an unreadable frame is: it may
+        have carried text, so the run fails (cleanly, no traceback) rather than go on without it."""
+        try:
+            emitter = self.emitter
+            if emitter.terminal:
+                return []
+            kind, data = frame
+            message = emitter.message
+            if kind == "message" and message is not None and emitter.run_status == "in_progress":
+                # The hot path (most frames): more of the open message. Same as `_on_message`, inlined
+                # (measured: see README's benchmark notes), with plain attribute reads when the frame
+                # came through the typed decoder.
+                if type(data) is MessageData or type(data) is ThreadMessageData:
+                    message_id, role, content, status = data.id, data.role, data.content, data.status
+                else:
+                    message_id, role = data.get("id"), data.get("role")
+                    content, status = data.get("content"), data.get("status")
+                if (not message_id or message_id == message.id) and role != "user":
+                    out = message.apply(content)
+                    if status == "completed":
+                        emitter.close_message(out, "completed")
+                    return out
+            events: list[StreamEvent] = []
+            if isinstance(data, dict) and kind != "message":  # run, step and error frames are dicts
+                if kind == "error":
+                    code = self.error_code = data.get("code", 0)
+                    return self.fail(
+                        last_error_code(code) if isinstance(code, int) else "server_error",
+                        f"MiniMax error {code}: {data.get('message', '')}",
+                    )
+                self._start(data, run_frame=kind == "run", events=events)
+                if kind == "run":
+                    self._on_run(data, events)
+                else:
+                    self._on_step(data, events)
+                return events
+            self._start(data, run_frame=False, events=events)
+            self._on_message(data, events)
             return events
-        self._start(data, run_frame=False, events=events)
-        self._on_message(data, events)
-        return events
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            raise UnexpectedFrame(frame.kind, exc) from None
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
         return self.emitter.fail(code, message)
@@ -141,7 +164,7 @@ class RunStreamTranslator:
     def _on_step(self, data: dict[str, Any], events: list[StreamEvent]) -> None:
         emitter = self.emitter
         emitter.advance("in_progress", events)
-        upstream_id = data.get("id") or ""
+        upstream_id = _text(data.get("id"))
         if emitter.closed(upstream_id):
             return  # a late frame for a step already closed
         if upstream_id in self._old_steps:
@@ -150,7 +173,7 @@ class RunStreamTranslator:
         type_ = "tool_calls" if data.get("type") == "tool_calls" else "message_creation"
         raw_details = data.get("step_details")
         details: dict[str, Any] = raw_details if isinstance(raw_details, dict) else {}
-        message_id = (details.get("message_creation") or {}).get("message_id") or None
+        message_id = _text(_obj(details.get("message_creation")).get("message_id")) or None
         step = emitter.step
         if step is None or upstream_id not in (step.upstream_id, step.id):
             if (
@@ -167,22 +190,22 @@ class RunStreamTranslator:
                     events,
                     message_id,
                     base=step_to_openai(data),
-                    upstream_id=data.get("id"),
+                    upstream_id=upstream_id or None,
                 )
         if type_ == "tool_calls":
             events.extend(step.apply_calls(_calls(details.get("tool_calls"))))
-        status = STEP_STATUS.get(data.get("status", ""), "in_progress")
+        status = step_status(data)
         if status != "in_progress":
             last_error = None
             if status == "failed":
-                err = data.get("last_error") or {}
+                err = _obj(data.get("last_error"))
                 last_error = {"code": "server_error", "message": str(err.get("message") or "step failed")}
             emitter.close_step(events, status, last_error)
 
     def _on_old_step(self, data: dict[str, Any], events: list[StreamEvent]) -> None:
         """A step from before this stream: when it ends, its terminal event alone, with the outputs
         filled in, as OpenAI does."""
-        if STEP_STATUS.get(data.get("status", ""), "in_progress") != "in_progress":
+        if step_status(data) != "in_progress":
             self.emitter.close_old_step(step_to_openai(data), events)
 
     def _on_message(self, data: Message, events: list[StreamEvent]) -> None:
@@ -191,7 +214,7 @@ class RunStreamTranslator:
         emitter = self.emitter
         emitter.advance("in_progress", events)
         message = emitter.message
-        message_id = data.get("id") or (message.id if message else emitter.new_id("msg_"))
+        message_id = _text(data.get("id")) or (message.id if message else emitter.new_id("msg_"))
         if message is None or message.id != message_id:
             if emitter.closed(message_id):
                 return  # a late copy (e.g. a final snapshot) of a message already completed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from functools import partial
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -21,7 +21,7 @@ from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status
-from gateway.upstream.http import retrying
+from gateway.upstream.http import post_body, retrying
 from gateway.upstream.sse_body import SSEBody
 
 CHAT_PATH = "chat/completions"
@@ -80,14 +80,13 @@ class ChatClient:
             "Accept-Encoding": "identity",  # a compressed event stream would be held back in buffers
             "X-Request-ID": request_id.get(),
         }
-        post = partial(
-            self._session.post,
-            self._url,
-            data=orjson.dumps(body),
-            headers=headers,
-            timeout=self._timeout,
-            allow_redirects=False,
-        )
+        data = orjson.dumps(body)
+
+        def post() -> Awaitable[aiohttp.ClientResponse]:
+            return self._session.post(
+                self._url, data=post_body(data), headers=headers, timeout=self._timeout, allow_redirects=False
+            )
+
         started = time.monotonic()
         response: aiohttp.ClientResponse | None = None
         try:

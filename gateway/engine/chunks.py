@@ -480,9 +480,10 @@ def _text(value: Any, payload: bytes) -> str:
     return value
 
 
-def _is_placeholder(value: Any) -> bool:
+def _is_placeholder(value: Any, depth: int = 0) -> bool:
+    """A usage object of zeros (empty-role chunks carry one); deeper than usage goes is not one."""
     if isinstance(value, dict):
-        return all(_is_placeholder(v) for v in value.values())
+        return depth < 4 and all(_is_placeholder(v, depth + 1) for v in value.values())
     return not value
 
 
@@ -506,6 +507,6 @@ def _raise_if_code(code: Any, message: Any) -> None:
     if code is None or code == 0 or code == "0" or code == "" or isinstance(code, bool):
         return
     number = 1000
-    if isinstance(code, int) or (isinstance(code, str) and code.isdigit()):
+    if isinstance(code, int) or (isinstance(code, str) and code.isascii() and code.isdigit()):
         number = int(code)
     raise ChatStreamError(number, str(message or "")[:500])

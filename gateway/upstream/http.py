@@ -3,6 +3,7 @@ the one retry policy for calls to MiniMax."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -17,6 +18,13 @@ from gateway.metrics import Metrics
 from gateway.settings import Settings
 
 T = TypeVar("T")
+LARGE_BODY = 1 << 20  # aiohttp writes bytes above this in one call, and warns that it may stall the loop
+
+
+def post_body(data: bytes) -> bytes | io.BytesIO:
+    """What to hand aiohttp as a request body: bytes, or above `LARGE_BODY` a fresh file object it
+    sends in pieces (a new one per attempt: a retry must send the whole body again)."""
+    return io.BytesIO(data) if len(data) > LARGE_BODY else data
 
 
 async def retrying(
