@@ -14,6 +14,7 @@ import uvicorn
 
 from gateway import logs
 from gateway.app import create_app
+from gateway.protocol import deadline_protocol
 from gateway.serve import ServerThread
 from gateway.server import GatewayServer
 from gateway.settings import AuthMode, BackendKind, hash_key, load
@@ -101,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=deadline_protocol(settings.request_head_timeout, settings.request_body_timeout),
         log_config=None,
         log_level=settings.log_level,
         access_log=False,  # the gateway writes its own access log (gateway.access)

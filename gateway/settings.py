@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     drain_seconds: float = Field(30.0, ge=0, description="On SIGTERM, how long open streams may finish")
     max_streams: int = Field(5000, gt=0, description="Open streams per process; beyond: 503 + Retry-After")
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Largest request body accepted")
+    request_head_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's head (then 408)"
+    )
+    request_body_timeout: float = Field(
+        30.0, gt=0, description="Seconds a client has to send a request's body after its head"
+    )
     max_header_bytes: int = Field(
         16384, gt=0, description="Largest header block accepted (bytes); beyond, or a line over 8192: 431"
     )
