@@ -32,7 +32,7 @@ from gateway.engine.chunks import (
 )
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.prompt import PromptTooLong, chat_request
-from gateway.engine.store import ACTIVE_RUN_STATUSES, Replay, StepEnd, Store, StoreError
+from gateway.engine.store import ACTIVE_RUN_STATUSES, Batch, Replay, StepEnd, Store, StoreError
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.settings import Settings
 from gateway.stream.emitter import RunEmitter
@@ -182,7 +182,9 @@ class Executor:
         """Build the request, open the stream and read to its first deltas, within
         `first_byte_timeout`, so that a rejection (also an error chunk first thing) raises before
         the client sees an event."""
-        history = await self._store.history(job.tenant, job.run["thread_id"])
+        history = await self._store.runs.begin(job.run_id)  # in_progress from here: see `_opened`
+        if history is None:
+            return _LEFT_QUEUED
         body = chat_request(job.run, history, self._aliases)
         try:
             async with asyncio.timeout(self._settings.first_byte_timeout):
@@ -215,8 +217,8 @@ class Executor:
             emitter.advance("in_progress", opening)
             if resumed_step is not None:
                 emitter.close_old_step(resumed_step, opening)
-            if await self._store.runs.transition(None, job.run_id, ("queued",), "in_progress") is None:
-                raise _Gone  # cancelled (or failed by a sweep) while it was being opened
+            if pending is _LEFT_QUEUED:
+                raise _Gone  # cancelled (or failed by a sweep) before `_open` could start it
             await job.publish(opening)
             if isinstance(pending, PromptTooLong):
                 emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
@@ -264,12 +266,11 @@ class Executor:
             events: list[StreamEvent] = []
             try:
                 await self._apply(job, deltas, events)
+                batch = self._store.batch()
                 if job.emitter.message is not None and time.monotonic() >= checkpoint_at:
                     checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
-                    await self._store.messages.checkpoint(
-                        None, job.emitter.message.id, job.emitter.message.content()
-                    )
-                await self._record(job, events)
+                    batch.checkpoint(job.emitter.message.id, job.emitter.message.content())
+                await self._record(job, events, batch)
             finally:  # what the emitter made goes out, even when the store failed: the client's
                 await job.publish(events)  # text always equals the run's closing content
             if job.failure is not None:  # its read's deltas went out first: nothing is lost
@@ -369,17 +370,19 @@ class Executor:
             replay["tool_calls"] = decoder.tool_calls
         return replay
 
-    async def _record(self, job: Job, events: list[StreamEvent]) -> None:
-        """Store what this read's events opened or closed (deltas are skipped: no write per chunk)."""
-        store = self._store
+    async def _record(self, job: Job, events: list[StreamEvent], batch: Batch | None = None) -> None:
+        """Store what this read's events opened or closed (deltas are skipped: no write per chunk), with
+        what `batch` already holds, in one transaction. A run transition guards the batch (see `Batch`):
+        the run's end and the message and step it closes are written together or not at all."""
+        if batch is None:
+            batch = self._store.batch()
         for event in events:
             if type(event) is TextDelta:
                 continue
             assert isinstance(event, Event)
             name, data = event
             if name in MESSAGE_END:
-                await store.messages.complete(
-                    None,
+                batch.complete_message(
                     data["id"],
                     content=data["content"],
                     status="completed" if name == "thread.message.completed" else "incomplete",
@@ -387,8 +390,7 @@ class Executor:
                     replay=self._replay(job, False),
                 )
             elif name in _STEP_STATUS:
-                await store.steps.complete(
-                    None,
+                batch.complete_step(
                     data["id"],
                     status=_STEP_STATUS[name],
                     step_details=data["step_details"],
@@ -398,11 +400,8 @@ class Executor:
             elif name == "thread.run.requires_action":
                 step = job.emitter.step
                 if step is not None:
-                    await store.steps.update(
-                        None, step.id, step_details=step.details(), replay=self._replay(job, True)
-                    )
-                await store.runs.transition(
-                    None,
+                    batch.update_step(step.id, step_details=step.details(), replay=self._replay(job, True))
+                batch.transition(
                     job.run_id,
                     ("in_progress",),
                     "requires_action",
@@ -415,7 +414,8 @@ class Executor:
                 fields = {
                     k: data.get(k) for k in ("usage", "last_error", "incomplete_details") if data.get(k)
                 }
-                await store.runs.transition(None, job.run_id, ACTIVE, status, close_children=True, **fields)  # type: ignore[arg-type]
+                batch.transition(job.run_id, ACTIVE, status, close_children=True, **fields)  # type: ignore[arg-type]
+        await batch.write()
 
     # -- stopping --------------------------------------------------------------------------------
 
@@ -453,6 +453,10 @@ def _decoded(job: Job, payloads: list[bytes]) -> list[Delta]:
             job.failure = exc
             break
     return deltas
+
+
+_LEFT_QUEUED: Final[list[Delta]] = []
+"""What `_open` returns, opening nothing, when the run had already left `queued`."""
 
 
 class _Gone(Exception):

@@ -1,15 +1,17 @@
 """The `store` scenario's process: the engine store's CPU per run on a fresh SQLite file, printed as JSON.
 
 `python -m tests.bench.store_cpu --db PATH --runs N --rounds R` (the bench starts it pinned to the
-proxy core). One run makes the store calls the executor makes for a plain streamed reply, in its
-order and with its arguments (gateway/engine/backend.py `_run`, executor.py `_open`, `_execute`,
-`_open_message`, `_record`): create (queued, leased), history read, queued -> in_progress, reply
-message + step, one checkpoint (a reply streaming longer than CHECKPOINT_INTERVAL gets one per
-interval), message completed, step completed, run completed. Left out: the lease heartbeat of the
-sweep (one UPDATE per running run every SWEEP_INTERVAL), and HTTP. Every run is on its own thread
-holding one user message, as in the engine scenarios (threads made before the timing). CPU is this
-process's CPU time (event loop and the database's worker threads) after a warm-up of 50 runs that
-fills SQLAlchemy's caches.
+proxy core; `--url postgresql://...` measures an empty migrated PostgreSQL database instead). One run
+makes the store calls the executor makes for a plain streamed reply, in its order and with its
+arguments (gateway/engine/backend.py `_run`, executor.py `_open`, `_open_message`, `_stream`,
+`_record`): create (queued, leased); begin (queued -> in_progress and the history read, one
+transaction); reply message + step; one read's batch holding a checkpoint (a reply streaming longer
+than CHECKPOINT_INTERVAL gets one per interval); the closing read's batch: message completed, step
+completed, run completed (one transaction). Left out: the lease heartbeat of the sweep (one UPDATE
+per running run every SWEEP_INTERVAL), and HTTP. Every run is on its own thread holding one user
+message, as in the engine scenarios (threads made before the timing). CPU is this process's CPU time
+(event loop and the database's worker threads) after a warm-up of 50 runs that fills SQLAlchemy's
+caches. The JSON also gives the transactions and statements of one run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from typing import Any
 
 import orjson
+from sqlalchemy import Engine, event
 
 from gateway.engine.executor import ACTIVE
 from gateway.engine.store import Store
@@ -32,47 +35,78 @@ TEXT = "t1732200000.123456|" * 50
 
 async def one_run(store: Store, thread_id: str, assistant_id: str) -> None:
     run = await store.runs.create(TENANT, thread_id, assistant_id, lease_owner=OWNER)
-    await store.history(TENANT, thread_id)
-    await store.runs.transition(None, run["id"], ("queued",), "in_progress")
+    assert await store.runs.begin(run["id"]) is not None
     message, step = await store.messages.start(
         TENANT, thread_id=thread_id, run_id=run["id"], assistant_id=assistant_id
     )
     content: list[dict[str, Any]] = [{"type": "text", "text": {"value": TEXT[:300], "annotations": []}}]
-    await store.messages.checkpoint(None, message["id"], content)
-    content[0]["text"]["value"] = TEXT
+    batch = store.batch()
+    batch.checkpoint(message["id"], content)
+    await batch.write()
+    content = [{"type": "text", "text": {"value": TEXT, "annotations": []}}]
     usage = {"prompt_tokens": 20, "completion_tokens": 55, "total_tokens": 75}
-    await store.messages.complete(
-        None,
+    batch = store.batch()
+    batch.complete_message(
         message["id"],
         content=content,
         status="completed",
         incomplete_details=None,
         replay={"reasoning": "The bench asks for timestamps; " * 4, "reasoning_details": None},
     )
-    await store.steps.complete(
-        None, step["id"], status="completed", step_details=step["step_details"], usage=usage, last_error=None
+    batch.complete_step(
+        step["id"], status="completed", step_details=step["step_details"], usage=usage, last_error=None
     )
-    await store.runs.transition(None, run["id"], ACTIVE, "completed", close_children=True, usage=usage)
+    batch.transition(run["id"], ACTIVE, "completed", close_children=True, usage=usage)
+    assert await batch.write()
 
 
-async def measure(db: str, runs: int, rounds: int) -> dict[str, Any]:
-    store = await Store.open(f"sqlite:///{db}", migrate=True, pool_size=10, max_overflow=10, lease_ttl=30)
+def _engine(store: Store) -> Engine:
+    engine = store.db.engine
+    return engine if isinstance(engine, Engine) else engine.sync_engine
+
+
+async def count(store: Store, thread_id: str, assistant_id: str) -> tuple[int, int]:
+    """(transactions, statements) of one run. Counted after the timing: the listeners would slow every
+    statement after them (an engine keeps dispatching events once it had a listener)."""
+    seen = {"begin": 0, "statements": 0}
+
+    def on_begin(*_: Any) -> None:
+        seen["begin"] += 1
+
+    def on_statement(*_: Any) -> None:
+        seen["statements"] += 1
+
+    engine = _engine(store)
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        await one_run(store, thread_id, assistant_id)
+    finally:
+        event.remove(engine, "begin", on_begin)
+        event.remove(engine, "before_cursor_execute", on_statement)
+    return seen["begin"], seen["statements"]
+
+
+async def measure(url: str, runs: int, rounds: int) -> dict[str, Any]:
+    store = await Store.open(url, migrate=True, pool_size=10, max_overflow=10, lease_ttl=30)
     cpu: list[float] = []
     wall: list[float] = []
     try:
         assistant = await store.assistants.create(TENANT, model="MiniMax-M2.7")
         threads = [
             (await store.threads.create(TENANT, messages=[{"role": "user", "content": "bench"}]))["id"]
-            for _ in range(50 + runs * rounds)
+            for _ in range(51 + runs * rounds)
         ]
         for thread in threads[:50]:
             await one_run(store, thread, assistant["id"])
+        counted = threads.pop()
         for r in range(rounds):
             c, w = time.process_time(), time.perf_counter()
             for thread in threads[50 + r * runs : 50 + (r + 1) * runs]:
                 await one_run(store, thread, assistant["id"])
             cpu.append((time.process_time() - c) / runs * 1000)
             wall.append((time.perf_counter() - w) / runs * 1000)
+        transactions, statements = await count(store, counted, assistant["id"])
     finally:
         await store.close()
     return {
@@ -80,16 +114,21 @@ async def measure(db: str, runs: int, rounds: int) -> dict[str, Any]:
         "store_cpu_best_ms": min(cpu),
         "store_cpu_median_ms": statistics.median(cpu),
         "store_wall_best_ms": min(wall),
+        "store_transactions_per_run": transactions,
+        "store_statements_per_run": statements,
     }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--db", required=True, help="SQLite file (fresh)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--db", help="SQLite file (fresh)")
+    where.add_argument("--url", help="or a DATABASE_URL (an empty database; migrated here)")
     p.add_argument("--runs", type=int, default=500)
     p.add_argument("--rounds", type=int, default=5)
     args = p.parse_args()
-    print(orjson.dumps(asyncio.run(measure(args.db, args.runs, args.rounds))).decode(), flush=True)
+    figures = asyncio.run(measure(args.url or f"sqlite:///{args.db}", args.runs, args.rounds))
+    print(orjson.dumps(figures).decode(), flush=True)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def test_requires_action_run_expires_by_the_sweep(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("content", "leave_after"),
-    [(paced("keep going", 40), 8), ("keep going [[fault:stall:0:1]]", 1)],
+    [(paced("keep going", 40), 8), ("keep going [[fault:stall:0:1,pace:3]]", 1)],
     ids=["mid-reply", "before-the-first-chunk"],
 )
 def test_a_client_leaving_its_stream_does_not_lose_the_reply(

@@ -7,6 +7,7 @@ raises only the `StoreError` tree (see `errors`).
 from __future__ import annotations
 
 from gateway.engine.store.assistants import AssistantChanges
+from gateway.engine.store.batch import Batch
 from gateway.engine.store.db import Db, open_db
 from gateway.engine.store.errors import (
     InvalidCursor,
@@ -33,6 +34,7 @@ from gateway.engine.store.url import async_url
 __all__ = [
     "ACTIVE_RUN_STATUSES",
     "AssistantChanges",
+    "Batch",
     "Clock",
     "Db",
     "HistoryItem",

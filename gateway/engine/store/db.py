@@ -6,13 +6,16 @@ async driver (aiosqlite) hops threads per DBAPI call (cursor, execute, fetch, cl
 10 ms CPU per run here against ~2 ms this way (`tests/engine/store/bench.py`).
 
 SQLite's driver starts transactions lazily, at the first write, so a read-then-write transaction could fail
-with SQLITE_BUSY halfway. We emit BEGIN ourselves (SQLAlchemy's documented recipe): writes `BEGIN IMMEDIATE`
-(they queue on `busy_timeout`, then run alone), reads a plain `BEGIN` (WAL lets them run beside a writer).
+with SQLITE_BUSY halfway. We emit BEGIN ourselves (SQLAlchemy's documented recipe, minus its `begin` event
+listener: any engine listener sends every statement through SQLAlchemy's event dispatch, about a quarter of
+a short transaction's CPU): writes `BEGIN IMMEDIATE` (they queue on `busy_timeout`, then run alone), reads
+a plain `BEGIN` (WAL lets them run beside a writer).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -44,7 +47,6 @@ def is_unavailable(exc: BaseException) -> bool:
         if isinstance(state, str) and state[:2] in _DOWN_SQLSTATES:
             return True
     return False
-_WRITE = "store_write"
 
 
 def _json_dumps(value: Any) -> str:
@@ -108,24 +110,25 @@ class _Sqlite(Db):
     def __init__(self, engine: Engine, clock: Clock, workers: int) -> None:
         super().__init__(clock)
         self.engine = engine
-        self._writer = engine.execution_options(**{_WRITE: True})
         self._threads = Workers(workers, "store-sqlite")
 
-    async def _hop(self, engine: Engine, body: Body[T]) -> T:
+    async def _hop(self, begin: str, body: Body[T]) -> T:
         def run() -> T:
-            with engine.begin() as conn:
-                return body(conn)
+            with self.engine.connect() as conn:
+                conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+                with conn.begin():  # commits (or rolls back) the transaction just begun
+                    return body(conn)
 
         try:
             return await self._threads.run(run)
-        except UNAVAILABLE as exc:
+        except (*UNAVAILABLE, sqlite3.OperationalError) as exc:  # the BEGIN's own failure is not wrapped
             raise unavailable(exc) from exc
 
     async def write(self, body: Body[T]) -> T:
-        return await self._hop(self._writer, body)
+        return await self._hop("BEGIN IMMEDIATE", body)
 
     async def read(self, body: Body[T]) -> T:
-        return await self._hop(self.engine, body)
+        return await self._hop("BEGIN", body)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._shutdown)
@@ -165,7 +168,7 @@ def open_db(
     if memory:  # one shared connection, used by one thread at a time: the only way it persists
         engine = create_sync_engine(sync_url, poolclass=pool.StaticPool, connect_args=args, **json)
     else:
-        # Every use is `engine.begin()`, which commits or rolls back; no reset needed on check-in.
+        # Every use commits or rolls back (`_Sqlite._hop`); no reset needed on check-in.
         engine = create_sync_engine(
             sync_url, poolclass=pool.QueuePool, connect_args=args, pool_reset_on_return=None, **sizes, **json
         )
@@ -184,8 +187,3 @@ def _sqlite_listeners(engine: Engine, busy_timeout_ms: int) -> None:
             "synchronous=NORMAL",
         ):  # WAL + NORMAL: commits survive a crash of the process
             dbapi_conn.execute(f"PRAGMA {pragma}")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
-        conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]

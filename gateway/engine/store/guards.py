@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, select
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, literal, select
 
 from gateway.engine.store.errors import NotFound, ThreadBusy
 from gateway.engine.store.tables import ACTIVE_RUN_STATUSES, runs, threads
@@ -13,7 +13,10 @@ THREAD_ROW = (threads.c.id == bindparam("thread_id"), threads.c.tenant == bindpa
 _LOCK = select(threads.c.seq).where(*THREAD_ROW).with_for_update()
 _ACTIVE = (
     select(runs.c.id)
-    .where(runs.c.thread_id == bindparam("thread_id"), runs.c.status.in_(ACTIVE_RUN_STATUSES))
+    .where(  # one bind per status: an expanding IN would be re-rendered at every execution
+        runs.c.thread_id == bindparam("thread_id"),
+        runs.c.status.in_([literal(s) for s in ACTIVE_RUN_STATUSES]),
+    )
     .limit(1)
 )
 

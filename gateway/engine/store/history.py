@@ -70,50 +70,51 @@ _RESULTS = (
 )
 
 
+def read(conn: Connection, tenant: str, thread_id: str, *, known: bool = False) -> list[HistoryItem]:
+    """The thread's turns, read with `conn`; NotFound if this tenant has no such thread, unless `known`
+    (the caller just found a row of the thread in the same transaction)."""
+    if not known:
+        exists(conn, threads, "thread", tenant, thread_id)
+    key = {"b_thread": thread_id, "b_tenant": tenant}
+    msgs = conn.execute(_MESSAGES, key).all()
+    steps = conn.execute(_STEPS, key).all()
+    by_step: dict[str, list[HistoryItem]] = defaultdict(list)
+    if steps:  # results belong to tool-calls steps: none without one
+        for res in conn.execute(_RESULTS, key):
+            by_step[res.step_id].append(
+                HistoryItem(role="tool", run_id=res.run_id, tool_call_id=res.tool_call_id, output=res.output)
+            )
+    out: list[HistoryItem] = []
+    pending = iter(steps)
+    step = next(pending, None)
+    for msg in msgs:
+        while step is not None and step.anchor_seq < msg.seq:
+            _step(out, step, by_step)
+            step = next(pending, None)
+        kw = {
+            "run_id": msg.run_id,
+            "message_id": msg.id,
+            "status": msg.status,
+            "content": msg.content,
+            "attachments": msg.attachments,
+        }
+        turn = _assistant(msg.replay, **kw) if msg.role == "assistant" else HistoryItem(role="user", **kw)
+        out.append(turn)
+    while step is not None:
+        _step(out, step, by_step)
+        step = next(pending, None)
+    return out
+
+
+def _step(out: list[HistoryItem], step: Any, by_step: dict[str, list[HistoryItem]]) -> None:
+    if step.replay:
+        out.append(_assistant(step.replay, run_id=step.run_id))
+    out.extend(by_step.get(step.id, ()))
+
+
 class History:
     def __init__(self, db: Db) -> None:
         self._db = db
 
     async def __call__(self, tenant: str, thread_id: str) -> list[HistoryItem]:
-        def body(conn: Connection) -> tuple[Any, Any, Any]:
-            exists(conn, threads, "thread", tenant, thread_id)
-            key = {"b_thread": thread_id, "b_tenant": tenant}
-            return (
-                conn.execute(_MESSAGES, key).all(),
-                conn.execute(_STEPS, key).all(),
-                conn.execute(_RESULTS, key).all(),
-            )
-
-        msgs, steps, results = await self._db.read(body)
-        by_step: dict[str, list[HistoryItem]] = defaultdict(list)
-        for res in results:
-            by_step[res.step_id].append(
-                HistoryItem(role="tool", run_id=res.run_id, tool_call_id=res.tool_call_id, output=res.output)
-            )
-        out: list[HistoryItem] = []
-        pending = iter(steps)
-        step = next(pending, None)
-        for msg in msgs:
-            while step is not None and step.anchor_seq < msg.seq:
-                self._step(out, step, by_step)
-                step = next(pending, None)
-            kw = {
-                "run_id": msg.run_id,
-                "message_id": msg.id,
-                "status": msg.status,
-                "content": msg.content,
-                "attachments": msg.attachments,
-            }
-            out.append(
-                _assistant(msg.replay, **kw) if msg.role == "assistant" else HistoryItem(role="user", **kw)
-            )
-        while step is not None:
-            self._step(out, step, by_step)
-            step = next(pending, None)
-        return out
-
-    @staticmethod
-    def _step(out: list[HistoryItem], step: Any, by_step: dict[str, list[HistoryItem]]) -> None:
-        if step.replay:
-            out.append(_assistant(step.replay, run_id=step.run_id))
-        out.extend(by_step.get(step.id, ()))
+        return await self._db.read(lambda conn: read(conn, tenant, thread_id))

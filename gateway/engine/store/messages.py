@@ -36,7 +36,7 @@ _SET_METADATA = update(t).where(*_MINE).values(metadata=bindparam("b_metadata"))
 
 
 @functools.cache
-def _checkpoint(with_tenant: bool) -> Update:
+def checkpoint_stmt(with_tenant: bool) -> Update:
     return (
         update(t)
         .where(t.c.id == bindparam("b_id"), t.c.status == "in_progress", *tenant_filter(t, with_tenant))
@@ -45,8 +45,8 @@ def _checkpoint(with_tenant: bool) -> Update:
 
 
 @functools.cache
-def _complete(with_tenant: bool, stamp: str) -> Any:
-    return (
+def complete_stmt(with_tenant: bool, stamp: str, returning: bool = True) -> Any:
+    stmt = (
         update(t)
         .where(t.c.id == bindparam("b_id"), t.c.status == "in_progress", *tenant_filter(t, with_tenant))
         .values(
@@ -58,8 +58,29 @@ def _complete(with_tenant: bool, stamp: str) -> Any:
                 stamp: bindparam("b_now"),
             }
         )
-        .returning(*t.c)
     )
+    return stmt.returning(*t.c) if returning else stmt
+
+
+def complete_key(
+    tenant: str | None,
+    message_id: str,
+    now: int,
+    content: Content,
+    status: str,
+    incomplete_details: JSON | None,
+    replay: Replay | None,
+) -> dict[str, Any]:
+    """`complete_stmt`'s parameters."""
+    return {
+        "b_id": message_id,
+        "b_tenant": tenant,
+        "b_status": status,
+        "b_content": content,
+        "b_details": incomplete_details,
+        "b_replay": replay,
+        "b_now": now,
+    }
 
 
 _FINISH_STEP = (
@@ -210,7 +231,7 @@ class Messages:
 
     async def checkpoint(self, tenant: str | None, message_id: str, content: Content) -> bool:
         """Save the text so far; False if the message is no longer `in_progress`. Not per chunk."""
-        stmt = _checkpoint(tenant is not None)
+        stmt = checkpoint_stmt(tenant is not None)
         key = {"b_id": message_id, "b_tenant": tenant, "b_content": content}
         return bool(await self._db.write(lambda conn: conn.execute(stmt, key).rowcount) == 1)
 
@@ -225,16 +246,8 @@ class Messages:
         replay: Replay | None = None,
     ) -> JSON | None:
         """Close an `in_progress` message (stamp completed_at or incomplete_at); None if it was not open."""
-        stmt = _complete(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
-        key = {
-            "b_id": message_id,
-            "b_tenant": tenant,
-            "b_status": status,
-            "b_content": content,
-            "b_details": incomplete_details,
-            "b_replay": replay,
-            "b_now": self._db.clock(),
-        }
+        stmt = complete_stmt(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
+        key = complete_key(tenant, message_id, self._db.clock(), content, status, incomplete_details, replay)
         found = await self._db.write(lambda conn: conn.execute(stmt, key).mappings().first())
         return None if found is None else objects.message(found)
 
@@ -257,16 +270,8 @@ class Messages:
         message was not `in_progress`.
         """
         now = self._db.clock()
-        stmt = _complete(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
-        key = {
-            "b_id": message_id,
-            "b_tenant": tenant,
-            "b_status": status,
-            "b_content": content,
-            "b_details": incomplete_details,
-            "b_replay": replay,
-            "b_now": now,
-        }
+        stmt = complete_stmt(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
+        key = complete_key(tenant, message_id, now, content, status, incomplete_details, replay)
         step_key = {
             "b_step": step_id,
             "b_step_status": "failed" if step_error else "completed",

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, select
 
 from gateway.engine.store.errors import InvalidCursor, InvalidPage, NotFound
 from gateway.engine.store.objects import JSON, Row
 
 
+@functools.cache
+def _exists(table: Table) -> Select[Any]:
+    return select(table.c.seq).where(table.c.id == bindparam("b_id"), table.c.tenant == bindparam("b_tenant"))
+
+
 def exists(conn: Connection, table: Table, kind: str, tenant: str, id: str) -> None:
     """NotFound unless this tenant has the object (a list of a missing parent is a 404, not an empty page)."""
-    if conn.scalar(select(table.c.seq).where(table.c.id == id, table.c.tenant == tenant)) is None:
+    if conn.scalar(_exists(table), {"b_id": id, "b_tenant": tenant}) is None:
         raise NotFound(kind, id)
 
 

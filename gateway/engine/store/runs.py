@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.engine.store import objects
+from gateway.engine.store import batch, objects
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, ThreadBusy
 from gateway.engine.store.guards import THREAD_ROW, active_run, lock_idle
+from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, exists, page
 from gateway.engine.store.rows import NewMessage, message_row
-from gateway.engine.store.steps import close_open
 from gateway.engine.store.tables import assistants, messages, threads
 from gateway.engine.store.tables import runs as t
 from gateway.engine.store.tool_outputs import ToolOutput, submit
-from gateway.engine.store.transitions import CLOSE, RunStatus, transition_stmt, transition_values
+from gateway.engine.store.transitions import Move, RunStatus
 
 _INSERT = t.insert()
 _MESSAGE_INSERT = messages.insert()
@@ -209,27 +210,23 @@ class Runs:
         drop the lease. `close_children` (cancelled / failed / expired) also ends the run's open steps and
         marks its in-progress messages incomplete (`run_cancelled` / `run_failed` / `run_expired`).
         """
-        now = self._db.clock()
-        values = transition_values(to_status, now, fields)
-        started = to_status == "in_progress" and "started_at" not in fields
-        stmt = transition_stmt(tenant is not None, frozenset(values), started)
-        key = {
-            "b_id": run_id,
-            "b_tenant": tenant,
-            "b_from": list(from_statuses),
-            "b_now": now,
-            **{"b_" + k: v for k, v in values.items()},
-        }
-        close = CLOSE.get(to_status) if close_children else None
+        move = Move.of(
+            tenant, run_id, from_statuses, to_status, self._db.clock(), fields, close_children=close_children
+        )
 
         def body(conn: Connection) -> Any:
-            found = conn.execute(stmt, key).mappings().first()
-            if found is not None and close is not None:
-                close_open(conn, run_id, now, close[0], close[1], found["last_error"])
+            found = move.update(conn)
+            if found is not None:
+                move.close_children(conn, found)
             return found
 
         found = await self._db.write(body)
         return None if found is None else objects.run(found)
+
+    async def begin(self, run_id: str) -> builtins.list[HistoryItem] | None:
+        """Start a run: `queued` -> `in_progress` and its thread's history, in one transaction; None (nothing
+        changed) if the run had left `queued` (a cancel, a sweep)."""
+        return await batch.begin(self._db, run_id)
 
     async def submit_tool_outputs(
         self,

@@ -58,13 +58,32 @@ _CLOSE_MESSAGES = (
 
 
 @functools.cache
-def _set(with_tenant: bool, names: frozenset[str]) -> Any:
-    return (
+def set_stmt(with_tenant: bool, names: frozenset[str], returning: bool = True) -> Any:
+    """Set `names` (bound as `b_<name>`) on an `in_progress` step."""
+    stmt = (
         update(t)
         .where(t.c.id == bindparam("b_id"), t.c.status == "in_progress", *tenant_filter(t, with_tenant))
         .values({n: bindparam("b_" + n) for n in names})
-        .returning(*t.c)
     )
+    return stmt.returning(*t.c) if returning else stmt
+
+
+def detail_values(step_details: JSON, replay: Replay | None) -> dict[str, Any]:
+    """The columns `Steps.update` sets."""
+    values: dict[str, Any] = {"step_details": step_details}
+    if replay is not None:
+        values["replay"] = replay
+    return values
+
+
+def end_values(
+    status: StepEnd, now: int, step_details: JSON | None, usage: JSON | None, last_error: JSON | None
+) -> dict[str, Any]:
+    """The columns `Steps.complete` sets."""
+    values: dict[str, Any] = {"status": status, "usage": usage, "last_error": last_error, STAMP[status]: now}
+    if step_details is not None:
+        values["step_details"] = step_details
+    return values
 
 
 def close_open(
@@ -135,10 +154,7 @@ class Steps:
         self, tenant: str | None, step_id: str, *, step_details: JSON, replay: Replay | None = None
     ) -> JSON | None:
         """Replace an `in_progress` step's details (and replay, if given); None if it is closed."""
-        values: dict[str, Any] = {"step_details": step_details}
-        if replay is not None:
-            values["replay"] = replay
-        return await self._set(tenant, step_id, values)
+        return await self._set(tenant, step_id, detail_values(step_details, replay))
 
     async def complete(
         self,
@@ -151,18 +167,11 @@ class Steps:
         last_error: JSON | None = None,
     ) -> JSON | None:
         """Close an `in_progress` step with its stamp; details kept unless given. None if it was closed."""
-        values: dict[str, Any] = {
-            "status": status,
-            "usage": usage,
-            "last_error": last_error,
-            STAMP[status]: self._db.clock(),
-        }
-        if step_details is not None:
-            values["step_details"] = step_details
+        values = end_values(status, self._db.clock(), step_details, usage, last_error)
         return await self._set(tenant, step_id, values)
 
     async def _set(self, tenant: str | None, step_id: str, values: dict[str, Any]) -> JSON | None:
-        stmt = _set(tenant is not None, frozenset(values))
+        stmt = set_stmt(tenant is not None, frozenset(values))
         key = {"b_id": step_id, "b_tenant": tenant, **{"b_" + k: v for k, v in values.items()}}
         found = await self._db.write(lambda conn: conn.execute(stmt, key).mappings().first())
         return None if found is None else objects.step(found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from gateway.engine.store.assistants import Assistants
+from gateway.engine.store.batch import Batch
 from gateway.engine.store.db import Db, open_db
 from gateway.engine.store.errors import StoreUnavailable
 from gateway.engine.store.history import History
@@ -20,8 +21,9 @@ from gateway.engine.store.threads import Threads
 class Store:
     """`store.assistants`, `.threads`, `.messages`, `.runs`, `.steps`, `.leases`, and `store.history(...)`.
 
-    Every call is one transaction (or one per swept run). Client-facing calls take the tenant and treat
-    another tenant's objects as absent; the engine's own calls on ids it holds accept `tenant=None`.
+    Every call is one transaction (or one per swept run); `store.batch()` gathers several of the engine's
+    writes into one. Client-facing calls take the tenant and treat another tenant's objects as absent;
+    the engine's own calls on ids it holds accept `tenant=None`.
     """
 
     def __init__(self, db: Db, *, lease_ttl: float = 60.0) -> None:
@@ -74,6 +76,10 @@ class Store:
             return await revision(self.db) == head()
         except StoreUnavailable:
             return False
+
+    def batch(self) -> Batch:
+        """An empty `Batch`: the engine's lifecycle writes of one read, made in one transaction."""
+        return Batch(self.db)
 
     async def ping(self) -> bool:
         """Whether the database answers (a readiness probe)."""

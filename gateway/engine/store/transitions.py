@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, update
 
 from gateway.engine.store.guards import tenant_filter
-from gateway.engine.store.steps import StepEnd
+from gateway.engine.store.steps import StepEnd, close_open
 from gateway.engine.store.tables import runs as t
 
 RunStatus = Literal[
@@ -46,7 +48,11 @@ CLOSE: Final[dict[str, tuple[StepEnd, str]]] = {
 
 
 @functools.cache
-def transition_stmt(with_tenant: bool, names: frozenset[str], started: bool) -> Any:
+def transition_stmt(
+    with_tenant: bool, names: frozenset[str], started: bool, n_from: int, returning: tuple[str, ...] = ()
+) -> Any:
+    """The UPDATE, returning the whole row or only the `returning` columns. The from-statuses are one
+    bind each: an expanding IN would be re-rendered at every execution."""
     values: dict[str, Any] = {n: bindparam("b_" + n) for n in names}
     if started:
         values["started_at"] = func.coalesce(t.c.started_at, bindparam("b_now"))
@@ -54,12 +60,57 @@ def transition_stmt(with_tenant: bool, names: frozenset[str], started: bool) -> 
         update(t)
         .where(
             t.c.id == bindparam("b_id"),
-            t.c.status.in_(bindparam("b_from", expanding=True)),
+            t.c.status.in_([bindparam(f"b_from{i}") for i in range(n_from)]),
             *tenant_filter(t, with_tenant),
         )
         .values(values)
-        .returning(*t.c)
+        .returning(*([t.c[n] for n in returning] if returning else t.c))
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A prepared compare-and-set transition (see `Runs.transition`), to run inside a transaction."""
+
+    stmt: Any
+    key: dict[str, Any]
+    run_id: str
+    now: int
+    close: tuple[StepEnd, str] | None
+
+    @classmethod
+    def of(
+        cls,
+        tenant: str | None,
+        run_id: str,
+        from_statuses: Collection[str],
+        to_status: str,
+        now: int,
+        fields: dict[str, Any],
+        *,
+        close_children: bool = False,
+        returning: tuple[str, ...] = (),
+    ) -> Move:
+        """`returning`: only these columns of the updated row (with `close_children`, `last_error` too)."""
+        values = transition_values(to_status, now, fields)
+        started = to_status == "in_progress" and "started_at" not in fields
+        statuses = tuple(from_statuses)
+        close = CLOSE.get(to_status) if close_children else None
+        if returning and close is not None and "last_error" not in returning:
+            returning = (*returning, "last_error")
+        stmt = transition_stmt(tenant is not None, frozenset(values), started, len(statuses), returning)
+        key = {"b_id": run_id, "b_tenant": tenant, "b_now": now, **{"b_" + k: v for k, v in values.items()}}
+        key.update({f"b_from{i}": s for i, s in enumerate(statuses)})
+        return cls(stmt, key, run_id, now, close)
+
+    def update(self, conn: Connection) -> RowMapping | None:
+        """The status UPDATE alone: the row it returned, or None if the run was not in a from-status."""
+        return conn.execute(self.stmt, self.key).mappings().first()
+
+    def close_children(self, conn: Connection, found: RowMapping) -> None:
+        """What `close_children` asked for, once the UPDATE applied (`found` is its row)."""
+        if self.close is not None:
+            close_open(conn, self.run_id, self.now, self.close[0], self.close[1], found["last_error"])
 
 
 def transition_values(to_status: str, now: int, fields: dict[str, Any]) -> dict[str, Any]:

@@ -52,10 +52,12 @@ async def held_write(store: Store, body: Callable[[Connection], Any]) -> AsyncIt
     ready, done = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with engine.execution_options(store_write=True).begin() as conn:
-            body(conn)
-            ready.set()
-            done.wait(10)
+        with engine.connect() as conn:
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            with conn.begin():  # as the store's writes do (gateway/engine/store/db.py `_Sqlite._hop`)
+                body(conn)
+                ready.set()
+                done.wait(10)
 
     holder = threading.Thread(target=hold)
     holder.start()

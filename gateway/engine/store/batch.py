@@ -1,0 +1,137 @@
+"""The engine's multi-write transactions: a run's start (`begin`) and one read's lifecycle writes (`Batch`).
+
+Both are the engine's own calls on ids it holds (no tenant check), one transaction each, so a run costs
+fewer round trips than with the per-operation calls they mirror.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, Literal
+
+from sqlalchemy import Connection
+
+from gateway.engine.store import history
+from gateway.engine.store.db import Db
+from gateway.engine.store.history import HistoryItem
+from gateway.engine.store.messages import checkpoint_stmt, complete_key, complete_stmt
+from gateway.engine.store.objects import JSON
+from gateway.engine.store.rows import Content, Replay
+from gateway.engine.store.steps import StepEnd, detail_values, end_values, set_stmt
+from gateway.engine.store.transitions import Move, RunStatus
+
+_RUN_THREAD = ("tenant", "thread_id")
+
+
+async def begin(db: Db, run_id: str) -> list[HistoryItem] | None:
+    """Move a `queued` run to `in_progress` (stamping `started_at`) and read its thread's history, in one
+    transaction: the history, or None (nothing read, nothing changed) if the run was not `queued`."""
+    move = Move.of(None, run_id, ("queued",), "in_progress", db.clock(), {}, returning=_RUN_THREAD)
+
+    def body(conn: Connection) -> list[HistoryItem] | None:
+        found = move.update(conn)
+        if found is None:
+            return None
+        return history.read(conn, found["tenant"], found["thread_id"], known=True)
+
+    return await db.write(body)
+
+
+class Batch:
+    """Writes collected in order, then made in ONE transaction by `write()` (from `Store.batch()`).
+
+    Each write does what its per-operation twin does (`Messages.checkpoint`, `Messages.complete`,
+    `Steps.complete`, `Steps.update`, `Runs.transition`, with `tenant=None`), returning nothing; one that
+    finds its message or step no longer `in_progress` changes nothing, as the twin.
+
+    A batch holds at most one run transition, and it guards the rest: its compare-and-set UPDATE goes
+    first, and if the run was not in a from-status the batch writes nothing at all (`write()` is False).
+    Otherwise the other writes follow in the order they were added, and the transition's `close_children`
+    last, so that a message or step the batch closes itself keeps the content and details it was given.
+    """
+
+    def __init__(self, db: Db) -> None:
+        self._db = db
+        self._writes: list[tuple[Any, dict[str, Any]]] = []
+        self._move: Move | None = None
+
+    def __len__(self) -> int:
+        return len(self._writes) + (self._move is not None)
+
+    def checkpoint(self, message_id: str, content: Content) -> None:
+        """Save an `in_progress` message's text so far."""
+        self._writes.append((checkpoint_stmt(False), {"b_id": message_id, "b_content": content}))
+
+    def complete_message(
+        self,
+        message_id: str,
+        *,
+        content: Content,
+        status: Literal["completed", "incomplete"] = "completed",
+        incomplete_details: JSON | None = None,
+        replay: Replay | None = None,
+    ) -> None:
+        stmt = complete_stmt(False, "completed_at" if status == "completed" else "incomplete_at", False)
+        key = complete_key(None, message_id, self._db.clock(), content, status, incomplete_details, replay)
+        self._writes.append((stmt, key))
+
+    def complete_step(
+        self,
+        step_id: str,
+        *,
+        status: StepEnd = "completed",
+        step_details: JSON | None = None,
+        usage: JSON | None = None,
+        last_error: JSON | None = None,
+    ) -> None:
+        self._set_step(step_id, end_values(status, self._db.clock(), step_details, usage, last_error))
+
+    def update_step(self, step_id: str, *, step_details: JSON, replay: Replay | None = None) -> None:
+        self._set_step(step_id, detail_values(step_details, replay))
+
+    def _set_step(self, step_id: str, values: dict[str, Any]) -> None:
+        key = {"b_id": step_id, **{"b_" + k: v for k, v in values.items()}}
+        self._writes.append((set_stmt(False, frozenset(values), False), key))
+
+    def transition(
+        self,
+        run_id: str,
+        from_statuses: Collection[str],
+        to_status: RunStatus,
+        *,
+        close_children: bool = False,
+        **fields: Any,
+    ) -> None:
+        """The batch's guard (see the class doc); a second one is a ValueError."""
+        if self._move is not None:
+            raise ValueError("a batch holds at most one run transition")
+        self._move = Move.of(
+            None,
+            run_id,
+            from_statuses,
+            to_status,
+            self._db.clock(),
+            fields,
+            close_children=close_children,
+            returning=("id",),
+        )
+
+    async def write(self) -> bool:
+        """Make the writes (no transaction if there are none); False if the guard found the run elsewhere
+        and nothing was written. The batch is spent either way."""
+        writes, move = self._writes, self._move
+        self._writes, self._move = [], None
+        if not writes and move is None:
+            return True
+
+        def body(conn: Connection) -> bool:
+            found = None if move is None else move.update(conn)
+            if move is not None and found is None:
+                return False
+            for stmt, key in writes:
+                conn.execute(stmt, key)
+            if move is not None and found is not None:
+                move.close_children(conn, found)
+            return True
+
+        return await self._db.write(body)

@@ -1,0 +1,206 @@
+"""The engine's multi-write transactions: `runs.begin` (start + history) and `Batch` (one read's writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event
+
+from gateway.engine.store import ACTIVE_RUN_STATUSES, Store
+from tests.engine.store.helpers import (
+    required_action,
+    run_to_requires_action,
+    store_now,
+    tenant,
+    thread_with_assistant,
+    tool_step_details,
+)
+
+pytestmark = pytest.mark.asyncio
+USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
+
+
+def _text(value: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": {"value": value, "annotations": []}}]
+
+
+@contextmanager
+def transactions(store: Store) -> Iterator[list[int]]:
+    """Counts the transactions begun inside the block: `[n]`."""
+    engine = store.db.engine
+    sync = engine if isinstance(engine, Engine) else engine.sync_engine
+    seen = [0]
+
+    def on_begin(*_: Any) -> None:
+        seen[0] += 1
+
+    event.listen(sync, "begin", on_begin)
+    try:
+        yield seen
+    finally:
+        event.remove(sync, "begin", on_begin)
+
+
+async def _replying(store: Store, who: str) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """A run in progress with its open reply: (thread id, run id, message, step)."""
+    a, t = await thread_with_assistant(store, who)
+    run = await store.runs.create(who, t["id"], a["id"])
+    assert await store.runs.begin(run["id"]) is not None
+    msg, step = await store.messages.start(who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"])
+    return t["id"], run["id"], msg, step
+
+
+async def test_begin_starts_the_run_and_reads_history_in_one_transaction(store: Store) -> None:
+    who = tenant()
+    a, t = await thread_with_assistant(store, who)
+    run = await store.runs.create(
+        who, t["id"], a["id"], additional_messages=[{"role": "user", "content": "hello"}]
+    )
+    expected = await store.history(who, t["id"])
+    with transactions(store) as seen:
+        history = await store.runs.begin(run["id"])
+    assert seen == [1]
+    assert history == expected and [h.role for h in history] == ["user", "user"]
+    assert history[-1].content == _text("hello")
+    started = await store.runs.retrieve(who, t["id"], run["id"])
+    assert started["status"] == "in_progress" and started["started_at"] == store_now(store)
+
+
+async def test_begin_refuses_a_run_that_left_queued(store: Store) -> None:
+    who = tenant()
+    a, t = await thread_with_assistant(store, who)
+    run = await store.runs.create(who, t["id"], a["id"])
+    assert await store.runs.transition(who, run["id"], ["queued"], "cancelling") is not None
+    assert await store.runs.begin(run["id"]) is None
+    after = await store.runs.retrieve(who, t["id"], run["id"])
+    assert after["status"] == "cancelling" and after["started_at"] is None
+    assert await store.runs.begin("run_missing") is None
+
+
+async def test_begin_history_keeps_tool_rounds(store: Store) -> None:
+    who = tenant()
+    t, waiting, step = await run_to_requires_action(store, who, "call_1")
+    call = required_action("call_1")["submit_tool_outputs"]["tool_calls"][0]
+    await store.steps.update(
+        None, step["id"], step_details=step["step_details"], replay={"tool_calls": [call]}
+    )
+    await store.runs.submit_tool_outputs(
+        who, t["id"], waiting["id"], [{"tool_call_id": "call_1", "output": "42"}]
+    )
+    expected = await store.history(who, t["id"])
+    history = await store.runs.begin(waiting["id"])
+    assert history == expected
+    assert [(h.role, h.tool_call_id, h.output) for h in history][-2:] == [
+        ("assistant", None, None),
+        ("tool", "call_1", "42"),
+    ]
+
+
+async def test_a_runs_end_is_one_transaction(store: Store) -> None:
+    who = tenant()
+    tid, rid, msg, step = await _replying(store, who)
+    batch = store.batch()
+    batch.checkpoint(msg["id"], _text("Hel"))
+    batch.complete_message(msg["id"], content=_text("Hello"), replay={"reasoning": "r"})
+    batch.complete_step(step["id"], step_details=step["step_details"], usage=USAGE)
+    batch.transition(rid, ACTIVE_RUN_STATUSES, "completed", close_children=True, usage=USAGE)
+    assert len(batch) == 4
+    with transactions(store) as seen:
+        assert await batch.write() is True
+    assert seen == [1] and len(batch) == 0
+    run = await store.runs.retrieve(who, tid, rid)
+    assert (run["status"], run["usage"], run["completed_at"]) == ("completed", USAGE, store_now(store))
+    message = await store.messages.retrieve(who, tid, msg["id"])
+    assert (message["status"], message["content"]) == ("completed", _text("Hello"))
+    steps = (await store.steps.list(who, tid, rid))["data"]
+    assert [(s["id"], s["status"], s["usage"]) for s in steps] == [(step["id"], "completed", USAGE)]
+    assert [h.reasoning for h in await store.history(who, tid)][-1] == "r"
+
+
+async def test_a_refused_transition_writes_nothing(store: Store) -> None:
+    who = tenant()
+    tid, rid, msg, step = await _replying(store, who)
+    batch = store.batch()
+    batch.checkpoint(msg["id"], _text("Hel"))
+    batch.complete_message(msg["id"], content=_text("Hello"))
+    batch.complete_step(step["id"], usage=USAGE)
+    batch.transition(rid, ("queued",), "completed", usage=USAGE)  # the run is in_progress: refused
+    assert await batch.write() is False
+    assert (await store.runs.retrieve(who, tid, rid))["status"] == "in_progress"
+    message = await store.messages.retrieve(who, tid, msg["id"])
+    assert (message["status"], message["content"]) == ("in_progress", [])
+    assert (await store.steps.retrieve(who, tid, rid, step["id"]))["status"] == "in_progress"
+
+
+async def test_closing_children_comes_after_the_batch_own_writes(store: Store) -> None:
+    who = tenant()
+    tid, rid, msg, step = await _replying(store, who)
+    a = (await store.runs.retrieve(who, tid, rid))["assistant_id"]
+    other = await store.steps.create(
+        who, thread_id=tid, run_id=rid, assistant_id=a, step_details=tool_step_details("call_9")
+    )
+    error = {"code": "rate_limit_exceeded", "message": "slow down"}
+    batch = store.batch()
+    batch.complete_message(
+        msg["id"], content=_text("so far"), status="incomplete", incomplete_details={"reason": "max_tokens"}
+    )
+    batch.complete_step(step["id"], status="failed", last_error=error)
+    batch.transition(rid, ACTIVE_RUN_STATUSES, "failed", close_children=True, last_error=error)
+    assert await batch.write() is True
+    message = await store.messages.retrieve(who, tid, msg["id"])
+    # the batch's own close, not close_children's `run_failed`
+    assert (message["status"], message["content"], message["incomplete_details"]) == (
+        "incomplete",
+        _text("so far"),
+        {"reason": "max_tokens"},
+    )
+    run = await store.runs.retrieve(who, tid, rid)
+    assert (run["status"], run["last_error"]) == ("failed", error)
+    closed = await store.steps.retrieve(who, tid, rid, other["id"])  # left open by the batch: closed
+    assert (closed["status"], closed["last_error"], closed["failed_at"]) == (
+        "failed",
+        error,
+        store_now(store),
+    )
+
+
+async def test_requires_action_batch(store: Store) -> None:
+    who = tenant()
+    a, t = await thread_with_assistant(store, who)
+    run = await store.runs.create(who, t["id"], a["id"])
+    await store.runs.begin(run["id"])
+    step = await store.steps.create(
+        who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"], step_details=tool_step_details()
+    )
+    call = required_action("call_1")["submit_tool_outputs"]["tool_calls"][0]
+    batch = store.batch()
+    batch.update_step(step["id"], step_details=tool_step_details("call_1"), replay={"tool_calls": [call]})
+    batch.transition(
+        run["id"],
+        ("in_progress",),
+        "requires_action",
+        required_action=required_action("call_1"),
+        expires_at=store_now(store) + 600,
+        usage=USAGE,
+    )
+    with transactions(store) as seen:
+        assert await batch.write() is True
+    assert seen == [1]
+    waiting = await store.runs.retrieve(who, t["id"], run["id"])
+    assert (waiting["status"], waiting["required_action"]) == ("requires_action", required_action("call_1"))
+    open_step = await store.steps.retrieve(who, t["id"], run["id"], step["id"])
+    assert (open_step["status"], open_step["step_details"]) == ("in_progress", tool_step_details("call_1"))
+    assert [h.tool_calls for h in await store.history(who, t["id"])][-1] == [call]
+
+
+async def test_an_empty_batch_is_no_transaction_and_two_transitions_are_refused(store: Store) -> None:
+    with transactions(store) as seen:
+        assert await store.batch().write() is True
+    assert seen == [0]
+    batch = store.batch()
+    batch.transition("run_x", ("in_progress",), "completed")
+    with pytest.raises(ValueError):
+        batch.transition("run_x", ("in_progress",), "failed")
