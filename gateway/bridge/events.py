@@ -28,7 +28,7 @@ class FrameEvents:
     """An `EventSource` over a `FrameSource` (or what opens one: MiniMax's create_stream, read to
     its first frame) and the translator that reads it."""
 
-    __slots__ = ("_metrics", "_on_frame", "_opener", "_opening", "_source", "prelude", "translator")
+    __slots__ = ("_metrics", "_opener", "_opening", "_source", "prelude", "translate", "translator")
 
     def __init__(
         self,
@@ -45,7 +45,7 @@ class FrameEvents:
             self._source = source
         self._opening: asyncio.Future[None] | None = None
         self.translator = translator
-        self._on_frame = translator.on_frame
+        self.translate = translator.on_frame  # a unit is a frame
         self._metrics = metrics
         self.prelude = prelude
 
@@ -54,22 +54,26 @@ class FrameEvents:
         return self.translator.emitter.terminal
 
     def opening(self) -> asyncio.Future[None]:
-        if self._opening is None:
+        opening = self._opening
+        if opening is None:
             if self._opener is None:
-                self._opening = asyncio.get_running_loop().create_future()
-                self._opening.set_result(None)
+                opening = asyncio.get_running_loop().create_future()
+                opening.set_result(None)
             else:
-                self._opening = asyncio.ensure_future(self._open(self._opener))
-        return self._opening
+                opening = self._opening = asyncio.ensure_future(self._open(self._opener))
+        elif opening.done():
+            self._opening = None  # asked again once open (by the relay): an idle stream keeps no task
+        return opening
 
     async def _open(self, opener: Callable[[], Awaitable[FrameSource]]) -> None:
         self._source = await opener()
         self._opener = None
 
-    async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
+    def next_batch(self) -> Awaitable[Iterable[Frame] | None]:
+        """The source's own read (no coroutine of ours in between: an idle stream holds one frame
+        less); the relay translates each frame it takes."""
         assert self._source is not None
-        batch = await self._source.next_batch()
-        return None if batch is None else map(self._on_frame, batch)
+        return self._source.next_batch()
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
         return self.translator.fail(code, message)

@@ -32,42 +32,18 @@ from gateway.engine.chunks import (
 )
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.prompt import PromptTooLong, chat_request
-from gateway.engine.store import ACTIVE_RUN_STATUSES, Batch, Replay, StepEnd, Store, StoreError
+from gateway.engine.record import ACTIVE, record
+from gateway.engine.store import Batch, Store, StoreError
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.settings import Settings
 from gateway.stream.emitter import RunEmitter
-from gateway.stream.events import Clock, Event, StreamEvent, TextDelta
+from gateway.stream.events import Clock, StreamEvent
 from gateway.stream.text import TextMode
 from gateway.upstream.errors import from_base_resp, last_error_code
 
 log = logging.getLogger("gateway.engine")
-ACTIVE: Final = tuple(ACTIVE_RUN_STATUSES)
-MESSAGE_END: Final = frozenset({"thread.message.completed", "thread.message.incomplete"})
-STEP_END: Final = frozenset(
-    {
-        "thread.run.step.completed",
-        "thread.run.step.failed",
-        "thread.run.step.cancelled",
-        "thread.run.step.expired",
-    }
-)
-RUN_END: Final = frozenset(
-    {
-        "thread.run.completed",
-        "thread.run.incomplete",
-        "thread.run.failed",
-        "thread.run.cancelled",
-        "thread.run.expired",
-    }
-)
 REQUIRES_ACTION_SECONDS: Final = 600
 INTERNAL = "The gateway failed while running this run"
-_STEP_STATUS: Final[dict[str, StepEnd]] = {
-    "thread.run.step.completed": "completed",
-    "thread.run.step.failed": "failed",
-    "thread.run.step.cancelled": "cancelled",
-    "thread.run.step.expired": "expired",
-}
 
 
 def _call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
@@ -356,66 +332,8 @@ class Executor:
                 last_error={"code": "server_error", "message": f"MiniMax ended the reply with {reason!r}"},
             )
 
-    # -- recording -------------------------------------------------------------------------------
-
-    def _replay(self, job: Job, with_calls: bool) -> Replay:
-        decoder = job.decoder
-        replay: Replay = {
-            "reasoning": decoder.reasoning or None,
-            "reasoning_details": decoder.reasoning_details,
-        }
-        if decoder.raw_content != decoder.content:
-            replay["content"] = decoder.raw_content
-        if with_calls:
-            replay["tool_calls"] = decoder.tool_calls
-        return replay
-
     async def _record(self, job: Job, events: list[StreamEvent], batch: Batch | None = None) -> None:
-        """Store what this read's events opened or closed (deltas are skipped: no write per chunk), with
-        what `batch` already holds, in one transaction. A run transition guards the batch (see `Batch`):
-        the run's end and the message and step it closes are written together or not at all."""
-        if batch is None:
-            batch = self._store.batch()
-        for event in events:
-            if type(event) is TextDelta:
-                continue
-            assert isinstance(event, Event)
-            name, data = event
-            if name in MESSAGE_END:
-                batch.complete_message(
-                    data["id"],
-                    content=data["content"],
-                    status="completed" if name == "thread.message.completed" else "incomplete",
-                    incomplete_details=data.get("incomplete_details"),
-                    replay=self._replay(job, False),
-                )
-            elif name in _STEP_STATUS:
-                batch.complete_step(
-                    data["id"],
-                    status=_STEP_STATUS[name],
-                    step_details=data["step_details"],
-                    usage=data.get("usage"),
-                    last_error=data.get("last_error"),
-                )
-            elif name == "thread.run.requires_action":
-                step = job.emitter.step
-                if step is not None:
-                    batch.update_step(step.id, step_details=step.details(), replay=self._replay(job, True))
-                batch.transition(
-                    job.run_id,
-                    ("in_progress",),
-                    "requires_action",
-                    required_action=data["required_action"],
-                    expires_at=data["expires_at"],
-                    usage=job.usage,
-                )
-            elif name in RUN_END:
-                status = name.rsplit(".", 1)[1]
-                fields = {
-                    k: data.get(k) for k in ("usage", "last_error", "incomplete_details") if data.get(k)
-                }
-                batch.transition(job.run_id, ACTIVE, status, close_children=True, **fields)  # type: ignore[arg-type]
-        await batch.write()
+        await record(job, events, self._store.batch() if batch is None else batch)
 
     # -- stopping --------------------------------------------------------------------------------
 

@@ -154,6 +154,10 @@ class RunEvents:
     def opening(self) -> asyncio.Future[None]:
         return self._job.opened
 
+    @staticmethod
+    def translate(unit: Sequence[StreamEvent]) -> Sequence[StreamEvent]:
+        return unit  # a unit is one read's events, made by the job's task
+
     async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
         queue = self._job.queue
         batch = None if queue is None else await queue.get()

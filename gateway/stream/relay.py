@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
@@ -44,10 +44,14 @@ class EventSource(Protocol):
         starts, so that a quick rejection is an HTTP error; the relay waits on the rest."""
         ...
 
-    async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
-        """The events of the next upstream read, one sequence per upstream unit (a frame, a
-        chunk), made as they are iterated; None when the upstream ended cleanly. Raises
-        `GatewayError` (also from the iteration) when it broke."""
+    def next_batch(self) -> Awaitable[Iterable[Any] | None]:
+        """The units (frames, chunks' events) of the next upstream read, maybe parsed as they are
+        iterated; None when the upstream ended cleanly. Raises `GatewayError` (also from the
+        iteration) when it broke."""
+        ...
+
+    def translate(self, unit: Any) -> Sequence[StreamEvent]:
+        """The events of one unit."""
         ...
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
@@ -61,6 +65,20 @@ class EventSource(Protocol):
     async def aclose(self) -> None:
         """Release the upstream (also when the stream was cut short)."""
         ...
+
+
+def _encode(
+    batch: Iterable[Any], translate: Callable[[Any], Sequence[StreamEvent]], parts: list[bytes]
+) -> tuple[int, int]:
+    """Translate and encode one read's units into `parts`: (units, events). A function of its own,
+    so that nothing of the read outlives it while the stream waits for the next."""
+    units = events = 0
+    for unit in batch:
+        units += 1
+        if out := translate(unit):
+            events += len(out)
+            encode_into(out, parts)
+    return units, events
 
 
 def _uncancel() -> None:
@@ -77,6 +95,7 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
     units = 0
     events_out = len(source.prelude)
     closing: list[StreamEvent] = []
+    translate = source.translate
     try:
         try:
             handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut
@@ -85,15 +104,14 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
                 await write(PING)
                 await asyncio.shield(opening)  # leaving does not stop it: the source decides (aclose)
             opening.result()
+            del opening
             while (
                 not (source.terminal or handle.stopped) and (batch := await source.next_batch()) is not None
             ):
-                for out in batch:
-                    units += 1
-                    if out:
-                        events_out += len(out)
-                        encode_into(out, parts)
+                read_units, read_events = _encode(batch, translate, parts)
                 del batch  # an idle stream keeps no unit or event objects while it waits
+                units += read_units
+                events_out += read_events
                 if parts:
                     chunk, parts = b"".join(parts), []
                     await write(chunk)

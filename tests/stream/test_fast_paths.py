@@ -139,6 +139,10 @@ class Events:
         self._batches = list(batches)
         self._closing = closing
 
+    @staticmethod
+    def translate(unit: Any) -> Any:
+        return unit
+
     def opening(self) -> asyncio.Future[None]:
         opened = asyncio.get_running_loop().create_future()
         opened.set_result(None)

@@ -1,0 +1,86 @@
+"""What a read's events mean for the store: each lifecycle event (a message or step closed, the run's
+end, `requires_action`) becomes a write of one batch, so a read costs one transaction at most and a
+delta none. The assistant turn's private replay (reasoning, raw content, tool calls) goes with it."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from gateway.engine.job import Job
+from gateway.engine.store import ACTIVE_RUN_STATUSES, Batch, Replay, StepEnd
+from gateway.stream.events import Event, StreamEvent, TextDelta
+
+ACTIVE: Final = tuple(ACTIVE_RUN_STATUSES)
+MESSAGE_END: Final = frozenset({"thread.message.completed", "thread.message.incomplete"})
+RUN_END: Final = frozenset(
+    {
+        "thread.run.completed",
+        "thread.run.incomplete",
+        "thread.run.failed",
+        "thread.run.cancelled",
+        "thread.run.expired",
+    }
+)
+STEP_STATUS: Final[dict[str, StepEnd]] = {
+    "thread.run.step.completed": "completed",
+    "thread.run.step.failed": "failed",
+    "thread.run.step.cancelled": "cancelled",
+    "thread.run.step.expired": "expired",
+}
+
+
+def replay(job: Job, with_calls: bool) -> Replay:
+    decoder = job.decoder
+    replay: Replay = {
+        "reasoning": decoder.reasoning or None,
+        "reasoning_details": decoder.reasoning_details,
+    }
+    if decoder.raw_content != decoder.content:
+        replay["content"] = decoder.raw_content
+    if with_calls:
+        replay["tool_calls"] = decoder.tool_calls
+    return replay
+
+
+async def record(job: Job, events: list[StreamEvent], batch: Batch) -> None:
+    """Store what this read's events opened or closed (deltas are skipped: no write per chunk), with
+    what `batch` already holds, in one transaction. A run transition guards the batch (see `Batch`):
+    the run's end and the message and step it closes are written together or not at all."""
+    for event in events:
+        if type(event) is TextDelta:
+            continue
+        assert isinstance(event, Event)
+        name, data = event
+        if name in MESSAGE_END:
+            batch.complete_message(
+                data["id"],
+                content=data["content"],
+                status="completed" if name == "thread.message.completed" else "incomplete",
+                incomplete_details=data.get("incomplete_details"),
+                replay=replay(job, False),
+            )
+        elif name in STEP_STATUS:
+            batch.complete_step(
+                data["id"],
+                status=STEP_STATUS[name],
+                step_details=data["step_details"],
+                usage=data.get("usage"),
+                last_error=data.get("last_error"),
+            )
+        elif name == "thread.run.requires_action":
+            step = job.emitter.step
+            if step is not None:
+                batch.update_step(step.id, step_details=step.details(), replay=replay(job, True))
+            batch.transition(
+                job.run_id,
+                ("in_progress",),
+                "requires_action",
+                required_action=data["required_action"],
+                expires_at=data["expires_at"],
+                usage=job.usage,
+            )
+        elif name in RUN_END:
+            status = name.rsplit(".", 1)[1]
+            fields = {k: data.get(k) for k in ("usage", "last_error", "incomplete_details") if data.get(k)}
+            batch.transition(job.run_id, ACTIVE, status, close_children=True, **fields)  # type: ignore[arg-type]
+    await batch.write()
