@@ -1,5 +1,5 @@
-"""MiniMax chat completions for the bench upstream: pre-encoded chunks shaped like the wire note's M2.7
-capture (/work/shared/minimax-chat.md §6), for `POST /v1/chat/completions`.
+"""MiniMax chat completions for the bench upstream: pre-encoded chunks shaped like a live MiniMax-M2.7
+capture, for `POST /v1/chat/completions`.
 
 The stream shape comes from the request's last user message, which the engine forwards from the
 thread (the same `bench_n<chunks>_p<pace ms>_inc_<run|hold>` text the Assistants scenarios put in the
