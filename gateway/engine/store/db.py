@@ -111,8 +111,12 @@ class _Sqlite(Db):
         super().__init__(clock)
         self.engine = engine
         self._threads = Workers(workers, "store-sqlite")
+        # SQLite takes one writer at a time: this process's writes queue in one thread, in order,
+        # instead of contending for the lock (its busy handler is not fair: under load a writer
+        # could wait out busy_timeout and fail while others went ahead).
+        self._writer = self._threads if workers == 1 else Workers(1, "store-sqlite-write")
 
-    async def _hop(self, begin: str, body: Body[T]) -> T:
+    async def _hop(self, begin: str, body: Body[T], threads: Workers) -> T:
         def run() -> T:
             with self.engine.connect() as conn:
                 conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
@@ -120,21 +124,23 @@ class _Sqlite(Db):
                     return body(conn)
 
         try:
-            return await self._threads.run(run)
+            return await threads.run(run)
         except (*UNAVAILABLE, sqlite3.OperationalError) as exc:  # the BEGIN's own failure is not wrapped
             raise unavailable(exc) from exc
 
     async def write(self, body: Body[T]) -> T:
-        return await self._hop("BEGIN IMMEDIATE", body)
+        return await self._hop("BEGIN IMMEDIATE", body, self._writer)
 
     async def read(self, body: Body[T]) -> T:
-        return await self._hop("BEGIN", body)
+        return await self._hop("BEGIN", body, self._threads)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self._shutdown)
 
     def _shutdown(self) -> None:
         self._threads.shutdown()
+        if self._writer is not self._threads:
+            self._writer.shutdown()
         self.engine.dispose()
 
 
