@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds between sweeps for expired tool calls and orphaned runs"
     )
     checkpoint_interval: float = Field(
-        0.5, gt=0, description="Seconds between saves of a long reply's text while it streams"
+        1.0, gt=0, description="Seconds between saves of a long reply's text while it streams"
     )
     # -- upstream ----------------------------------------------------------------------------------
     minimax_base_url: str = Field(DEFAULT_UPSTREAM, description="MiniMax host; `/v1/...` paths go below it")
