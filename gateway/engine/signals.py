@@ -38,11 +38,9 @@ class Signals:
         self._listener: asyncio.Task[None] | None = None
         self._conn: Any = None  # the listening asyncpg connection, while it is up
         self._sending = asyncio.Lock()  # one statement at a time on that connection
-        self.listening = asyncio.Event()  # set while a listening connection is up (or on SQLite)
 
     async def start(self) -> None:
         if self._dsn is None:
-            self.listening.set()
             return
         self._listener = asyncio.create_task(self._listen(self._dsn), name="engine signals")
 
@@ -53,12 +51,10 @@ class Signals:
                 try:
                     await conn.add_listener(CHANNEL, self._heard)
                     self._conn = conn
-                    self.listening.set()
                     closed = asyncio.Event()
                     conn.add_termination_listener(lambda _conn, ended=closed: ended.set())
                     await closed.wait()
                 finally:
-                    self.listening.clear()
                     self._conn = None
                     with suppress(Exception):
                         await conn.close()

@@ -18,10 +18,10 @@ from gateway.engine.store.errors import NotFound, RunStateConflict
 from gateway.engine.store.guards import lock_idle, tenant_filter
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.objects import JSON
-from gateway.engine.store.paging import check, exists, page
+from gateway.engine.store.paging import check, thread_page
 from gateway.engine.store.rows import Content, NewMessage, Replay, message_row, step_insert
 from gateway.engine.store.tables import messages as t
-from gateway.engine.store.tables import run_steps, threads
+from gateway.engine.store.tables import run_steps
 
 _INSERT = t.insert()
 _STEP_INSERT = step_insert()
@@ -138,21 +138,10 @@ class Messages:
         check(limit, order)
         filters = () if run_id is None else (t.c.run_id == run_id,)
 
-        def body(conn: Connection) -> JSON:
-            exists(conn, threads, "thread", tenant, thread_id)
-            return page(
-                conn,
-                t,
-                [t.c.thread_id == thread_id, t.c.tenant == tenant],
-                objects.message,
-                filters=filters,
-                limit=limit,
-                order=order,
-                after=after,
-                before=before,
-            )
-
-        return await self._db.read(body)
+        cursor: dict[str, Any] = {"limit": limit, "order": order, "after": after, "before": before}
+        return await self._db.read(
+            lambda conn: thread_page(conn, t, objects.message, tenant, thread_id, filters=filters, **cursor)
+        )
 
     async def modify(self, tenant: str, thread_id: str, message_id: str, *, metadata: dict[str, str]) -> JSON:
         key = {"b_id": message_id, "b_thread": thread_id, "b_tenant": tenant, "b_metadata": metadata}

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, sele
 
 from gateway.engine.store.errors import InvalidCursor, InvalidPage, NotFound
 from gateway.engine.store.objects import JSON, Row
+from gateway.engine.store.tables import threads
 
 
 @functools.cache
@@ -81,3 +82,19 @@ def _cursor(conn: Connection, table: Table, scope: Sequence[ColumnElement[bool]]
     if at is None:
         raise InvalidCursor(param, id)
     return int(at)
+
+
+def thread_page(
+    conn: Connection,
+    table: Table,
+    to_json: Callable[[Row], JSON],
+    tenant: str,
+    thread_id: str,
+    *,
+    filters: Sequence[ColumnElement[bool]] = (),
+    **cursor: Any,
+) -> JSON:
+    """A page of one thread's objects (messages, runs); a thread this tenant does not have is a 404."""
+    exists(conn, threads, "thread", tenant, thread_id)
+    scope = [table.c.thread_id == thread_id, table.c.tenant == tenant]
+    return page(conn, table, scope, to_json, filters=filters, **cursor)

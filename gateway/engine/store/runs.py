@@ -16,7 +16,7 @@ from gateway.engine.store.guards import THREAD_ROW, active_run, lock_idle
 from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.objects import JSON
-from gateway.engine.store.paging import check, exists, page
+from gateway.engine.store.paging import check, thread_page
 from gateway.engine.store.rows import NewMessage, message_row
 from gateway.engine.store.tables import assistants, messages, threads
 from gateway.engine.store.tables import runs as t
@@ -170,20 +170,10 @@ class Runs:
     ) -> JSON:
         check(limit, order)
 
-        def body(conn: Connection) -> JSON:
-            exists(conn, threads, "thread", tenant, thread_id)
-            return page(
-                conn,
-                t,
-                [t.c.thread_id == thread_id, t.c.tenant == tenant],
-                objects.run,
-                limit=limit,
-                order=order,
-                after=after,
-                before=before,
-            )
-
-        return await self._db.read(body)
+        cursor: dict[str, Any] = {"limit": limit, "order": order, "after": after, "before": before}
+        return await self._db.read(
+            lambda conn: thread_page(conn, t, objects.run, tenant, thread_id, **cursor)
+        )
 
     async def modify(self, tenant: str, thread_id: str, run_id: str, *, metadata: dict[str, str]) -> JSON:
         key = {"b_id": run_id, "b_thread": thread_id, "b_tenant": tenant, "b_metadata": metadata}
