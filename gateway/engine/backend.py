@@ -242,7 +242,7 @@ class EngineBackend:
                 assistant = await self._store.assistants.retrieve(caller.tenant, body.assistant_id)
                 instructions = assistant.get("instructions") or ""
             instructions = "\n\n".join(t for t in (instructions, body.additional_instructions) if t)
-        run = await self._store.runs.create(
+        run, history = await self._store.runs.create_started(
             caller.tenant,
             thread_id,
             body.assistant_id,
@@ -261,7 +261,9 @@ class EngineBackend:
             additional_messages=messages,
             lease_owner=self._executor.owner,
         )
-        events = await self._executor.start(caller, run, stream=bool(body.stream), prelude=prelude)
+        events = await self._executor.start(
+            caller, run, stream=bool(body.stream), prelude=prelude, history=history
+        )
         return run if events is None else events
 
     async def list_runs(self, caller: Caller, thread_id: str, page: Page) -> Obj:

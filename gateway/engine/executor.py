@@ -33,7 +33,7 @@ from gateway.engine.chunks import (
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.prompt import PromptTooLong, chat_request
 from gateway.engine.record import ACTIVE, record
-from gateway.engine.store import Batch, Store, StoreError
+from gateway.engine.store import HistoryItem, Store, StoreError
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.settings import Settings
 from gateway.stream.emitter import RunEmitter
@@ -89,10 +89,13 @@ class Executor:
         stream: bool,
         prelude: Sequence[StreamEvent] = (),
         resumed_step: dict[str, Any] | None = None,
+        history: list[HistoryItem] | None = None,
     ) -> RunEvents | None:
-        """Open MiniMax's stream for `run` (queued, leased to this process), then run it in a task;
-        with `stream`, the client follows it through the returned events. `resumed_step`: the tool
-        step whose outputs were just submitted (the run goes on)."""
+        """Open MiniMax's stream for `run` (leased to this process), then run it in a task; with
+        `stream`, the client follows it through the returned events. `resumed_step`: the tool step
+        whose outputs were just submitted (the run goes on). `history`: the run was stored already
+        started (`Runs.create_started`) and this is its thread's history; else the run is `queued`
+        and the task starts it (`Runs.begin`)."""
         emitter = RunEmitter(
             dict(run),
             new_id=_unused_id,
@@ -100,16 +103,18 @@ class Executor:
             text_mode=TextMode.INCREMENTAL,
             resumed=resumed_step is not None,
         )
-        job = Job(caller.tenant, run, emitter, caller.api_key, self._settings.think_closer_only)
+        job = Job(
+            caller.tenant, run, emitter, caller.api_key, self._store.batch(), self._settings.think_closer_only
+        )
         self.jobs[job.run_id] = job
         events = job.follow(prelude) if stream else None
-        job.task = asyncio.create_task(self._run(job, resumed_step), name=f"run {job.run_id}")
+        job.task = asyncio.create_task(self._run(job, resumed_step, history), name=f"run {job.run_id}")
         return events
 
-    async def _opened(self, job: Job) -> list[Delta] | PromptTooLong:
+    async def _opened(self, job: Job, history: list[HistoryItem] | None) -> list[Delta] | PromptTooLong:
         """`_open`, with a rejection recorded: the run fails before it started."""
         try:
-            return await self._open(job)
+            return await self._open(job, history)
         except PromptTooLong as exc:
             return exc
         except GatewayError as exc:
@@ -123,12 +128,14 @@ class Executor:
             )
             raise
 
-    async def _run(self, job: Job, resumed_step: dict[str, Any] | None) -> None:
+    async def _run(
+        self, job: Job, resumed_step: dict[str, Any] | None, history: list[HistoryItem] | None
+    ) -> None:
         """A run's whole life in its task: opened (a rejection goes to whoever waits on
         `job.opened`), executed, its connection closed and its followers ended."""
         try:
             try:
-                pending = await self._opened(job)
+                pending = await self._opened(job, history)
             except asyncio.CancelledError:
                 if job.stop_reason is None:
                     raise
@@ -154,13 +161,14 @@ class Executor:
                 job.opened.set_result(None)
             await job.end()
 
-    async def _open(self, job: Job) -> list[Delta]:
+    async def _open(self, job: Job, history: list[HistoryItem] | None) -> list[Delta]:
         """Build the request, open the stream and read to its first deltas, within
         `first_byte_timeout`, so that a rejection (also an error chunk first thing) raises before
         the client sees an event."""
-        history = await self._store.runs.begin(job.run_id)  # in_progress from here: see `_opened`
         if history is None:
-            return _LEFT_QUEUED
+            history = await self._store.runs.begin(job.run_id)  # in_progress from here: see `_opened`
+            if history is None:
+                return _LEFT_QUEUED
         body = chat_request(job.run, history, self._aliases)
         try:
             async with asyncio.timeout(self._settings.first_byte_timeout):
@@ -242,11 +250,12 @@ class Executor:
             events: list[StreamEvent] = []
             try:
                 await self._apply(job, deltas, events)
-                batch = self._store.batch()
-                if job.emitter.message is not None and time.monotonic() >= checkpoint_at:
+                tick = time.monotonic() >= checkpoint_at  # also writes the creations still waiting
+                if tick:
                     checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
-                    batch.checkpoint(job.emitter.message.id, job.emitter.message.content())
-                await self._record(job, events, batch)
+                    if job.emitter.message is not None:
+                        job.batch.checkpoint(job.emitter.message.id, job.emitter.message.content())
+                await record(job, events, job.batch, now=tick)
             finally:  # what the emitter made goes out, even when the store failed: the client's
                 await job.publish(events)  # text always equals the run's closing content
             if job.failure is not None:  # its read's deltas went out first: nothing is lost
@@ -258,18 +267,18 @@ class Executor:
         events = []
         try:
             await self._apply(job, job.decoder.finish(), events)
-            await self._record(job, events)
+            await record(job, events, job.batch)  # the run's end (`_execute`) writes what waits
         finally:
             await job.publish(events)
 
     async def _apply(self, job: Job, deltas: list[Delta], events: list[StreamEvent]) -> None:
-        """One read's deltas into events; a message or tool step is created in the store first."""
+        """One read's deltas into events; a message or tool step opened goes into the job's batch."""
         emitter = job.emitter
         for delta in deltas:
             kind = type(delta)
             if kind is Text:
                 assert isinstance(delta, Text)
-                message = emitter.message or await self._open_message(job, events)
+                message = emitter.message or self._open_message(job, events)
                 events.extend(message.append_text(delta.piece))
             elif kind is Reasoning:
                 continue  # kept by the decoder, stored with the turn, never shown as text
@@ -277,7 +286,7 @@ class Executor:
                 assert isinstance(delta, ToolCallStart)
                 step = emitter.step
                 if step is None or step.type != "tool_calls":
-                    step = await self._open_tool_step(job, events)
+                    step = self._open_tool_step(job, events)
                 job.tool_names[delta.index] = (delta.id, delta.name)
                 events.extend(step.apply_calls([(delta.index, _call(delta.id, delta.name, ""))]))
             elif kind is ToolCallArgs:
@@ -293,17 +302,17 @@ class Executor:
                 if emitter.step is not None:
                     emitter.step.set_usage(delta.data)
 
-    async def _open_message(self, job: Job, events: list[StreamEvent]) -> Any:
+    def _open_message(self, job: Job, events: list[StreamEvent]) -> Any:
         run = job.run
-        message, step = await self._store.messages.start(
+        message, step = job.batch.start_reply(
             job.tenant, thread_id=run["thread_id"], run_id=job.run_id, assistant_id=run["assistant_id"]
         )
         job.emitter.open_step(step["id"], "message_creation", events, message["id"], base=step)
         return job.emitter.open_message(message["id"], events, created_at=message["created_at"])
 
-    async def _open_tool_step(self, job: Job, events: list[StreamEvent]) -> Any:
+    def _open_tool_step(self, job: Job, events: list[StreamEvent]) -> Any:
         run = job.run
-        step = await self._store.steps.create(
+        step = job.batch.create_step(
             job.tenant,
             thread_id=run["thread_id"],
             run_id=job.run_id,
@@ -332,8 +341,8 @@ class Executor:
                 last_error={"code": "server_error", "message": f"MiniMax ended the reply with {reason!r}"},
             )
 
-    async def _record(self, job: Job, events: list[StreamEvent], batch: Batch | None = None) -> None:
-        await record(job, events, self._store.batch() if batch is None else batch)
+    async def _record(self, job: Job, events: list[StreamEvent]) -> None:
+        await record(job, events, job.batch, now=True)
 
     # -- stopping --------------------------------------------------------------------------------
 

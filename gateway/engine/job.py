@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.engine.chunks import ChatStreamDecoder
+from gateway.engine.store import Batch
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import StreamEvent
 from gateway.upstream.sse_body import SSEBody
@@ -64,6 +65,7 @@ class Job:
     """The state of one executing run (see the module doc)."""
 
     __slots__ = (
+        "batch",
         "caller_key",
         "closing",
         "decoder",
@@ -87,9 +89,11 @@ class Job:
         run: dict[str, Any],
         emitter: RunEmitter,
         caller_key: str,
+        batch: Batch,
         closer_only: bool = False,
     ) -> None:
         self.tenant = tenant
+        self.batch = batch  # the store writes made by the run's reads, until written (see `record`)
         self.run = run  # the stored run as the job started it
         self.emitter = emitter
         self.caller_key = caller_key

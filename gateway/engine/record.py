@@ -42,10 +42,12 @@ def replay(job: Job, with_calls: bool) -> Replay:
     return replay
 
 
-async def record(job: Job, events: list[StreamEvent], batch: Batch) -> None:
-    """Store what this read's events opened or closed (deltas are skipped: no write per chunk), with
-    what `batch` already holds, in one transaction. A run transition guards the batch (see `Batch`):
-    the run's end and the message and step it closes are written together or not at all."""
+async def record(job: Job, events: list[StreamEvent], batch: Batch, *, now: bool = False) -> None:
+    """Store what this read's events closed (deltas are skipped: no write per chunk), with what
+    `batch` already holds, in one transaction: when something closed, or with `now` (a checkpoint is
+    due, the run ends) if the batch holds anything. Until then a message or step opened waits in the
+    batch (see `Batch.due`). A run transition guards the batch (see `Batch`): the run's end and the
+    message and step it closes are written together or not at all."""
     for event in events:
         if type(event) is TextDelta:
             continue
@@ -83,4 +85,5 @@ async def record(job: Job, events: list[StreamEvent], batch: Batch) -> None:
             status = name.rsplit(".", 1)[1]
             fields = {k: data.get(k) for k in ("usage", "last_error", "incomplete_details") if data.get(k)}
             batch.transition(job.run_id, ACTIVE, status, close_children=True, **fields)  # type: ignore[arg-type]
-    await batch.write()
+    if batch.due or (now and len(batch)):
+        await batch.write()

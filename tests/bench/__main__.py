@@ -26,7 +26,7 @@ from tests.bench.nginx import NginxMissing, nginx_binary
 from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, pin_self
 from tests.bench.profiling import PySpy, py_spy, summarize_collapsed, summarize_cprofile
 from tests.bench.report import Table, run_metrics
-from tests.bench.scenarios import FAMILY_TARGETS, FULL, QUICK, TARGETS, Scenario, warmup_spec
+from tests.bench.scenarios import FAMILY_TARGETS, FULL, QUICK, TARGETS, Scenario, warmup, warmup_spec
 from tests.bench.targets import Bench
 
 
@@ -134,7 +134,11 @@ def run_tables(args: argparse.Namespace, scenarios: list[Scenario], targets: lis
 
 
 def run_profile(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
-    sc = next(s for s in scenarios if s.name == "s32")
+    """Profile under s32 on the bridge (`gateway`), or under chat_s32 on the engine when
+    `--scenario chat_s32` is given."""
+    name = "chat_s32" if "chat_s32" in (args.scenario or ()) else "s32"
+    sc = next(s for s in scenarios if s.name == name)
+    target = "engine" if sc.family == "chat" else "gateway"
     if args.profile == "py-spy" and py_spy() is None:
         print("py-spy not found; falling back to cProfile", file=sys.stderr)
         args.profile = "cprofile"
@@ -142,27 +146,32 @@ def run_profile(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
     try:
         if args.profile == "cprofile":
             out = args.profile_out.with_suffix(".pstats")
-            proxy = bench.proxy("gateway", env={"BENCH_CPROFILE": str(out)})
+            proxy = bench.proxy(target, env={"BENCH_CPROFILE": str(out)})
         else:
             out = args.profile_out.with_suffix(".collapsed")
-            proxy = bench.proxy("gateway")
-        bench.load(warmup_spec("gateway", proxy.url))
+            proxy = bench.proxy(target)
+        warm = warmup_spec(target, proxy.url, sc.family)
+        if target == "engine":
+            warm = bench.engine_spec(warm, warmup(sc.family), proxy.url)
+        bench.load(warm)
+        rounds = replace(sc, streams_per_worker=sc.streams_per_worker * PROFILE_ROUNDS)  # more samples
+        spec = replace(sc.spec(target, proxy.url), proxy_pid=proxy.pid, upstream_pid=bench.upstream.pid)
+        if target == "engine":
+            spec = bench.engine_spec(
+                replace(spec, streams_per_worker=rounds.streams_per_worker), rounds, proxy.url
+            )
+        else:
+            spec = replace(spec, streams_per_worker=rounds.streams_per_worker)
         spy = PySpy(proxy.pid, out) if args.profile == "py-spy" else None
         time.sleep(1.0)  # py-spy attaches
-        spec = replace(
-            sc.spec("gateway", proxy.url),
-            streams_per_worker=sc.streams_per_worker * PROFILE_ROUNDS,  # more samples
-            proxy_pid=proxy.pid,
-            upstream_pid=bench.upstream.pid,
-        )
         res = bench.load(spec)
         if spy is not None:
             spy.stop()
         proxy.stop()
     finally:
         bench.close()
-    m = run_metrics(sc, "gateway", res)
-    print(f"profiled [{sc.name}] {sc.title}, x{PROFILE_ROUNDS} rounds, on the gateway ({args.profile})")
+    m = run_metrics(rounds, target, res)
+    print(f"profiled [{sc.name}] {sc.title}, x{PROFILE_ROUNDS} rounds, on the {target} ({args.profile})")
     print(f"  CPU µs/event {m.get('cpu_us_frame', 0):.1f}, errors {m['errors']}, profile: {out}")
     print(summarize_collapsed(out) if args.profile == "py-spy" else summarize_cprofile(out))
 

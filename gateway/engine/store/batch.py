@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from gateway.engine.store import history
+from gateway.engine.store import history, objects
 from gateway.engine.store.db import Db
 from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.messages import checkpoint_stmt, complete_key, complete_stmt
 from gateway.engine.store.objects import JSON
-from gateway.engine.store.rows import Content, Replay
+from gateway.engine.store.rows import MESSAGE_INSERT, STEP_INSERT, Content, Replay, reply_rows, step_row
 from gateway.engine.store.steps import StepEnd, detail_values, end_values, set_stmt
 from gateway.engine.store.transitions import Move, RunStatus
 
@@ -40,9 +40,15 @@ async def begin(db: Db, run_id: str) -> list[HistoryItem] | None:
 class Batch:
     """Writes collected in order, then made in ONE transaction by `write()` (from `Store.batch()`).
 
-    Each write does what its per-operation twin does (`Messages.checkpoint`, `Messages.complete`,
-    `Steps.complete`, `Steps.update`, `Runs.transition`, with `tenant=None`), returning nothing; one that
-    finds its message or step no longer `in_progress` changes nothing, as the twin.
+    Each write does what its per-operation twin does (`Messages.start`, `Steps.create`,
+    `Messages.checkpoint`, `Messages.complete`, `Steps.complete`, `Steps.update`, `Runs.transition`,
+    with `tenant=None`), returning nothing; one that finds its message or step no longer `in_progress`
+    changes nothing, as the twin.
+
+    The two creations (`start_reply`, `create_step`) return their objects at once (ids and stamps are
+    made here) and can wait: `due` stays False while they are all the batch holds, so that the
+    executor writes them with the next write it has to make anyway (a checkpoint, a message or step
+    closed, the run's end) instead of in a transaction of their own.
 
     A batch holds at most one run transition, and it guards the rest: its compare-and-set UPDATE goes
     first, and if the run was not in a from-status the batch writes nothing at all (`write()` is False).
@@ -54,12 +60,44 @@ class Batch:
         self._db = db
         self._writes: list[tuple[Any, dict[str, Any]]] = []
         self._move: Move | None = None
+        self._due = False  # holds more than creations
 
     def __len__(self) -> int:
         return len(self._writes) + (self._move is not None)
 
+    @property
+    def due(self) -> bool:
+        """Whether the batch holds a write that should not wait (anything but creations)."""
+        return self._due or self._move is not None
+
+    def start_reply(
+        self, tenant: str, *, thread_id: str, run_id: str, assistant_id: str
+    ) -> tuple[JSON, JSON]:
+        """An empty `in_progress` assistant message and its `message_creation` step: (message, step)."""
+        msg, step = reply_rows(
+            self._db.clock(), tenant, thread_id=thread_id, run_id=run_id, assistant_id=assistant_id
+        )
+        self._writes += ((MESSAGE_INSERT, msg), (STEP_INSERT, step))
+        return objects.message(msg), objects.step(step)
+
+    def create_step(
+        self, tenant: str, *, thread_id: str, run_id: str, assistant_id: str, step_details: JSON
+    ) -> JSON:
+        """An `in_progress` step (tool_calls), placed after every message created before it."""
+        row = step_row(
+            self._db.clock(),
+            tenant,
+            thread_id=thread_id,
+            run_id=run_id,
+            assistant_id=assistant_id,
+            step_details=step_details,
+        )
+        self._writes.append((STEP_INSERT, row))
+        return objects.step(row)
+
     def checkpoint(self, message_id: str, content: Content) -> None:
         """Save an `in_progress` message's text so far."""
+        self._due = True
         self._writes.append((checkpoint_stmt(False), {"b_id": message_id, "b_content": content}))
 
     def complete_message(
@@ -73,6 +111,7 @@ class Batch:
     ) -> None:
         stmt = complete_stmt(False, "completed_at" if status == "completed" else "incomplete_at", False)
         key = complete_key(None, message_id, self._db.clock(), content, status, incomplete_details, replay)
+        self._due = True
         self._writes.append((stmt, key))
 
     def complete_step(
@@ -91,6 +130,7 @@ class Batch:
 
     def _set_step(self, step_id: str, values: dict[str, Any]) -> None:
         key = {"b_id": step_id, **{"b_" + k: v for k, v in values.items()}}
+        self._due = True
         self._writes.append((set_stmt(False, frozenset(values), False), key))
 
     def transition(
@@ -120,7 +160,7 @@ class Batch:
         """Make the writes (no transaction if there are none); False if the guard found the run elsewhere
         and nothing was written. The batch is spent either way."""
         writes, move = self._writes, self._move
-        self._writes, self._move = [], None
+        self._writes, self._move, self._due = [], None, False
         if not writes and move is None:
             return True
 

@@ -16,15 +16,21 @@ from gateway.engine.store import objects
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, RunStateConflict
 from gateway.engine.store.guards import lock_idle, tenant_filter
-from gateway.engine.store.ids import new_id
 from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, thread_page
-from gateway.engine.store.rows import Content, NewMessage, Replay, message_row, step_insert
+from gateway.engine.store.rows import (
+    MESSAGE_INSERT,
+    STEP_INSERT,
+    Content,
+    NewMessage,
+    Replay,
+    message_row,
+    reply_rows,
+)
 from gateway.engine.store.tables import messages as t
 from gateway.engine.store.tables import run_steps
 
-_INSERT = t.insert()
-_STEP_INSERT = step_insert()
+_INSERT = MESSAGE_INSERT
 _MINE = (
     t.c.id == bindparam("b_id"),
     t.c.thread_id == bindparam("b_thread"),
@@ -172,48 +178,13 @@ class Messages:
         self, tenant: str, *, thread_id: str, run_id: str, assistant_id: str
     ) -> tuple[JSON, JSON]:
         """An empty `in_progress` assistant message and its `message_creation` step: (message, step)."""
-        now = self._db.clock()
-        msg = {
-            "id": new_id("msg"),
-            "tenant": tenant,
-            "thread_id": thread_id,
-            "created_at": now,
-            "role": "assistant",
-            "status": "in_progress",
-            "content": [],
-            "assistant_id": assistant_id,
-            "run_id": run_id,
-            "attachments": [],
-            "completed_at": None,
-            "incomplete_at": None,
-            "incomplete_details": None,
-            "metadata": {},
-            "replay": None,
-        }
-        step = {
-            "id": new_id("step"),
-            "tenant": tenant,
-            "run_id": run_id,
-            "thread_id": thread_id,
-            "assistant_id": assistant_id,
-            "created_at": now,
-            "type": "message_creation",
-            "status": "in_progress",
-            "cancelled_at": None,
-            "completed_at": None,
-            "expired_at": None,
-            "failed_at": None,
-            "last_error": None,
-            "usage": None,
-            "metadata": {},
-            "replay": None,
-            "step_details": {"type": "message_creation", "message_creation": {"message_id": msg["id"]}},
-            "b_anchor_thread": thread_id,
-        }
+        msg, step = reply_rows(
+            self._db.clock(), tenant, thread_id=thread_id, run_id=run_id, assistant_id=assistant_id
+        )
 
         def body(conn: Connection) -> None:
             conn.execute(_INSERT, msg)
-            conn.execute(_STEP_INSERT, step)
+            conn.execute(STEP_INSERT, step)
 
         await self._db.write(body)
         return objects.message(msg), objects.step(step)

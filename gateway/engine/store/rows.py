@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Final, Literal, NotRequired, TypedDict
 
 from sqlalchemy import bindparam, func, select
 
@@ -58,6 +58,65 @@ def message_row(tenant: str, thread_id: str, now: int, m: NewMessage) -> JSON:
     }
 
 
+def step_row(
+    now: int,
+    tenant: str,
+    *,
+    thread_id: str,
+    run_id: str,
+    assistant_id: str,
+    step_details: JSON,
+    replay: Replay | None = None,
+) -> JSON:
+    """An `in_progress` run step, for `step_insert()` (which places it after the thread's newest message)."""
+    return {
+        "id": new_id("step"),
+        "tenant": tenant,
+        "run_id": run_id,
+        "thread_id": thread_id,
+        "assistant_id": assistant_id,
+        "created_at": now,
+        "type": step_details["type"],
+        "status": "in_progress",
+        "cancelled_at": None,
+        "completed_at": None,
+        "expired_at": None,
+        "failed_at": None,
+        "last_error": None,
+        "usage": None,
+        "metadata": {},
+        "replay": replay,
+        "step_details": step_details,
+        "b_anchor_thread": thread_id,
+    }
+
+
+def reply_rows(now: int, tenant: str, *, thread_id: str, run_id: str, assistant_id: str) -> tuple[JSON, JSON]:
+    """An empty `in_progress` assistant message and its `message_creation` step: (message, step) rows."""
+    msg = {
+        "id": new_id("msg"),
+        "tenant": tenant,
+        "thread_id": thread_id,
+        "created_at": now,
+        "role": "assistant",
+        "status": "in_progress",
+        "content": [],
+        "assistant_id": assistant_id,
+        "run_id": run_id,
+        "attachments": [],
+        "completed_at": None,
+        "incomplete_at": None,
+        "incomplete_details": None,
+        "metadata": {},
+        "replay": None,
+    }
+    details = {"type": "message_creation", "message_creation": {"message_id": msg["id"]}}
+    step = step_row(
+        now, tenant, thread_id=thread_id, run_id=run_id, assistant_id=assistant_id, step_details=details
+    )
+    return msg, step
+
+
 def step_insert() -> Any:
     """Insert a step; its `anchor_seq` (history position) is the thread's newest message seq, or 0."""
     newest = (
@@ -68,3 +127,7 @@ def step_insert() -> Any:
         .scalar_subquery()
     )
     return run_steps.insert().values(anchor_seq=func.coalesce(newest, 0))
+
+
+MESSAGE_INSERT: Final = t.insert()
+STEP_INSERT: Final = step_insert()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.engine.store import batch, objects
+from gateway.engine.store import batch, history, objects
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, ThreadBusy
 from gateway.engine.store.guards import THREAD_ROW, active_run, lock_idle
@@ -17,14 +17,13 @@ from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, thread_page
-from gateway.engine.store.rows import NewMessage, message_row
-from gateway.engine.store.tables import assistants, messages, threads
+from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
+from gateway.engine.store.tables import assistants, threads
 from gateway.engine.store.tables import runs as t
 from gateway.engine.store.tool_outputs import ToolOutput, submit
 from gateway.engine.store.transitions import Move, RunStatus
 
 _INSERT = t.insert()
-_MESSAGE_INSERT = messages.insert()
 # The thread lock that also reads the assistant's run defaults: one statement fewer per run.
 _LOCK_WITH_ASSISTANT = (
     select(
@@ -60,7 +59,25 @@ class Runs:
         self._db = db
         self._lease_ttl = lease_ttl
 
-    async def create(
+    async def create(self, tenant: str, thread_id: str, assistant_id: str, **fields: Any) -> JSON:
+        """A `queued` run, after `additional_messages`, in one transaction; ThreadBusy if one is active.
+
+        `fields` (see `_create`) left None come from the assistant (model / instructions / tools /
+        temperature / top_p / response_format). The run starts with a lease (`lease_owner` or nobody,
+        until now + lease_ttl): if no executor claims it in time, the orphan sweep fails it.
+        """
+        run, _ = await self._create(tenant, thread_id, assistant_id, start=False, **fields)
+        return run
+
+    async def create_started(
+        self, tenant: str, thread_id: str, assistant_id: str, **fields: Any
+    ) -> tuple[JSON, builtins.list[HistoryItem]]:
+        """`create` and `begin` in one transaction, for a run its executor starts at once (one
+        transaction fewer per run): stored `in_progress`, leased to `lease_owner`. Returns the run
+        as created (`queued`: what its `thread.run.created` event shows) and its thread's history."""
+        return await self._create(tenant, thread_id, assistant_id, start=True, **fields)
+
+    async def _create(
         self,
         tenant: str,
         thread_id: str,
@@ -81,13 +98,8 @@ class Runs:
         additional_messages: Sequence[NewMessage] = (),
         expires_in: int = 600,
         lease_owner: str | None = None,
-    ) -> JSON:
-        """A `queued` run, after `additional_messages`, in one transaction; ThreadBusy if one is active.
-
-        model / instructions / tools / temperature / top_p / response_format left None come from the
-        assistant. The run starts with a lease (`lease_owner` or nobody, until now + lease_ttl): if no
-        executor claims it in time, the orphan sweep fails it.
-        """
+        start: bool,
+    ) -> tuple[JSON, builtins.list[HistoryItem]]:
         now = self._db.clock()
         row: dict[str, Any] = {
             "id": new_id("run"),
@@ -124,7 +136,7 @@ class Runs:
         }
         extra = [message_row(tenant, thread_id, now, m) for m in additional_messages]
 
-        def body(conn: Connection) -> None:
+        def body(conn: Connection) -> builtins.list[HistoryItem]:
             found = lock_idle(
                 conn, tenant, thread_id, _LOCK_WITH_ASSISTANT, b_assistant=assistant_id
             )._mapping
@@ -133,18 +145,22 @@ class Runs:
             row.update({k: found[k] if v is None else v for k, v in given.items()})
             row["instructions"] = row["instructions"] or ""
             if extra:
-                conn.execute(_MESSAGE_INSERT, extra)
-            conn.execute(_INSERT, row)
+                conn.execute(MESSAGE_INSERT, extra)
+            if not start:
+                conn.execute(_INSERT, row)
+                return []
+            conn.execute(_INSERT, {**row, "status": "in_progress", "started_at": now})
+            return history.read(conn, tenant, thread_id, known=True)
 
         try:
-            await self._db.write(body)
+            turns = await self._db.write(body)
         except IntegrityError:
             # The partial unique index caught what the lock did not (should not happen: it is the backstop).
             active = await self._db.read(lambda conn: active_run(conn, thread_id))
             if active is None:
                 raise
             raise ThreadBusy(thread_id, active) from None
-        return objects.run(row)
+        return objects.run(row), turns
 
     async def retrieve(self, tenant: str, thread_id: str, run_id: str) -> JSON:
         key = {"b_id": run_id, "b_thread": thread_id, "b_tenant": tenant}

@@ -11,10 +11,9 @@ from gateway.engine.store import objects
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.guards import tenant_filter
-from gateway.engine.store.ids import new_id
 from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, exists, page
-from gateway.engine.store.rows import Replay, step_insert
+from gateway.engine.store.rows import STEP_INSERT, Replay, step_row
 from gateway.engine.store.tables import messages, runs, threads
 from gateway.engine.store.tables import run_steps as t
 
@@ -25,7 +24,6 @@ STAMP: Final[dict[str, str]] = {
     "cancelled": "cancelled_at",
     "expired": "expired_at",
 }
-_INSERT = step_insert()
 _GET = select(t).where(
     t.c.id == bindparam("b_id"),
     t.c.run_id == bindparam("b_run"),
@@ -127,27 +125,9 @@ class Steps:
         Its place in the thread's history is after every message that exists now (so a turn's message,
         if any, is created first). The turn's `replay` (its tool calls) may be kept here or on that message.
         """
-        row: dict[str, Any] = {
-            "id": new_id("step"),
-            "tenant": tenant,
-            "run_id": run_id,
-            "thread_id": thread_id,
-            "assistant_id": assistant_id,
-            "created_at": self._db.clock(),
-            "type": step_details["type"],
-            "status": "in_progress",
-            "cancelled_at": None,
-            "completed_at": None,
-            "expired_at": None,
-            "failed_at": None,
-            "last_error": None,
-            "usage": None,
-            "metadata": {},
-            "replay": replay,
-            "step_details": step_details,
-            "b_anchor_thread": thread_id,
-        }
-        await self._db.write(lambda conn: conn.execute(_INSERT, row))
+        ids = {"thread_id": thread_id, "run_id": run_id, "assistant_id": assistant_id}
+        row = step_row(self._db.clock(), tenant, **ids, step_details=step_details, replay=replay)
+        await self._db.write(lambda conn: conn.execute(STEP_INSERT, row))
         return objects.step(row)
 
     async def update(

@@ -12,8 +12,7 @@ from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.objects import JSON
-from gateway.engine.store.rows import NewMessage, message_row
-from gateway.engine.store.tables import messages
+from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
 from gateway.engine.store.tables import threads as t
 
 
@@ -23,7 +22,6 @@ class ThreadChanges(TypedDict, total=False):
 
 
 _INSERT = t.insert()
-_MESSAGE_INSERT = messages.insert()
 _MINE = (t.c.id == bindparam("id"), t.c.tenant == bindparam("tenant"))
 _GET = select(t).where(*_MINE)
 _DELETE = delete(t).where(*_MINE)
@@ -55,7 +53,7 @@ class Threads:
         def body(conn: Connection) -> None:
             conn.execute(_INSERT, row)
             if rows:
-                conn.execute(_MESSAGE_INSERT, rows)
+                conn.execute(MESSAGE_INSERT, rows)
 
         await self._db.write(body)
         return objects.thread(row)

@@ -1,4 +1,4 @@
-"""The engine's multi-write transactions: `runs.begin` (start + history) and `Batch` (one read's writes)."""
+"""The engine's multi-write transactions: a run's start (`runs.create_started`, `runs.begin`) and `Batch`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from gateway.engine.store import ACTIVE_RUN_STATUSES, Store
+from gateway.engine.store import ACTIVE_RUN_STATUSES, Store, ThreadBusy
 from tests.engine.store.helpers import (
     required_action,
     run_to_requires_action,
@@ -204,3 +204,68 @@ async def test_an_empty_batch_is_no_transaction_and_two_transitions_are_refused(
     batch.transition("run_x", ("in_progress",), "completed")
     with pytest.raises(ValueError):
         batch.transition("run_x", ("in_progress",), "failed")
+
+
+async def test_create_started_is_create_and_begin_in_one_transaction(store: Store) -> None:
+    who = tenant()
+    a, t = await thread_with_assistant(store, who)
+    with transactions(store) as seen:
+        run, history = await store.runs.create_started(
+            who,
+            t["id"],
+            a["id"],
+            additional_messages=[{"role": "user", "content": "hello"}],
+            lease_owner="me",
+        )
+    assert seen == [1]
+    assert run["status"] == "queued" and run["started_at"] is None  # what `thread.run.created` shows
+    assert history == await store.history(who, t["id"])
+    assert [h.role for h in history] == ["user", "user"] and history[-1].content == _text("hello")
+    stored = await store.runs.retrieve(who, t["id"], run["id"])
+    assert stored["status"] == "in_progress" and stored["started_at"] == store_now(store)
+    assert stored["model"] == run["model"] and stored["instructions"] == run["instructions"]
+    with pytest.raises(ThreadBusy):  # it is the thread's active run
+        await store.runs.create_started(who, t["id"], a["id"])
+
+
+async def test_creations_wait_for_the_next_write_and_go_first(store: Store) -> None:
+    who = tenant()
+    a, t = await thread_with_assistant(store, who)
+    run, _ = await store.runs.create_started(who, t["id"], a["id"])
+    batch = store.batch()
+    msg, step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"])
+    tool = batch.create_step(
+        who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"], step_details=tool_step_details()
+    )
+    assert (
+        msg["status"] == "in_progress" and step["step_details"]["message_creation"]["message_id"] == msg["id"]
+    )
+    assert tool["type"] == "tool_calls" and len(batch) == 3 and not batch.due  # creations can wait
+    assert msg["id"] not in [m["id"] for m in (await store.messages.list(who, t["id"]))["data"]]
+    batch.complete_message(msg["id"], content=_text("Hi"))
+    assert batch.due
+    with transactions(store) as seen:
+        assert await batch.write()
+    assert seen == [1] and len(batch) == 0 and not batch.due
+    stored = await store.messages.retrieve(who, t["id"], msg["id"])
+    assert stored["status"] == "completed" and stored["content"] == _text("Hi")
+    assert stored["created_at"] == msg["created_at"]
+    steps = (await store.steps.list(who, t["id"], run["id"], order="asc"))["data"]
+    assert [(s["id"], s["status"]) for s in steps] == [
+        (step["id"], "in_progress"),
+        (tool["id"], "in_progress"),
+    ]
+    history = await store.history(who, t["id"])
+    assert [h.role for h in history][-1] == "assistant"  # the reply's place: after the user's message
+
+
+async def test_creations_are_not_written_when_the_guard_fails(store: Store) -> None:
+    who = tenant()
+    a, t = await thread_with_assistant(store, who)
+    run, _ = await store.runs.create_started(who, t["id"], a["id"])
+    batch = store.batch()
+    msg, _step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"])
+    await store.runs.transition(who, run["id"], ACTIVE_RUN_STATUSES, "failed", close_children=True)
+    batch.transition(run["id"], ("in_progress",), "completed", close_children=True)
+    assert not await batch.write()
+    assert msg["id"] not in [m["id"] for m in (await store.messages.list(who, t["id"]))["data"]]
