@@ -22,6 +22,13 @@ Order guarantees: reasoning is settled before the first answer text or tool call
 after all content, when the stream ends (`[DONE]`, the final message, or `finish()`; a usage-only chunk
 may still follow a final message); no `Text` piece holds thinking and no `Reasoning` piece answer text.
 Per-chunk work is O(chunk): accumulated text is kept as pieces and joined only when read.
+
+Most chunks of a reply carry one piece of answer text and nothing else. Once the answer is flowing
+(the thinking settled, no `<think>` part held), such a chunk is read by `_answer_piece`: msgspec
+decodes only the fields the decoder reads into typed structs, and the piece is taken as the general
+path would take it. Any other chunk, or one msgspec cannot read, goes to the general path
+(`_feed`), which alone decides what is malformed. `tests/engine/test_chunks_fast_path.py` drives
+random streams through both.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import msgspec
 import orjson
 
 from gateway.engine.think import ThinkSplitter
@@ -70,6 +78,33 @@ class Usage:
 
 
 Delta: TypeAlias = Text | Reasoning | ToolCallStart | ToolCallArgs | Finish | Usage
+
+
+class _FastDelta(msgspec.Struct):
+    content: Any = None
+    reasoning_content: Any = None
+    reasoning_details: Any = None
+    tool_calls: Any = None
+
+
+class _FastChoice(msgspec.Struct):
+    index: Any = None
+    delta: _FastDelta | None = None
+    message: Any = None
+    finish_reason: Any = None
+
+
+class _FastChunk(msgspec.Struct):
+    """The fields of a chunk that decide whether it is a plain answer piece (the rest are skipped)."""
+
+    choices: list[_FastChoice] | None = None
+    usage: Any = None
+    base_resp: Any = None
+    error: Any = None
+    type: Any = None  # (a `code` only counts in a chunk without `choices`: never read here)
+
+
+_fast_decode = msgspec.json.Decoder(_FastChunk).decode
 
 
 class ChatStreamError(Exception):
@@ -198,6 +233,20 @@ class ChatStreamDecoder:
         """Decode one `data:` payload; return the deltas it yields, in order."""
         if self._done or self._eof:
             raise MalformedChunk(payload, "data after the end of the stream")
+        if self._think.answering and not (self._reasoning_open or self._final):
+            try:
+                piece = _answer_piece(_fast_decode(payload))
+            except msgspec.MsgspecError:
+                piece = None
+            if piece is not None:
+                self._raw.append(piece)
+                self._think.feed(piece)  # ("", piece) in the answer: it only watches for a stray closer
+                self._content.append(piece)
+                return [Text(piece)]
+        return self._feed(payload)
+
+    def _feed(self, payload: bytes) -> list[Delta]:
+        """The general path: every field of every kind of chunk."""
         out: list[Delta] = []
         if len(payload) < 16 and payload.strip() == b"[DONE]":
             self._done = True
@@ -470,6 +519,34 @@ class ChatStreamDecoder:
             self._end_content(out)
             if self._finish_reason is not None:
                 out.append(Finish(self._finish_reason))
+
+
+def _answer_piece(chunk: _FastChunk) -> str | None:
+    """The text of a chunk that carries one piece of answer text and nothing else, else None."""
+    if (
+        chunk.usage is not None
+        or chunk.base_resp is not None
+        or chunk.error is not None
+        or chunk.type is not None
+    ):
+        return None
+    choices = chunk.choices
+    if choices is None or len(choices) != 1:
+        return None
+    choice = choices[0]
+    delta = choice.delta
+    if (
+        delta is None
+        or choice.message is not None
+        or choice.finish_reason is not None
+        or choice.index not in (0, None)
+        or delta.reasoning_content is not None
+        or delta.reasoning_details is not None
+        or delta.tool_calls is not None
+    ):
+        return None
+    content = delta.content
+    return content if type(content) is str and content else None
 
 
 def _text(value: Any, payload: bytes) -> str:

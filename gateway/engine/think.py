@@ -46,6 +46,11 @@ class ThinkSplitter:
         self._watch = False  # an answer without an opener: look out for a stray `</think>`
         self.unopened_closer = False
 
+    @property
+    def answering(self) -> bool:
+        """In the answer, nothing held: every piece is answer text as it comes."""
+        return self._state == _ANSWER
+
     def feed(self, piece: str) -> tuple[str, str]:
         """Take the next piece of `content`; return `(reasoning, text)` to append now."""
         state = self._state

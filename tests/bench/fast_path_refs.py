@@ -1,10 +1,10 @@
-"""The general paths that the stream hot path's four inlined copies stand in for, as references.
+"""The general paths that the hot path's inlined copies stand in for, as references.
 
-Each reference is the production code with its inlined copy left out, so only the general path
-runs; the property tests (`tests/stream/test_fast_paths.py`, `tests/bridge/test_fast_path.py`)
-check that copy and reference give identical output, and `tests.bench.fast_paths` times both.
-A reference must follow the production method it copies: when that changes, change this too
-(the property tests then fail until it does).
+Each reference is the production code with its inlined copy left out, so only the general path runs;
+the property tests (`tests/stream/test_fast_paths.py`, `tests/bridge/test_fast_path.py`,
+`tests/engine/test_chunks_fast_path.py`) check that copy and reference give identical output, and
+`tests.bench.fast_paths` times both. A reference must follow the production method it copies: when
+that changes, change this too (the property tests then fail until it does).
 """
 
 from __future__ import annotations
@@ -17,11 +17,23 @@ import gateway.stream.emitter
 import gateway.stream.message
 from gateway.bridge.frames import Frame
 from gateway.bridge.translator import RunStreamTranslator, last_error_code
+from gateway.engine.chunks import ChatStreamDecoder, Delta, MalformedChunk
 from gateway.stream.events import StreamEvent, TextDelta
 from gateway.stream.message import MessageStream, _Block, _text_delta
 from gateway.stream.text import TextAccumulator
 
 _new = tuple.__new__
+
+
+class GeneralDecoder(ChatStreamDecoder):
+    """`ChatStreamDecoder` whose `feed` takes the general path for every chunk (no `_answer_piece`)."""
+
+    __slots__ = ()
+
+    def feed(self, payload: bytes) -> list[Delta]:
+        if self._done or self._eof:
+            raise MalformedChunk(payload, "data after the end of the stream")
+        return self._feed(payload)
 
 
 class GeneralTranslator(RunStreamTranslator):

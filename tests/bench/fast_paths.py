@@ -5,12 +5,14 @@
 
 Each workload is one run's MiniMax frames, decoded by `parse_frame` beforehand (as the bridge does,
 typed `MessageData`), then timed through translator + relay into an in-memory write: once with
-production code, once with one copy replaced by its general path (`tests.bench.fast_path_refs`).
-Best of `--repeat` runs each, interleaved in alternating order, the garbage collector off while
-timing; both must write the same bytes. The saving is the share of the general path's time per
-frame that the copy takes off. That time leaves out what every frame costs besides (reading the
-socket, SSE decoding, parsing, the socket write), so a copy's share of the gateway's real
-per-frame cost is smaller still. Not collected by pytest (no `test_` prefix).
+production code, once with one copy replaced by its general path (`tests.bench.fast_path_refs`). The
+engine's chat decoder (`ChatStreamDecoder._answer_piece`, copy 5) is timed alone on bench-shaped
+chunks (`upstream_chat.py`) against `GeneralDecoder`. Best of `--repeat` runs each, interleaved in
+alternating order, the garbage collector off while timing; both must write the same bytes. The
+saving is the share of the general path's time per frame that the copy takes off. That time leaves
+out what every frame costs besides (reading the socket, SSE decoding, parsing, the socket write), so
+a copy's share of the gateway's real per-frame cost is smaller still. Not collected by pytest (no
+`test_` prefix).
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ import orjson
 from gateway.bridge.events import FrameEvents
 from gateway.bridge.frames import Frame, parse_frame
 from gateway.bridge.translator import RunStreamTranslator
+from gateway.engine.chunks import ChatStreamDecoder
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
 from gateway.stream.relay import relay
-from tests.bench.fast_path_refs import GeneralTranslator, general_paths
+from tests.bench.fast_path_refs import GeneralDecoder, GeneralTranslator, general_paths
+from tests.bench.upstream_chat import ChatFrames
 
 RUN = {"id": "run_1", "object": "run", "thread_id": "thread_1", "assistant_id": "asst_1"}
 STEP = {"id": "step_1", "object": "run step", "run_id": "run_1", "type": "message_creation"}
@@ -175,17 +179,50 @@ def main() -> None:
         f"cumulative, {args.cumulative_frames} frames, 1 per read": (stream(args.cumulative_frames, True), 1),
     }
     print(f"best of {args.repeat} (median in brackets), µs per frame, translator + relay")
-    for workload, (frames, per_read) in workloads.items():
+    chosen = {n: g for n, g in COPIES.items() if not args.copy or n.startswith(tuple(args.copy))}
+    for workload, (frames, per_read) in workloads.items() if chosen else ():
         print(f"\n{workload}")
         print(f"  {'copy':42} {'with copy':>17} {'general path':>17} {'saving':>8}")
-        for name, general in COPIES.items():
-            if args.copy and not name.startswith(tuple(args.copy)):
-                continue
+        for name, general in chosen.items():
             f = compare(general, frames, per_read, args.repeat)
             print(
                 f"  {name:42} {f.copy_us:7.3f} [{f.copy_median:7.3f}] {f.general_us:7.3f} "
                 f"[{f.general_median:7.3f}] {f.saving:7.1f}%"
             )
+    if not args.copy or "5".startswith(tuple(args.copy)):
+        f = decoder_figures(chat_payloads(args.frames), args.repeat)
+        print(f"\nengine chat decoder, {args.frames} answer chunks, µs per chunk (decoder alone)")
+        print(
+            f"  {'5 ChatStreamDecoder._answer_piece':42} {f.copy_us:7.3f} [{f.copy_median:7.3f}] "
+            f"{f.general_us:7.3f} [{f.general_median:7.3f}] {f.saving:7.1f}%"
+        )
+
+
+def chat_payloads(chunks: int) -> list[bytes]:
+    """The `data:` payloads of one bench chat stream (4 reasoning chunks, `chunks` answer pieces, usage)."""
+    frames = ChatFrames(chunks, reasoning_split=True)
+    body = frames.preamble + b"".join(frames.message(b"t%d|" % i, i == chunks - 1) for i in range(chunks))
+    return [line[6:] for line in body.split(b"\n") if line.startswith(b"data: ")]
+
+
+def decoder_figures(payloads: list[bytes], repeat: int) -> Figures:
+    runs: dict[type[ChatStreamDecoder], list[float]] = {ChatStreamDecoder: [], GeneralDecoder: []}
+    outputs = set()
+    for i in range(repeat):
+        for cls in (ChatStreamDecoder, GeneralDecoder)[:: 1 if i % 2 else -1]:
+            decoder = cls()
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter_ns()
+                out = [decoder.feed(p) for p in payloads]
+                runs[cls].append((time.perf_counter_ns() - start) / 1000 / len(payloads))
+            finally:
+                gc.enable()
+            outputs.add(repr(out))
+    assert len(outputs) == 1, "the fast path and the general path decoded differently"
+    fast, general = runs[ChatStreamDecoder], runs[GeneralDecoder]
+    return Figures(min(fast), min(general), statistics.median(fast), statistics.median(general))
 
 
 if __name__ == "__main__":
