@@ -2,13 +2,17 @@
 
 Streams skip httpx (REST calls keep it): httpx's stream wrappers cost CPU on every read and cap each
 read at 16 KB, while `readany()` hands over everything the socket has buffered, so a busy stream is
-decoded, translated and written in a few large batches instead of many small ones.
+decoded, translated and written in a few large batches instead of many small ones
+(`drain.readall`: the same, without aiohttp's upkeep per HTTP chunk).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import aiohttp
 
+from gateway.upstream import drain
 from gateway.upstream.errors import from_aiohttp
 from gateway.upstream.sse_decoder import SSEDecoder
 
@@ -20,7 +24,8 @@ class SSEBody:
 
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
-        self._read = response.content.readany
+        content = response.content
+        self._read = partial(drain.readall, content) if drain.fits(content) else content.readany
         self._decoder = SSEDecoder()
         self.ended = False  # the body ended cleanly
 
