@@ -3,15 +3,16 @@
 `python -m tests.bench.store_cpu --db PATH --runs N --rounds R` (the bench starts it pinned to the
 proxy core; `--url postgresql://...` measures an empty migrated PostgreSQL database instead). One run
 makes the store calls the executor makes for a plain streamed reply, in its order and with its
-arguments (gateway/engine/backend.py `_run`, executor.py `_open`, `_open_message`, `_stream`,
-`_record`): create (queued, leased); begin (queued -> in_progress and the history read, one
-transaction); reply message + step; one read's batch holding a checkpoint (a reply streaming longer
-than CHECKPOINT_INTERVAL gets one per interval); the closing read's batch: message completed, step
-completed, run completed (one transaction). Left out: the lease heartbeat of the sweep (one UPDATE
-per running run every SWEEP_INTERVAL), and HTTP. Every run is on its own thread holding one user
-message, as in the engine scenarios (threads made before the timing). CPU is this process's CPU time
-(event loop and the database's worker threads) after a warm-up of 50 runs that fills SQLAlchemy's
-caches. The JSON also gives the transactions and statements of one run.
+arguments (gateway/engine/backend.py `_run`, executor.py `_open_message`, `_stream`, record.py):
+create started (the run in_progress, leased, and the history read: one transaction); the reply's
+message + step made in the job's batch, written with the first checkpoint (a reply streaming longer
+than CHECKPOINT_INTERVAL gets one per interval; a shorter one writes them with its end); the closing
+read's batch: message completed, step completed, run completed (one transaction). Left out: the
+lease heartbeat of the sweep (one UPDATE per running run every SWEEP_INTERVAL), and HTTP. Every run
+is on its own thread holding one user message, as in the engine scenarios (threads made before the
+timing). CPU is this process's CPU time (event loop and the database's worker threads) after a
+warm-up of 50 runs that fills SQLAlchemy's caches. The JSON also gives the transactions and
+statements of one run.
 """
 
 from __future__ import annotations
@@ -34,18 +35,17 @@ TEXT = "t1732200000.123456|" * 50
 
 
 async def one_run(store: Store, thread_id: str, assistant_id: str) -> None:
-    run = await store.runs.create(TENANT, thread_id, assistant_id, lease_owner=OWNER)
-    assert await store.runs.begin(run["id"]) is not None
-    message, step = await store.messages.start(
+    run, history = await store.runs.create_started(TENANT, thread_id, assistant_id, lease_owner=OWNER)
+    assert history
+    batch = store.batch()
+    message, step = batch.start_reply(
         TENANT, thread_id=thread_id, run_id=run["id"], assistant_id=assistant_id
     )
     content: list[dict[str, Any]] = [{"type": "text", "text": {"value": TEXT[:300], "annotations": []}}]
-    batch = store.batch()
     batch.checkpoint(message["id"], content)
     await batch.write()
     content = [{"type": "text", "text": {"value": TEXT, "annotations": []}}]
     usage = {"prompt_tokens": 20, "completion_tokens": 55, "total_tokens": 75}
-    batch = store.batch()
     batch.complete_message(
         message["id"],
         content=content,
