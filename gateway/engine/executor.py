@@ -1,7 +1,7 @@
 """Execute runs: one task per run streams MiniMax's chat completion, drives the run's emitter with
-each chunk's deltas, and records the run in the store at its boundaries (a message or step opened
-or closed, the run's end), never per chunk; a long reply is checkpointed every
-`checkpoint_interval` seconds so another reader sees it grow.
+each chunk's deltas, and records the run in the store when something closes (a message or step, the
+run's end), never per chunk; a message or step opened waits for that write, or for the checkpoint a
+long reply gets every `checkpoint_interval` seconds so that another reader sees it grow.
 
 A rejection before any event (MiniMax refusing the key, a rate limit, a fault) raises from `start`
 and the run is recorded `failed`; after that every failure ends the run in the stream itself:
@@ -249,7 +249,7 @@ class Executor:
         while True:
             events: list[StreamEvent] = []
             try:
-                await self._apply(job, deltas, events)
+                self._apply(job, deltas, events)
                 tick = time.monotonic() >= checkpoint_at  # also writes the creations still waiting
                 if tick:
                     checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
@@ -266,12 +266,12 @@ class Executor:
             deltas = _decoded(job, payloads)
         events = []
         try:
-            await self._apply(job, job.decoder.finish(), events)
+            self._apply(job, job.decoder.finish(), events)
             await record(job, events, job.batch)  # the run's end (`_execute`) writes what waits
         finally:
             await job.publish(events)
 
-    async def _apply(self, job: Job, deltas: list[Delta], events: list[StreamEvent]) -> None:
+    def _apply(self, job: Job, deltas: list[Delta], events: list[StreamEvent]) -> None:
         """One read's deltas into events; a message or tool step opened goes into the job's batch."""
         emitter = job.emitter
         for delta in deltas:

@@ -48,7 +48,9 @@ class Batch:
     The two creations (`start_reply`, `create_step`) return their objects at once (ids and stamps are
     made here) and can wait: `due` stays False while they are all the batch holds, so that the
     executor writes them with the next write it has to make anyway (a checkpoint, a message or step
-    closed, the run's end) instead of in a transaction of their own.
+    closed, the run's end) instead of in a transaction of their own. They go first, in the order
+    made; a transaction that fails leaves them in the batch for the next one (what closes the run),
+    since what it wrote was rolled back.
 
     A batch holds at most one run transition, and it guards the rest: its compare-and-set UPDATE goes
     first, and if the run was not in a from-status the batch writes nothing at all (`write()` is False).
@@ -58,17 +60,17 @@ class Batch:
 
     def __init__(self, db: Db) -> None:
         self._db = db
+        self._creations: list[tuple[Any, dict[str, Any]]] = []
         self._writes: list[tuple[Any, dict[str, Any]]] = []
         self._move: Move | None = None
-        self._due = False  # holds more than creations
 
     def __len__(self) -> int:
-        return len(self._writes) + (self._move is not None)
+        return len(self._creations) + len(self._writes) + (self._move is not None)
 
     @property
     def due(self) -> bool:
         """Whether the batch holds a write that should not wait (anything but creations)."""
-        return self._due or self._move is not None
+        return bool(self._writes) or self._move is not None
 
     def start_reply(
         self, tenant: str, *, thread_id: str, run_id: str, assistant_id: str
@@ -77,7 +79,7 @@ class Batch:
         msg, step = reply_rows(
             self._db.clock(), tenant, thread_id=thread_id, run_id=run_id, assistant_id=assistant_id
         )
-        self._writes += ((MESSAGE_INSERT, msg), (STEP_INSERT, step))
+        self._creations += ((MESSAGE_INSERT, msg), (STEP_INSERT, step))
         return objects.message(msg), objects.step(step)
 
     def create_step(
@@ -92,12 +94,11 @@ class Batch:
             assistant_id=assistant_id,
             step_details=step_details,
         )
-        self._writes.append((STEP_INSERT, row))
+        self._creations.append((STEP_INSERT, row))
         return objects.step(row)
 
     def checkpoint(self, message_id: str, content: Content) -> None:
         """Save an `in_progress` message's text so far."""
-        self._due = True
         self._writes.append((checkpoint_stmt(False), {"b_id": message_id, "b_content": content}))
 
     def complete_message(
@@ -111,7 +112,6 @@ class Batch:
     ) -> None:
         stmt = complete_stmt(False, "completed_at" if status == "completed" else "incomplete_at", False)
         key = complete_key(None, message_id, self._db.clock(), content, status, incomplete_details, replay)
-        self._due = True
         self._writes.append((stmt, key))
 
     def complete_step(
@@ -130,7 +130,6 @@ class Batch:
 
     def _set_step(self, step_id: str, values: dict[str, Any]) -> None:
         key = {"b_id": step_id, **{"b_" + k: v for k, v in values.items()}}
-        self._due = True
         self._writes.append((set_stmt(False, frozenset(values), False), key))
 
     def transition(
@@ -158,9 +157,10 @@ class Batch:
 
     async def write(self) -> bool:
         """Make the writes (no transaction if there are none); False if the guard found the run elsewhere
-        and nothing was written. The batch is spent either way."""
-        writes, move = self._writes, self._move
-        self._writes, self._move, self._due = [], None, False
+        and nothing was written. The batch is spent either way, but for the creations of a transaction
+        that raised (see the class doc)."""
+        creations, writes, move = self._creations, self._creations + self._writes, self._move
+        self._creations, self._writes, self._move = [], [], None
         if not writes and move is None:
             return True
 
@@ -174,4 +174,8 @@ class Batch:
                 move.close_children(conn, found)
             return True
 
-        return await self._db.write(body)
+        try:
+            return await self._db.write(body)
+        except Exception:  # rolled back (not a cancel: SQLite's thread may still commit it)
+            self._creations[:0] = creations
+            raise

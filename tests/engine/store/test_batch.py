@@ -269,3 +269,26 @@ async def test_creations_are_not_written_when_the_guard_fails(store: Store) -> N
     batch.transition(run["id"], ("in_progress",), "completed", close_children=True)
     assert not await batch.write()
     assert msg["id"] not in [m["id"] for m in (await store.messages.list(who, t["id"]))["data"]]
+
+
+async def test_creations_stay_for_the_next_write_when_a_transaction_fails(store: Store) -> None:
+    who = tenant()
+    a, t = await thread_with_assistant(store, who)
+    run, _ = await store.runs.create_started(who, t["id"], a["id"])
+    batch = store.batch()
+    msg, step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"])
+    batch.checkpoint(msg["id"], _text("Hel"))
+    batch.complete_step("step_missing", step_details={"type": "tool_calls"}, usage=USAGE)
+    batch._writes.append((batch._writes[0][0], {"b_id": msg["id"]}))  # a statement that cannot run
+    with pytest.raises(Exception):  # noqa: B017 (whatever the driver raises)
+        await batch.write()
+    assert len(batch) == 2 and not batch.due  # the reply's two rows wait for the next write
+    assert msg["id"] not in [m["id"] for m in (await store.messages.list(who, t["id"]))["data"]]
+    batch.complete_message(msg["id"], content=_text("Hello"))
+    batch.complete_step(step["id"], step_details=step["step_details"], usage=USAGE)
+    batch.transition(run["id"], ACTIVE_RUN_STATUSES, "completed", close_children=True)
+    assert await batch.write()
+    stored = await store.messages.retrieve(who, t["id"], msg["id"])
+    assert stored["status"] == "completed" and stored["content"] == _text("Hello")
+    steps = (await store.steps.list(who, t["id"], run["id"]))["data"]
+    assert [(s["id"], s["status"]) for s in steps] == [(step["id"], "completed")]
