@@ -4,8 +4,9 @@ aiohttp keeps a chunked body as one buffer entry per HTTP chunk, and `StreamRead
 them one by one, asking the protocol to resume reading after each (a parser call and a timer
 reschedule per entry). MiniMax sends every SSE event as an HTTP chunk of its own, so that upkeep was
 about 1.5 µs of the engine's 14 µs per chunk (bench `chat_s32`, and the bridge pays it too).
-`readall()` does what `readany()` does, for the whole buffer at once: the same bytes, the same flow
-control (one resume check at the end instead of one per entry), the same errors and timeouts.
+`readall()` (`waiting`, `wait`, `take`) does what `readany()` does, for the whole buffer at once: the
+same bytes, the same flow control (one resume check at the end instead of one per entry), the same
+errors and timeouts.
 
 It uses `StreamReader`'s internals as aiohttp 3.12-3.14 has them. `fits(reader)` checks the class
 has exactly those slots; where it does not (another aiohttp), `SSEBody` uses `readany()`. A test
@@ -14,7 +15,8 @@ checks the installed aiohttp fits, so an upgrade that changes them fails there, 
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Awaitable
+from typing import Any, Final, cast
 
 from aiohttp import StreamReader
 
@@ -39,13 +41,23 @@ def fits(reader: Any) -> bool:
     return type(reader) is StreamReader and all(hasattr(StreamReader, name) for name in USED)
 
 
-async def readall(reader: StreamReader) -> bytes:
-    """What `reader.readany()` returns, and everything else buffered after it (b"" at the end)."""
+def waiting(reader: StreamReader) -> bool:
+    """Whether there is nothing to take yet (then `await wait(reader)` first); raises what broke the body."""
     r: Any = reader
     if r._exception is not None:
         raise r._exception
-    while not r._buffer and not r._eof:
-        await r._wait("readany")
+    return not r._buffer and not r._eof
+
+
+def wait(reader: StreamReader) -> Awaitable[None]:
+    """Until something comes (or the end, or an error, or the read timeout), as `readany()` waits."""
+    waited: Awaitable[None] = cast(Any, reader)._wait("readany")
+    return waited
+
+
+def take(reader: StreamReader) -> bytes:
+    """Everything buffered now, as one bytes (b"" at the end)."""
+    r: Any = reader
     r._timer.assert_timeout()
     buffer = r._buffer
     if not buffer:
@@ -64,3 +76,11 @@ async def readall(reader: StreamReader) -> bytes:
     if r._size < r._low_water and (splits is None or len(splits) < r._low_water_chunks):
         r._protocol.resume_reading()
     return data
+
+
+async def readall(reader: StreamReader) -> bytes:
+    """What `reader.readany()` returns, and everything else buffered after it (b"" at the end).
+    `SSEBody` inlines these three steps, so that an idle stream waits in one frame less."""
+    while waiting(reader):
+        await wait(reader)
+    return take(reader)

@@ -141,7 +141,7 @@ async def test_sse_body_reads_with_readall() -> None:
     async with server(body) as url, aiohttp.ClientSession() as session:
         response = await session.get(url)
         sse = SSEBody(response)
-        assert getattr(sse._read, "func", None) is drain.readall
+        assert sse._drain
         payloads: list[bytes] = []
         while (batch := await sse.next_payloads()) is not None:
             payloads += batch
