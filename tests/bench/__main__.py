@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         choices=["py-spy", "cprofile"],
-        help="instead of the tables: profile the gateway under the s32 scenario and summarise",
+        help="instead of the tables: profile the bridge under s32 (with --scenario chat_s32: the engine "
+        "under chat_s32) and summarise",
     )
     p.add_argument("--profile-out", type=Path, default=Path("/tmp/gateway-profile"), help="profile file stem")
     return p.parse_args(argv)
