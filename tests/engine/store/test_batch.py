@@ -173,7 +173,11 @@ async def test_requires_action_batch(store: Store) -> None:
     run = await store.runs.create(who, t["id"], a["id"])
     await store.runs.begin(run["id"])
     step = await store.steps.create(
-        who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"], step_details=tool_step_details()
+        who,
+        thread_id=t["id"],
+        run_id=run["id"],
+        assistant_id=run["assistant_id"],
+        step_details=tool_step_details(),
     )
     call = required_action("call_1")["submit_tool_outputs"]["tool_calls"][0]
     batch = store.batch()
@@ -228,14 +232,23 @@ async def test_create_started_is_create_and_begin_in_one_transaction(store: Stor
         await store.runs.create_started(who, t["id"], a["id"])
 
 
-async def test_creations_wait_for_the_next_write_and_go_first(store: Store) -> None:
+async def _started(store: Store) -> tuple[str, dict[str, Any], dict[str, Any], Any]:
+    """A started run and an empty batch: (tenant, thread, run, batch)."""
     who = tenant()
     a, t = await thread_with_assistant(store, who)
     run, _ = await store.runs.create_started(who, t["id"], a["id"])
-    batch = store.batch()
-    msg, step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"])
+    return who, t, run, store.batch()
+
+
+async def test_creations_wait_for_the_next_write_and_go_first(store: Store) -> None:
+    who, t, run, batch = await _started(store)
+    msg, step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=run["assistant_id"])
     tool = batch.create_step(
-        who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"], step_details=tool_step_details()
+        who,
+        thread_id=t["id"],
+        run_id=run["id"],
+        assistant_id=run["assistant_id"],
+        step_details=tool_step_details(),
     )
     assert (
         msg["status"] == "in_progress" and step["step_details"]["message_creation"]["message_id"] == msg["id"]
@@ -260,11 +273,8 @@ async def test_creations_wait_for_the_next_write_and_go_first(store: Store) -> N
 
 
 async def test_creations_are_not_written_when_the_guard_fails(store: Store) -> None:
-    who = tenant()
-    a, t = await thread_with_assistant(store, who)
-    run, _ = await store.runs.create_started(who, t["id"], a["id"])
-    batch = store.batch()
-    msg, _step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"])
+    who, t, run, batch = await _started(store)
+    msg, _step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=run["assistant_id"])
     await store.runs.transition(who, run["id"], ACTIVE_RUN_STATUSES, "failed", close_children=True)
     batch.transition(run["id"], ("in_progress",), "completed", close_children=True)
     assert not await batch.write()
@@ -272,11 +282,8 @@ async def test_creations_are_not_written_when_the_guard_fails(store: Store) -> N
 
 
 async def test_creations_stay_for_the_next_write_when_a_transaction_fails(store: Store) -> None:
-    who = tenant()
-    a, t = await thread_with_assistant(store, who)
-    run, _ = await store.runs.create_started(who, t["id"], a["id"])
-    batch = store.batch()
-    msg, step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=a["id"])
+    who, t, run, batch = await _started(store)
+    msg, step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=run["assistant_id"])
     batch.checkpoint(msg["id"], _text("Hel"))
     batch.complete_step("step_missing", step_details={"type": "tool_calls"}, usage=USAGE)
     batch._writes.append((batch._writes[0][0], {"b_id": msg["id"]}))  # a statement that cannot run
