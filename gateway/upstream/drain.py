@@ -4,11 +4,12 @@ aiohttp keeps a chunked body as one buffer entry per HTTP chunk, and `StreamRead
 them one by one, asking the protocol to resume reading after each (a parser call and a timer
 reschedule per entry). MiniMax sends every SSE event as an HTTP chunk of its own, so that upkeep was
 about 1.5 µs of the engine's 14 µs per chunk (bench `chat_s32`, and the bridge pays it too).
-`readall()` (`waiting`, `wait`, `take`) does what `readany()` does, for the whole buffer at once: the
-same bytes, the same flow control (one resume check at the end instead of one per entry), the same
-errors and timeouts.
+`while waiting(r): await wait(r)`, then `take(r)` (as `SSEBody` reads) does what `readany()` does, for
+the whole buffer at once: the same bytes, the same flow control (one resume check at the end instead
+of one per entry), the same errors and timeouts.
 
-It uses `StreamReader`'s internals as aiohttp 3.12-3.14 has them. `fits(reader)` checks the class
+It uses `StreamReader`'s internals as aiohttp 3.14 has them (the version it was written and tested
+against). `fits(reader)` checks the class
 has exactly those slots; where it does not (another aiohttp), `SSEBody` uses `readany()`. A test
 checks the installed aiohttp fits, so an upgrade that changes them fails there, not silently here.
 """
@@ -37,7 +38,7 @@ USED: Final = (
 
 
 def fits(reader: Any) -> bool:
-    """Whether `reader` is an aiohttp `StreamReader` with the internals `readall` uses."""
+    """Whether `reader` is an aiohttp `StreamReader` with the internals used here."""
     return type(reader) is StreamReader and all(hasattr(StreamReader, name) for name in USED)
 
 
@@ -76,11 +77,3 @@ def take(reader: StreamReader) -> bytes:
     if r._size < r._low_water and (splits is None or len(splits) < r._low_water_chunks):
         r._protocol.resume_reading()
     return data
-
-
-async def readall(reader: StreamReader) -> bytes:
-    """What `reader.readany()` returns, and everything else buffered after it (b"" at the end).
-    `SSEBody` inlines these three steps, so that an idle stream waits in one frame less."""
-    while waiting(reader):
-        await wait(reader)
-    return take(reader)

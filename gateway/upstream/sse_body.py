@@ -3,7 +3,7 @@
 Streams skip httpx (REST calls keep it): httpx's stream wrappers cost CPU on every read and cap each
 read at 16 KB, while `readany()` hands over everything the socket has buffered, so a busy stream is
 decoded, translated and written in a few large batches instead of many small ones
-(`drain.readall`: the same, without aiohttp's upkeep per HTTP chunk).
+(`drain`: the same, without aiohttp's upkeep per HTTP chunk).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class SSEBody:
             return None
         content = self._content
         try:
-            if self._drain:  # drain.readall, inlined: an idle stream waits in one frame less
+            if self._drain:  # inline, not a helper coroutine: an idle stream waits in one frame less
                 while drain.waiting(content):
                     await drain.wait(content)
                 chunk = drain.take(content)

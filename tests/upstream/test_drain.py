@@ -1,6 +1,6 @@
-"""`drain.readall` reads what `readany()` reads, over real HTTP on loopback: every byte once and in
-order, whatever the chunking and pauses, through aiohttp's flow control (bodies past its buffer
-limits), and with the same errors for a cut body and a silent one."""
+"""`drain` (waiting, wait, take, as `SSEBody` reads) reads what `readany()` reads, over real HTTP
+on loopback: every byte once and in order, whatever the chunking and pauses, through aiohttp's flow
+control (bodies past its buffer limits), and with the same errors for a cut body and a silent one."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ async def server(write_body: Writer) -> AsyncIterator[str]:
         await srv.wait_closed()
 
 
+async def readall(reader: aiohttp.StreamReader) -> bytes:
+    """The drain's three steps as `SSEBody.next_payloads` takes them."""
+    while drain.waiting(reader):
+        await drain.wait(reader)
+    return drain.take(reader)
+
+
 def pieces(seed: int, count: int) -> list[bytes]:
     rnd = random.Random(seed)
     return [
@@ -61,11 +68,11 @@ async def read_with(url: str, read: str, wait_first: float = 0, **timeouts: floa
         session.get(url) as response,
     ):
         content = response.content
-        assert drain.fits(content)  # the installed aiohttp has the internals readall uses
+        assert drain.fits(content)  # the installed aiohttp has the internals the drain uses
         await asyncio.sleep(wait_first)  # the body piles up past aiohttp's limits: it pauses reading
         reads = []
         while True:
-            data = await (drain.readall(content) if read == "readall" else content.readany())
+            data = await (readall(content) if read == "readall" else content.readany())
             if not data:
                 return reads
             reads.append(data)
