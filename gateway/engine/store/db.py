@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -186,10 +187,22 @@ def _sqlite_listeners(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see the module docstring)
-        for pragma in (
-            "journal_mode=WAL",
-            f"busy_timeout={int(busy_timeout_ms)}",
-            "foreign_keys=ON",
-            "synchronous=NORMAL",
-        ):  # WAL + NORMAL: commits survive a crash of the process
-            dbapi_conn.execute(f"PRAGMA {pragma}")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        _wal(dbapi_conn, busy_timeout_ms / 1000)
+        for pragma in ("foreign_keys=ON", "synchronous=NORMAL"):  # WAL + NORMAL: commits survive a crash
+            dbapi_conn.execute(f"PRAGMA {pragma}")  # of the process
+
+
+def _wal(dbapi_conn: Any, timeout: float) -> None:
+    """Put the file in WAL mode (kept in the file: later connections find it so). A new file's first
+    connections can meet while one of them holds its lock, and SQLite answers the switch with "database
+    is locked" at once, busy timeout or not (it would deadlock otherwise): retried here within it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
