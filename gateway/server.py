@@ -9,6 +9,7 @@ from types import FrameType
 
 import uvicorn
 
+from gateway import heap
 from gateway.lifecycle import Lifecycle
 
 log = logging.getLogger("gateway")
@@ -29,6 +30,10 @@ class GatewayServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
         await super().serve(sockets)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        heap.settle()  # the app and its backend are built: what exists now lives as long as the process
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._loop is None or self._lifecycle.draining:

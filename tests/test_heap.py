@@ -1,0 +1,76 @@
+"""The serving process's collector policy: start-up's objects frozen once the server has started, young
+objects collected less often, reference cycles still collected."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import weakref
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from gateway import heap
+from gateway.lifecycle import Lifecycle
+from gateway.server import GatewayServer
+
+
+@pytest.fixture
+def restore_gc() -> Iterator[None]:
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+@pytest.mark.usefixtures("restore_gc")
+def test_settle_freezes_what_exists_and_still_collects_cycles() -> None:
+    before = object.__new__(_Cycle)  # a tracked object made before: frozen with the rest
+    assert gc.get_freeze_count() == 0
+    heap.settle()
+    assert gc.get_freeze_count() > 1000  # the test process's modules and objects at least
+    assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
+    assert not any(o is before for o in gc.get_objects())  # frozen objects are in no generation
+    ref = weakref.ref(_Cycle())
+    assert ref() is not None  # alive: only its own cycle holds it
+    gc.collect()
+    assert ref() is None
+
+
+@pytest.mark.usefixtures("restore_gc")
+def test_the_gateway_server_settles_the_heap_once_started() -> None:
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        raise AssertionError("no request is made")
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_config=None)
+    server = GatewayServer(config, Lifecycle(10, _ready, 1.0), drain_seconds=0)
+
+    async def start_then_stop() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            assert not serving.done()
+            await asyncio.sleep(0.01)
+        try:
+            assert gc.get_freeze_count() > 0
+            assert gc.get_threshold()[0] == heap.YOUNG_THRESHOLD
+        finally:
+            server.should_exit = True
+            await serving
+
+    try:
+        asyncio.run(start_then_stop())
+    finally:
+        sock.close()
+
+
+async def _ready() -> bool:
+    return True
