@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from gateway.engine.store import history, objects
+from gateway.engine.store import direct, history, objects
 from gateway.engine.store.db import Db
 from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.messages import checkpoint_stmt, complete_key, complete_stmt
@@ -169,7 +169,7 @@ class Batch:
             if move is not None and found is None:
                 return False
             for stmt, key in writes:
-                conn.execute(stmt, key)
+                direct.execute(conn, stmt, key)
             if move is not None and found is not None:
                 move.close_children(conn, found)
             return True

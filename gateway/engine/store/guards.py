@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, bindparam, literal, select
 
+from gateway.engine.store import direct
 from gateway.engine.store.errors import NotFound, ThreadBusy
 from gateway.engine.store.tables import ACTIVE_RUN_STATUSES, runs, threads
 
@@ -30,9 +31,9 @@ def lock_idle(conn: Connection, tenant: str, thread_id: str, lock: Any = _LOCK, 
     it sees what the previous lock holder committed. The partial unique index on runs is the backstop.
 
     `lock` may be a variant of the lock query that also reads more columns (bound from `params`); its row
-    is returned.
+    is returned (a mapping).
     """
-    row = conn.execute(lock, {"thread_id": thread_id, "tenant": tenant, **params}).first()
+    row = direct.first(conn, lock, {"thread_id": thread_id, "tenant": tenant, **params})
     if row is None:
         raise NotFound("thread", thread_id)
     active = active_run(conn, thread_id)
@@ -42,7 +43,7 @@ def lock_idle(conn: Connection, tenant: str, thread_id: str, lock: Any = _LOCK, 
 
 
 def active_run(conn: Connection, thread_id: str) -> str | None:
-    found: str | None = conn.scalar(_ACTIVE, {"thread_id": thread_id})
+    found: str | None = direct.scalar(conn, _ACTIVE, {"thread_id": thread_id})
     return found
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, select
 
+from gateway.engine.store import direct
 from gateway.engine.store.db import Db
 from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import exists
@@ -76,11 +77,11 @@ def read(conn: Connection, tenant: str, thread_id: str, *, known: bool = False) 
     if not known:
         exists(conn, threads, "thread", tenant, thread_id)
     key = {"b_thread": thread_id, "b_tenant": tenant}
-    msgs = conn.execute(_MESSAGES, key).all()
-    steps = conn.execute(_STEPS, key).all()
+    msgs = direct.rows(conn, _MESSAGES, key)
+    steps = direct.rows(conn, _STEPS, key)
     by_step: dict[str, list[HistoryItem]] = defaultdict(list)
     if steps:  # results belong to tool-calls steps: none without one
-        for res in conn.execute(_RESULTS, key):
+        for res in direct.rows(conn, _RESULTS, key):
             by_step[res.step_id].append(
                 HistoryItem(role="tool", run_id=res.run_id, tool_call_id=res.tool_call_id, output=res.output)
             )

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.engine.store import batch, history, objects
+from gateway.engine.store import batch, direct, history, objects
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, ThreadBusy
 from gateway.engine.store.guards import THREAD_ROW, active_run, lock_idle
@@ -137,9 +137,7 @@ class Runs:
         extra = [message_row(tenant, thread_id, now, m) for m in additional_messages]
 
         def body(conn: Connection) -> builtins.list[HistoryItem]:
-            found = lock_idle(
-                conn, tenant, thread_id, _LOCK_WITH_ASSISTANT, b_assistant=assistant_id
-            )._mapping
+            found = lock_idle(conn, tenant, thread_id, _LOCK_WITH_ASSISTANT, b_assistant=assistant_id)
             if found["assistant"] is None:
                 raise NotFound("assistant", assistant_id)
             row.update({k: found[k] if v is None else v for k, v in given.items()})
@@ -147,9 +145,9 @@ class Runs:
             if extra:
                 conn.execute(MESSAGE_INSERT, extra)
             if not start:
-                conn.execute(_INSERT, row)
+                direct.execute(conn, _INSERT, row)
                 return []
-            conn.execute(_INSERT, {**row, "status": "in_progress", "started_at": now})
+            direct.execute(conn, _INSERT, {**row, "status": "in_progress", "started_at": now})
             return history.read(conn, tenant, thread_id, known=True)
 
         try:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, update
+from sqlalchemy import Connection, bindparam, func, update
 
+from gateway.engine.store import direct
 from gateway.engine.store.guards import tenant_filter
 from gateway.engine.store.steps import StepEnd, close_open
 from gateway.engine.store.tables import runs as t
@@ -103,11 +104,11 @@ class Move:
         key.update({f"b_from{i}": s for i, s in enumerate(statuses)})
         return cls(stmt, key, run_id, now, close)
 
-    def update(self, conn: Connection) -> RowMapping | None:
+    def update(self, conn: Connection) -> Mapping[str, Any] | None:
         """The status UPDATE alone: the row it returned, or None if the run was not in a from-status."""
-        return conn.execute(self.stmt, self.key).mappings().first()
+        return direct.first(conn, self.stmt, self.key)
 
-    def close_children(self, conn: Connection, found: RowMapping) -> None:
+    def close_children(self, conn: Connection, found: Mapping[str, Any]) -> None:
         """What `close_children` asked for, once the UPDATE applied (`found` is its row)."""
         if self.close is not None:
             close_open(conn, self.run_id, self.now, self.close[0], self.close[1], found["last_error"])

@@ -1,0 +1,112 @@
+"""`direct`: the store's statements run on the driver's cursor give what SQLAlchemy's path gives, to the
+byte stored; what it cannot run the same way takes SQLAlchemy's path (and PostgreSQL always does)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, select, text
+from sqlalchemy.exc import StatementError
+
+from gateway.engine.store import Store, direct
+from gateway.engine.store.guards import _ACTIVE
+from gateway.engine.store.history import _MESSAGES
+from gateway.engine.store.rows import MESSAGE_INSERT, STEP_INSERT, reply_rows
+from gateway.engine.store.runs import _LOCK_WITH_ASSISTANT
+from gateway.engine.store.tables import messages, runs
+from gateway.engine.store.transitions import Move
+from tests.engine.store.helpers import tenant, thread_with_assistant
+
+pytestmark = pytest.mark.asyncio
+CONTENT = [{"type": "text", "text": {"value": "héllo \"quoted\" \u2028 ✓", "annotations": []}}]
+
+
+def _reply(thread: dict[str, Any], run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    msg, step = reply_rows(
+        1_700_000_001, thread["who"], thread_id=thread["id"], run_id=run_id, assistant_id=thread["assistant"]
+    )
+    msg.update(content=CONTENT, replay={"reasoning": "why", "reasoning_details": [{"text": "≈"}]})
+    return msg, step
+
+
+async def _thread(store: Store) -> dict[str, Any]:
+    who = tenant()
+    assistant, thread = await thread_with_assistant(store, who)
+    return {"id": thread["id"], "assistant": assistant["id"], "who": who}
+
+
+def _stored(conn: Connection, msg_id: str) -> tuple[Any, ...]:
+    """The message row as the database holds it (JSON as its text)."""
+    row = conn.execute(text("SELECT * FROM messages WHERE id = :id"), {"id": msg_id}).one()
+    return tuple(v for k, v in row._mapping.items() if k not in ("id", "seq"))
+
+
+async def test_rows_written_directly_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:
+    thread = await _thread(store)
+    run, _ = await store.runs.create_started(thread["who"], thread["id"], thread["assistant"])
+    mine, step = _reply(thread, run["id"])
+    theirs, _ = _reply(thread, run["id"])
+
+    def body(conn: Connection) -> None:
+        assert direct.execute(conn, MESSAGE_INSERT, mine) == 1
+        conn.execute(MESSAGE_INSERT, theirs)
+        assert _stored(conn, mine["id"]) == _stored(conn, theirs["id"])
+        direct.execute(conn, STEP_INSERT, step)  # a bind inside a subquery: the anchor
+        anchor = conn.execute(text("SELECT anchor_seq FROM run_steps WHERE id = :id"), {"id": step["id"]})
+        newest = conn.execute(select(messages.c.seq).order_by(messages.c.seq.desc())).first()
+        assert newest is not None and anchor.scalar() == newest[0]
+
+    await store.db.write(body)
+
+
+async def test_reads_and_returning_match_sqlalchemy(store: Store) -> None:
+    thread = await _thread(store)
+    run, _ = await store.runs.create_started(thread["who"], thread["id"], thread["assistant"])
+    msg, _ = _reply(thread, run["id"])
+    lock = {"thread_id": thread["id"], "tenant": thread["who"], "b_assistant": thread["assistant"]}
+    history = {"b_thread": thread["id"], "b_tenant": thread["who"]}
+
+    def body(conn: Connection) -> None:
+        direct.execute(conn, MESSAGE_INSERT, msg)
+        assert direct.first(conn, _LOCK_WITH_ASSISTANT, lock) == dict(
+            conn.execute(_LOCK_WITH_ASSISTANT, lock).mappings().one()
+        )
+        assert direct.scalar(conn, _ACTIVE, {"thread_id": thread["id"]}) == run["id"]  # literal binds
+        got = direct.rows(conn, _MESSAGES, history)
+        want = conn.execute(_MESSAGES, history).all()
+        assert [tuple(r) for r in got] == [tuple(r) for r in want]
+        assert [r.content for r in got] == [r.content for r in want]  # attribute access, JSON decoded
+        assert got[-1].replay == msg["replay"]
+        move = Move.of(None, run["id"], ("in_progress",), "completed", 1_700_000_002, {"usage": {"n": 1}})
+        found = direct.first(conn, move.stmt, move.key)  # UPDATE ... RETURNING, every column
+        assert found is not None
+        assert found["status"] == "completed" and found["usage"] == {"n": 1}
+        assert found == dict(conn.execute(select(runs).where(runs.c.id == run["id"])).mappings().one())
+        assert direct.first(conn, move.stmt, move.key) is None  # no longer in a from-status
+
+    await store.db.write(body)
+
+
+async def test_what_it_cannot_run_the_same_way_goes_through_sqlalchemy(store: Store) -> None:
+    thread = await _thread(store)
+    meta = MetaData()
+    counted = Table("direct_defaults", meta, Column("id", String), Column("n", Integer, default=lambda: 7))
+    expanding = select(runs.c.id).where(runs.c.status.in_(["queued", "in_progress"]))
+    needs = select(runs.c.id).where(runs.c.id == bindparam("b_id"))
+
+    def body(conn: Connection) -> None:
+        if conn.dialect.name == "sqlite":
+            assert direct._plan(_ACTIVE, ("thread_id",), conn.dialect) is not None
+            assert direct._plan(expanding, (), conn.dialect) is None
+            assert direct._plan(counted.insert(), ("id",), conn.dialect) is None
+            assert direct._plan(needs, (), conn.dialect) is None
+        meta.create_all(conn)
+        direct.execute(conn, counted.insert(), {"id": "a"})  # the Python-side default still applies
+        assert conn.execute(select(counted.c.n)).scalar() == 7
+        assert direct.rows(conn, expanding, {}) == []
+        with pytest.raises(StatementError):  # a required bind not given: SQLAlchemy's own error
+            direct.first(conn, needs, {})
+        assert direct.scalar(conn, _ACTIVE, {"thread_id": thread["id"]}) is None
+
+    await store.db.write(body)
