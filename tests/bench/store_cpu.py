@@ -67,7 +67,9 @@ def _engine(store: Store) -> Engine:
 
 async def count(store: Store, thread_id: str, assistant_id: str) -> tuple[int, int]:
     """(transactions, statements) of one run. Counted after the timing: the listeners would slow every
-    statement after them (an engine keeps dispatching events once it had a listener)."""
+    statement after them (an engine keeps dispatching events once it had a listener). On SQLite the
+    engine's hot statements bypass SQLAlchemy's execution events (`store/direct.py`), so statements are
+    counted by the driver's trace callback there (BEGIN, COMMIT and ROLLBACK left out)."""
     seen = {"begin": 0, "statements": 0}
 
     def on_begin(*_: Any) -> None:
@@ -76,14 +78,30 @@ async def count(store: Store, thread_id: str, assistant_id: str) -> tuple[int, i
     def on_statement(*_: Any) -> None:
         seen["statements"] += 1
 
+    def traced(sql: str) -> None:
+        if sql.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen["statements"] += 1
+
+    def on_checkout(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_trace_callback(traced)
+
+    def on_checkin(dbapi_conn: Any, *_: Any) -> None:
+        dbapi_conn.set_trace_callback(None)
+
     engine = _engine(store)
-    event.listen(engine, "begin", on_begin)
-    event.listen(engine, "before_cursor_execute", on_statement)
+    sqlite = engine.dialect.name == "sqlite"
+    listeners: list[tuple[Any, str, Any]] = [(engine, "begin", on_begin)]
+    if sqlite:
+        listeners += [(engine.pool, "checkout", on_checkout), (engine.pool, "checkin", on_checkin)]
+    else:
+        listeners.append((engine, "before_cursor_execute", on_statement))
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
     try:
         await one_run(store, thread_id, assistant_id)
     finally:
-        event.remove(engine, "begin", on_begin)
-        event.remove(engine, "before_cursor_execute", on_statement)
+        for target, name, fn in listeners:
+            event.remove(target, name, fn)
     return seen["begin"], seen["statements"]
 
 
