@@ -50,7 +50,9 @@ class Batch:
     executor writes them with the next write it has to make anyway (a checkpoint, a message or step
     closed, the run's end) instead of in a transaction of their own. They go first, in the order
     made; a transaction that fails leaves them in the batch for the next one (what closes the run),
-    since what it wrote was rolled back.
+    since what it wrote was rolled back. A write to a message or step still waiting to be created
+    changes its row instead (it is inserted as it ends up: one statement, not two), and makes the
+    batch `due` as the write would have.
 
     A batch holds at most one run transition, and it guards the rest: its compare-and-set UPDATE goes
     first, and if the run was not in a from-status the batch writes nothing at all (`write()` is False).
@@ -63,6 +65,7 @@ class Batch:
         self._creations: list[tuple[Any, dict[str, Any]]] = []
         self._writes: list[tuple[Any, dict[str, Any]]] = []
         self._move: Move | None = None
+        self._folded = False  # a write went into a waiting creation: due as the write would be
 
     def __len__(self) -> int:
         return len(self._creations) + len(self._writes) + (self._move is not None)
@@ -70,7 +73,7 @@ class Batch:
     @property
     def due(self) -> bool:
         """Whether the batch holds a write that should not wait (anything but creations)."""
-        return bool(self._writes) or self._move is not None
+        return bool(self._writes) or self._move is not None or self._folded
 
     def start_reply(
         self, tenant: str, *, thread_id: str, run_id: str, assistant_id: str
@@ -99,7 +102,8 @@ class Batch:
 
     def checkpoint(self, message_id: str, content: Content) -> None:
         """Save an `in_progress` message's text so far."""
-        self._writes.append((checkpoint_stmt(False), {"b_id": message_id, "b_content": content}))
+        if not self._fold(message_id, {"content": content}):
+            self._writes.append((checkpoint_stmt(False), {"b_id": message_id, "b_content": content}))
 
     def complete_message(
         self,
@@ -110,9 +114,11 @@ class Batch:
         incomplete_details: JSON | None = None,
         replay: Replay | None = None,
     ) -> None:
-        stmt = complete_stmt(False, "completed_at" if status == "completed" else "incomplete_at", False)
-        key = complete_key(None, message_id, self._db.clock(), content, status, incomplete_details, replay)
-        self._writes.append((stmt, key))
+        stamp, now = "completed_at" if status == "completed" else "incomplete_at", self._db.clock()
+        values = {"status": status, "content": content, "incomplete_details": incomplete_details}
+        if not self._fold(message_id, {**values, "replay": replay, stamp: now}):
+            key = complete_key(None, message_id, now, content, status, incomplete_details, replay)
+            self._writes.append((complete_stmt(False, stamp, False), key))
 
     def complete_step(
         self,
@@ -129,8 +135,20 @@ class Batch:
         self._set_step(step_id, detail_values(step_details, replay))
 
     def _set_step(self, step_id: str, values: dict[str, Any]) -> None:
-        key = {"b_id": step_id, **{"b_" + k: v for k, v in values.items()}}
-        self._writes.append((set_stmt(False, frozenset(values), False), key))
+        if not self._fold(step_id, values):
+            key = {"b_id": step_id, **{"b_" + k: v for k, v in values.items()}}
+            self._writes.append((set_stmt(False, frozenset(values), False), key))
+
+    def _fold(self, row_id: str, values: dict[str, Any]) -> bool:
+        """Apply an UPDATE of an `in_progress` row to its creation if that still waits here (False if
+        not): what the UPDATE would set, and only while the row is `in_progress`, as its WHERE says."""
+        for _, row in self._creations:
+            if row["id"] == row_id:
+                if row["status"] == "in_progress":
+                    row.update(values)
+                self._folded = True
+                return True
+        return False
 
     def transition(
         self,
@@ -160,7 +178,7 @@ class Batch:
         and nothing was written. The batch is spent either way, but for the creations of a transaction
         that raised (see the class doc)."""
         creations, writes, move = self._creations, self._creations + self._writes, self._move
-        self._creations, self._writes, self._move = [], [], None
+        self._creations, self._writes, self._move, self._folded = [], [], None, False
         if not writes and move is None:
             return True
 

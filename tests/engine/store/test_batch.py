@@ -44,6 +44,36 @@ def transactions(store: Store) -> Iterator[list[int]]:
         event.remove(sync, "begin", on_begin)
 
 
+@contextmanager
+def statements(store: Store) -> Iterator[list[str]]:
+    """The statements run inside the block (BEGIN, COMMIT, ROLLBACK left out), by their first words. On
+    SQLite the hot ones bypass SQLAlchemy's events (`direct`): the driver's trace callback sees them."""
+    engine = store.db.engine
+    sync = engine if isinstance(engine, Engine) else engine.sync_engine
+    seen: list[str] = []
+
+    def traced(sql: str) -> None:
+        if sql.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen.append(" ".join(sql.split()[:3]))
+
+    def on_statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        traced(sql)
+
+    listeners: list[tuple[Any, str, Any]] = [(sync, "before_cursor_execute", on_statement)]
+    if sync.dialect.name == "sqlite":
+        listeners = [
+            (sync.pool, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(traced)),
+            (sync.pool, "checkin", lambda dbapi, *_: dbapi.set_trace_callback(None)),
+        ]
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
+    try:
+        yield seen
+    finally:
+        for target, name, fn in listeners:
+            event.remove(target, name, fn)
+
+
 async def _replying(store: Store, who: str) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
     """A run in progress with its open reply: (thread id, run id, message, step)."""
     a, t = await thread_with_assistant(store, who)
@@ -299,3 +329,33 @@ async def test_creations_stay_for_the_next_write_when_a_transaction_fails(store:
     assert stored["status"] == "completed" and stored["content"] == _text("Hello")
     steps = (await store.steps.list(who, t["id"], run["id"]))["data"]
     assert [(s["id"], s["status"]) for s in steps] == [(step["id"], "completed")]
+
+
+async def test_writes_to_a_waiting_creation_go_into_its_insert(store: Store) -> None:
+    who, t, run, batch = await _started(store)
+    msg, step = batch.start_reply(who, thread_id=t["id"], run_id=run["id"], assistant_id=run["assistant_id"])
+    batch.checkpoint(msg["id"], _text("Hel"))
+    assert batch.due  # as the checkpoint's own UPDATE would have made it
+    batch.complete_message(msg["id"], content=_text("Hello"), replay={"reasoning": "r"})
+    batch.complete_message(msg["id"], content=_text("changed"))  # no longer in_progress: as the UPDATE
+    batch.complete_step(step["id"], step_details=step["step_details"], usage=USAGE)
+    batch.transition(run["id"], ACTIVE_RUN_STATUSES, "completed", close_children=True, usage=USAGE)
+    with statements(store) as seen:
+        assert await batch.write()
+    assert seen == ["UPDATE runs SET", "INSERT INTO messages", "INSERT INTO run_steps"]
+    stored = await store.messages.retrieve(who, t["id"], msg["id"])
+    assert (stored["status"], stored["content"], stored["completed_at"]) == (
+        "completed",
+        _text("Hello"),
+        store_now(store),
+    )
+    assert [h.reasoning for h in await store.history(who, t["id"])][-1] == "r"
+    steps = (await store.steps.list(who, t["id"], run["id"]))["data"]
+    assert [(s["id"], s["status"], s["usage"], s["completed_at"]) for s in steps] == [
+        (step["id"], "completed", USAGE, store_now(store))
+    ]
+    batch.checkpoint(msg["id"], _text("late"))  # written now: an UPDATE, which finds it completed
+    with statements(store) as seen:
+        assert await batch.write()
+    assert seen == ["UPDATE messages SET"]
+    assert (await store.messages.retrieve(who, t["id"], msg["id"]))["content"] == _text("Hello")
