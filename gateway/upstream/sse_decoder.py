@@ -39,6 +39,7 @@ class SSEDecoder:
             start = end + 1
             end = find(b"\n", start)
         startswith = chunk.startswith
+        last = len(chunk) - 1
         while end >= 0:  # `_line()` inlined on slices of the read: this runs twice per frame
             stop = end - 1 if end > start and chunk[end - 1] == 13 else end  # CRLF
             if stop == start:
@@ -47,6 +48,11 @@ class SSEDecoder:
                     out.append(data[0] if len(data) == 1 else b"\n".join(data))
                     self._data = []
             elif startswith(b"data: ", start):
+                if end < last and chunk[end + 1] == 10 and not self._data:  # `data: X` LF LF: the event
+                    out.append(chunk[start + 6 : stop])  # whole, as MiniMax sends each: one step
+                    start = end + 2
+                    end = find(b"\n", start)
+                    continue
                 self._data.append(chunk[start + 6 : stop])
             else:
                 self._line(chunk[start:stop], out)
