@@ -44,35 +44,36 @@ from gateway.engine.think import ThinkSplitter
 from gateway.stream.text import TextAccumulator, TextMode
 
 
-@dataclass(slots=True, frozen=True)
+# Deltas are plain slotted records: a frozen dataclass's __init__ costs twice as much, once per chunk.
+@dataclass(slots=True)
 class Text:
     piece: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Reasoning:
     piece: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ToolCallStart:
     index: int
     id: str
     name: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ToolCallArgs:
     index: int
     piece: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Finish:
     reason: str
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Usage:
     data: dict[str, Any]
 
@@ -80,21 +81,23 @@ class Usage:
 Delta: TypeAlias = Text | Reasoning | ToolCallStart | ToolCallArgs | Finish | Usage
 
 
-class _FastDelta(msgspec.Struct):
+# gc=False: a decoded chunk is a tree (JSON cannot make cycles), freed by its reference counts; the
+# collector need not track it.
+class _FastDelta(msgspec.Struct, gc=False):
     content: Any = None
     reasoning_content: Any = None
     reasoning_details: Any = None
     tool_calls: Any = None
 
 
-class _FastChoice(msgspec.Struct):
+class _FastChoice(msgspec.Struct, gc=False):
     index: Any = None
     delta: _FastDelta | None = None
     message: Any = None
     finish_reason: Any = None
 
 
-class _FastChunk(msgspec.Struct):
+class _FastChunk(msgspec.Struct, gc=False):
     """The fields of a chunk that decide whether it is a plain answer piece (the rest are skipped)."""
 
     choices: list[_FastChoice] | None = None
