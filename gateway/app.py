@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -21,6 +20,7 @@ from gateway.api.services import Services
 from gateway.backend import Backend
 from gateway.bridge.backend import open_bridge
 from gateway.engine.service import open_engine
+from gateway.entropy import token_hex
 from gateway.errors import GatewayError
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
@@ -30,7 +30,7 @@ from gateway.stream.response import Keepalive
 
 def new_id(prefix: str) -> str:
     """MiniMax's id form: prefix + 32 lowercase hex."""
-    return prefix + uuid.uuid4().hex
+    return prefix + token_hex()
 
 
 def unix_now() -> int:

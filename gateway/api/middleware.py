@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 
 import orjson
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.entropy import token_hex
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.lifecycle import Lifecycle, Overloaded
 from gateway.logs import request_id
@@ -72,7 +72,7 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rid = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        rid = _header(scope, b"x-request-id") or token_hex()
         token = request_id.set(rid[:128])
         start = time.monotonic()
         scope.setdefault("state", {})["started"] = start  # for the stream's time-to-first-event
