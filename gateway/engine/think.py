@@ -55,11 +55,12 @@ class ThinkSplitter:
         """Take the next piece of `content`; return `(reasoning, text)` to append now."""
         state = self._state
         if state == _ANSWER:
-            if self._watch:  # only a hint: nothing is held for it
-                window = self._tail + piece if len(piece) < 7 or "<" in self._tail or "<" in piece else piece
+            if self._watch and (self._tail or "<" in piece):  # only a hint: nothing is held for it
+                window = self._tail + piece  # the tail is "" or holds a `<`: the start of a closer
                 if CLOSE in window:
                     self.unopened_closer, self._watch = True, False
-                self._tail = window[-7:]
+                tail = window[-7:]
+                self._tail = tail if "<" in tail else ""
             return "", piece
         if not piece:
             return "", ""
