@@ -234,19 +234,28 @@ class ChatStreamDecoder:
     # -- input ---------------------------------------------------------------------------------------
     def feed(self, payload: bytes) -> list[Delta]:
         """Decode one `data:` payload; return the deltas it yields, in order."""
+        piece = self.answer(payload)
+        if piece is not None:
+            return [Text(piece)]
         if self._done or self._eof:
             raise MalformedChunk(payload, "data after the end of the stream")
-        if self._think.answering and not (self._reasoning_open or self._final):
-            try:
-                piece = _answer_piece(_fast_decode(payload))
-            except msgspec.MsgspecError:
-                piece = None
-            if piece is not None:
-                self._raw.append(piece)
-                self._think.feed(piece)  # ("", piece) in the answer: it only watches for a stray closer
-                self._content.append(piece)
-                return [Text(piece)]
         return self._feed(payload)
+
+    def answer(self, payload: bytes) -> str | None:
+        """The fast path: if `payload` is one plain piece of answer text (and the answer flows), that
+        piece, taken as `feed` takes it (`feed` would return `[Text(piece)]`); else None, nothing taken:
+        give the payload to `feed`, whose general path alone decides what is malformed."""
+        if self._done or self._eof or self._reasoning_open or self._final or not self._think.answering:
+            return None
+        try:
+            piece = _answer_piece(_fast_decode(payload))
+        except msgspec.MsgspecError:
+            return None
+        if piece is not None:
+            self._raw.append(piece)
+            self._think.feed(piece)  # ("", piece) in the answer: it only watches for a stray closer
+            self._content.append(piece)
+        return piece
 
     def _feed(self, payload: bytes) -> list[Delta]:
         """The general path: every field of every kind of chunk."""

@@ -245,11 +245,14 @@ class Executor:
         stream = job.stream
         assert stream is not None
         checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
-        deltas = pending
+        payloads: list[bytes] | None = None  # the first events come from `pending`, then from reads
         while True:
             events: list[StreamEvent] = []
             try:
-                self._apply(job, deltas, events)
+                if payloads is None:
+                    self._apply(job, pending, events)
+                else:
+                    self._take(job, payloads, events)
                 tick = time.monotonic() >= checkpoint_at  # also writes the creations still waiting
                 if tick:
                     checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
@@ -260,16 +263,35 @@ class Executor:
                 await job.publish(events)  # text always equals the run's closing content
             if job.failure is not None:  # its read's deltas went out first: nothing is lost
                 raise job.failure
-            payloads = await stream.next_payloads()
-            if payloads is None:
+            if (payloads := await stream.next_payloads()) is None:
                 break
-            deltas = _decoded(job, payloads)
         events = []
         try:
             self._apply(job, job.decoder.finish(), events)
             await record(job, events, job.batch)  # the run's end (`_execute`) writes what waits
         finally:
             await job.publish(events)
+
+    def _take(self, job: Job, payloads: list[bytes], events: list[StreamEvent]) -> None:
+        """One read's payloads into events, in order. A plain answer piece while the message is open
+        goes straight to its text delta (the decoder's fast path: no delta object), the rest through
+        `feed` and `_apply`. A payload that fails after others of the read made events is kept on the
+        job (`failure`), to be raised once those events went out."""
+        decoder, emitter = job.decoder, job.emitter
+        answer = decoder.answer
+        for payload in payloads:
+            message = emitter.message
+            if message is not None and (piece := answer(payload)) is not None:
+                events.append(message.append_text(piece))
+                continue
+            try:
+                deltas = decoder.feed(payload)
+            except (ChatStreamError, MalformedChunk) as exc:
+                if not events:
+                    raise
+                job.failure = exc
+                return
+            self._apply(job, deltas, events)
 
     def _apply(self, job: Job, deltas: list[Delta], events: list[StreamEvent]) -> None:
         """One read's deltas into events; a message or tool step opened goes into the job's batch."""
@@ -279,7 +301,7 @@ class Executor:
             if kind is Text:
                 assert isinstance(delta, Text)
                 message = emitter.message or self._open_message(job, events)
-                events.extend(message.append_text(delta.piece))
+                events.append(message.append_text(delta.piece))
             elif kind is Reasoning:
                 continue  # kept by the decoder, stored with the turn, never shown as text
             elif kind is ToolCallStart:

@@ -128,15 +128,16 @@ class MessageStream:
             return [_new(TextDelta, (first[0].head, first[1]))]
         return [self._delta([_text_delta(d) if isinstance(d, tuple) else d for d in deltas])]
 
-    def append_text(self, piece: str) -> list[StreamEvent]:
-        """Append an exact, non-empty piece to the first text block: for a backend that streams
-        pieces rather than content items (its `TextMode` is `INCREMENTAL`)."""
+    def append_text(self, piece: str) -> TextDelta:
+        """Append an exact, non-empty piece to the first text block, and return its delta event: for a
+        backend that streams pieces rather than content items (its `TextMode` is `INCREMENTAL`)."""
         block = self._blocks.get(0)
         if block is None:
             block = self._blocks[0] = _Block("text", self._mode)
             self._index(block)
         block.text.push(piece)
-        return [_new(TextDelta, (block.head, piece))]
+        event: TextDelta = _new(TextDelta, (block.head, piece))
+        return event
 
     def closing_events(self, status: str, now: int, reason: str | None = None) -> list[Event]:
         """Settle held-back text, then `thread.message.completed` (or `.incomplete`) with full content."""
