@@ -52,6 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "under chat_s32) and summarise",
     )
     p.add_argument("--profile-out", type=Path, default=Path("/tmp/gateway-profile"), help="profile file stem")
+    p.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="py-spy: sample only the thread holding the GIL (CPU, not threads waiting to take it back)",
+    )
     return p.parse_args(argv)
 
 
@@ -163,7 +168,7 @@ def run_profile(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
             )
         else:
             spec = replace(spec, streams_per_worker=rounds.streams_per_worker)
-        spy = PySpy(proxy.pid, out) if args.profile == "py-spy" else None
+        spy = PySpy(proxy.pid, out, gil=args.profile_gil) if args.profile == "py-spy" else None
         time.sleep(1.0)  # py-spy attaches
         res = bench.load(spec)
         if spy is not None:

@@ -22,7 +22,7 @@ def py_spy() -> str | None:
 class PySpy:
     """`py-spy record` on `pid`, collapsed-stack output, pinned next to the load (not the proxy)."""
 
-    def __init__(self, pid: int, out: Path, rate: int = 250) -> None:
+    def __init__(self, pid: int, out: Path, rate: int = 250, gil: bool = False) -> None:
         exe = py_spy()
         if exe is None:
             raise RuntimeError("py-spy is not installed (pip install py-spy)")
@@ -39,6 +39,7 @@ class PySpy:
             "-o",
             str(out),
             "--nonblocking",
+            *(["--gil"] if gil else []),  # only the thread holding the GIL: where the CPU goes
         ]
         self.proc = subprocess.Popen(
             ["taskset", "-c", str(LOAD_CORE), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
