@@ -31,7 +31,13 @@ def _ms(value: float | None) -> float | None:
 
 def _slope(trace: list[tuple[int, int]], lo: int, hi: int) -> float | None:
     """Proxy CPU ns per token over tokens lo..hi: least squares over the samples in the window plus
-    the two that bracket it (each sample pairs a token count with the CPU read at that moment)."""
+    the two that bracket it (each sample pairs a token count with the CPU read at that moment). Only
+    the first sample of each token count counts: the reads after the last token (the closing events,
+    `done`) add the stream's end to its CPU, not more tokens, and would tilt the last window."""
+    first: dict[int, tuple[int, int]] = {}
+    for point in trace:
+        first.setdefault(point[0], point)
+    trace = list(first.values())
     inside = [p for p in trace if lo <= p[0] <= hi]
     before = [p for p in trace if p[0] < lo]
     after = [p for p in trace if p[0] > hi]
