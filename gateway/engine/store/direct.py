@@ -8,7 +8,8 @@ values in the compiled order through each bind's own type processor (JSON serial
 would) and process result columns with each column's result processor. Statements this cannot run the
 same way (Python-side column defaults, expanding or literal-execute binds, a required bind not given)
 take SQLAlchemy's path, as does every statement on PostgreSQL. Same transaction either way: the cursor
-is the connection's own.
+is the connection's own. Plans are cached by the statement object: pass statements made once (module
+constants, cached builders), as every caller does, not ones built per call.
 """
 
 from __future__ import annotations
