@@ -28,6 +28,7 @@ from sqlalchemy import Engine, event
 
 from gateway.engine.executor import ACTIVE
 from gateway.engine.store import Store
+from tests.engine.store.helpers import statements
 
 OWNER = "bench:1:store"
 TENANT = "bench"
@@ -67,42 +68,20 @@ def _engine(store: Store) -> Engine:
 
 async def count(store: Store, thread_id: str, assistant_id: str) -> tuple[int, int]:
     """(transactions, statements) of one run. Counted after the timing: the listeners would slow every
-    statement after them (an engine keeps dispatching events once it had a listener). On SQLite the
-    engine's hot statements bypass SQLAlchemy's execution events (`store/direct.py`), so statements are
-    counted by the driver's trace callback there (BEGIN, COMMIT and ROLLBACK left out)."""
-    seen = {"begin": 0, "statements": 0}
+    statement after them (an engine keeps dispatching events once it had a listener)."""
+    begun = [0]
 
     def on_begin(*_: Any) -> None:
-        seen["begin"] += 1
-
-    def on_statement(*_: Any) -> None:
-        seen["statements"] += 1
-
-    def traced(sql: str) -> None:
-        if sql.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            seen["statements"] += 1
-
-    def on_checkout(dbapi_conn: Any, *_: Any) -> None:
-        dbapi_conn.set_trace_callback(traced)
-
-    def on_checkin(dbapi_conn: Any, *_: Any) -> None:
-        dbapi_conn.set_trace_callback(None)
+        begun[0] += 1
 
     engine = _engine(store)
-    sqlite = engine.dialect.name == "sqlite"
-    listeners: list[tuple[Any, str, Any]] = [(engine, "begin", on_begin)]
-    if sqlite:
-        listeners += [(engine.pool, "checkout", on_checkout), (engine.pool, "checkin", on_checkin)]
-    else:
-        listeners.append((engine, "before_cursor_execute", on_statement))
-    for target, name, fn in listeners:
-        event.listen(target, name, fn)
+    event.listen(engine, "begin", on_begin)
     try:
-        await one_run(store, thread_id, assistant_id)
+        with statements(store) as seen:
+            await one_run(store, thread_id, assistant_id)
     finally:
-        for target, name, fn in listeners:
-            event.remove(target, name, fn)
-    return seen["begin"], seen["statements"]
+        event.remove(engine, "begin", on_begin)
+    return begun[0], len(seen)
 
 
 async def measure(url: str, runs: int, rounds: int) -> dict[str, Any]:

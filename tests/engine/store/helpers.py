@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import Engine, event
 
 from gateway.engine.store import Store
 
@@ -155,3 +159,34 @@ async def run_to_requires_action(store: Store, who: str, *call_ids: str) -> tupl
 
 def store_now(store: Store) -> int:
     return int(store.db.clock())
+
+
+@contextmanager
+def statements(store: Store) -> Iterator[list[str]]:
+    """The statements run inside the block (BEGIN, COMMIT, ROLLBACK left out), by their first three
+    words. On SQLite the hot ones bypass SQLAlchemy's events (`store/direct.py`): the driver's trace
+    callback sees them; on PostgreSQL every statement goes through SQLAlchemy's `before_cursor_execute`."""
+    engine = store.db.engine
+    sync = engine if isinstance(engine, Engine) else engine.sync_engine
+    seen: list[str] = []
+
+    def traced(sql: str) -> None:
+        if sql.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
+            seen.append(" ".join(sql.split()[:3]))
+
+    def on_statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        traced(sql)
+
+    listeners: list[tuple[Any, str, Any]] = [(sync, "before_cursor_execute", on_statement)]
+    if sync.dialect.name == "sqlite":
+        listeners = [
+            (sync.pool, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(traced)),
+            (sync.pool, "checkin", lambda dbapi, *_: dbapi.set_trace_callback(None)),
+        ]
+    for target, name, fn in listeners:
+        event.listen(target, name, fn)
+    try:
+        yield seen
+    finally:
+        for target, name, fn in listeners:
+            event.remove(target, name, fn)

@@ -13,6 +13,7 @@ from gateway.engine.store import ACTIVE_RUN_STATUSES, Store, ThreadBusy
 from tests.engine.store.helpers import (
     required_action,
     run_to_requires_action,
+    statements,
     store_now,
     tenant,
     thread_with_assistant,
@@ -42,36 +43,6 @@ def transactions(store: Store) -> Iterator[list[int]]:
         yield seen
     finally:
         event.remove(sync, "begin", on_begin)
-
-
-@contextmanager
-def statements(store: Store) -> Iterator[list[str]]:
-    """The statements run inside the block (BEGIN, COMMIT, ROLLBACK left out), by their first words. On
-    SQLite the hot ones bypass SQLAlchemy's events (`direct`): the driver's trace callback sees them."""
-    engine = store.db.engine
-    sync = engine if isinstance(engine, Engine) else engine.sync_engine
-    seen: list[str] = []
-
-    def traced(sql: str) -> None:
-        if sql.split(None, 1)[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK"):
-            seen.append(" ".join(sql.split()[:3]))
-
-    def on_statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        traced(sql)
-
-    listeners: list[tuple[Any, str, Any]] = [(sync, "before_cursor_execute", on_statement)]
-    if sync.dialect.name == "sqlite":
-        listeners = [
-            (sync.pool, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(traced)),
-            (sync.pool, "checkin", lambda dbapi, *_: dbapi.set_trace_callback(None)),
-        ]
-    for target, name, fn in listeners:
-        event.listen(target, name, fn)
-    try:
-        yield seen
-    finally:
-        for target, name, fn in listeners:
-            event.remove(target, name, fn)
 
 
 async def _replying(store: Store, who: str) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
