@@ -24,10 +24,10 @@ def exists(conn: Connection, table: Table, kind: str, tenant: str, id: str) -> N
         raise NotFound(kind, id)
 
 
-def check(limit: int, order: str) -> None:
+def check(limit: int, order: str, max_limit: int = 100) -> None:
     """Raised before any IO, so a bad page never costs a round trip."""
-    if not 1 <= limit <= 100:
-        raise InvalidPage("Invalid 'limit': must be between 1 and 100.", "limit")
+    if not 1 <= limit <= max_limit:
+        raise InvalidPage(f"Invalid 'limit': must be between 1 and {max_limit}.", "limit")
     if order not in ("asc", "desc"):
         raise InvalidPage("Invalid 'order': must be 'asc' or 'desc'.", "order")
 
@@ -43,13 +43,14 @@ def page(
     order: str = "desc",
     after: str | None = None,
     before: str | None = None,
+    max_limit: int = 100,
 ) -> JSON:
     """One page of `table` rows in `scope` (tenant, parent) narrowed by `filters`; cursors resolve in `scope`.
 
     `before` alone returns the `limit` objects just before the cursor in list order (walking back from it),
     and `has_more` then says whether more lie further back, as OpenAI does. Fetches limit + 1 rows.
     """
-    check(limit, order)
+    check(limit, order, max_limit)
     desc = order == "desc"
     seq = table.c.seq
     conds = [*scope, *filters]

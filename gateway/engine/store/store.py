@@ -8,18 +8,25 @@ from gateway.engine.store.assistants import Assistants
 from gateway.engine.store.batch import Batch
 from gateway.engine.store.db import Db, open_db
 from gateway.engine.store.errors import StoreUnavailable
+from gateway.engine.store.file_batches import FileBatches
+from gateway.engine.store.files import Files
 from gateway.engine.store.history import History
 from gateway.engine.store.ids import Clock, system_clock
 from gateway.engine.store.leases import Leases
 from gateway.engine.store.messages import Messages
 from gateway.engine.store.migrate import head, revision, upgrade
+from gateway.engine.store.ingestion import Ingestion
 from gateway.engine.store.runs import Runs
+from gateway.engine.store.search import Search
 from gateway.engine.store.steps import Steps
+from gateway.engine.store.store_files import StoreFiles
 from gateway.engine.store.threads import Threads
+from gateway.engine.store.vector_stores import VectorStores
 
 
 class Store:
-    """`store.assistants`, `.threads`, `.messages`, `.runs`, `.steps`, `.leases`, and `store.history(...)`.
+    """`store.assistants`, `.threads`, `.messages`, `.runs`, `.steps`, `.leases`, and `store.history(...)`;
+    for documents `.files`, `.vector_stores`, `.store_files`, `.file_batches`, `.ingestion`, `.search`.
 
     Every call is one transaction (or one per swept run); `store.batch()` gathers several of the engine's
     writes into one. Client-facing calls take the tenant and treat another tenant's objects as absent;
@@ -35,6 +42,12 @@ class Store:
         self.steps = Steps(db)
         self.leases = Leases(db)
         self.history = History(db)
+        self.files = Files(db)
+        self.vector_stores = VectorStores(db)
+        self.store_files = StoreFiles(db)
+        self.file_batches = FileBatches(db)
+        self.ingestion = Ingestion(db)
+        self.search = Search(db)
 
     @classmethod
     async def open(

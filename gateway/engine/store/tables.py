@@ -2,6 +2,12 @@
 
 `seq` (an autoincrementing integer key) orders lists: `created_at` has one-second ties. Nested OpenAI
 fields live in JSON columns; `replay` columns hold what the engine resends to MiniMax and never shows.
+
+Files and vector stores: a file's bytes are `file_parts` rows (`PART_BYTES` each, written as the upload
+arrives); a file in a vector store is a `vector_store_files` row, leased while it is ingested, and its
+chunks are `vector_store_chunks` rows. The keyword index over the chunks' `search_text` is the database's
+own (`search_index`: an FTS5 table on SQLite, a GIN index on PostgreSQL), made by the migrations and kept
+outside this `MetaData` because it differs by database.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    LargeBinary,
     Column,
     Float,
     ForeignKey,
@@ -201,5 +208,128 @@ tool_results = Table(
     Column("created_at", BigInteger, nullable=False),
     UniqueConstraint("run_id", "tool_call_id", name="tool_results_run_call"),
     Index("tool_results_thread_seq", "thread_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+
+PART_BYTES: Final = 1 << 20
+"""A stored file part's size: an upload is written one part at a time, never held whole."""
+
+files = Table(
+    "files",
+    metadata,
+    _seq(),
+    _id(),
+    _tenant(),
+    Column("created_at", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    # `uploading` while the parts arrive (invisible to every read), then `processed`.
+    Column("status", String(16), nullable=False),
+    Column("expires_at", BigInteger),
+    Index("files_tenant_seq", "tenant", "seq"),
+    Index("files_expires_at", "expires_at"),
+    sqlite_autoincrement=True,
+)
+
+file_parts = Table(
+    "file_parts",
+    metadata,
+    Column("file_id", String(64), ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+vector_stores = Table(
+    "vector_stores",
+    metadata,
+    _seq(),
+    _id(),
+    _tenant(),
+    Column("created_at", BigInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("metadata", JSON, nullable=False),
+    Column("expires_after", JSON),
+    Column("expires_at", BigInteger),
+    Column("last_active_at", BigInteger, nullable=False),
+    Column("expired", Boolean, nullable=False),
+    # Moves on whenever the store's chunks change: an in-process copy of its embeddings is keyed by it.
+    Column("generation", BigInteger, nullable=False),
+    Index("vector_stores_tenant_seq", "tenant", "seq"),
+    Index("vector_stores_expires_at", "expires_at"),
+    sqlite_autoincrement=True,
+)
+
+INGEST_STATUSES: Final = ("in_progress", "completed", "cancelled", "failed")
+
+vector_store_files = Table(
+    "vector_store_files",
+    metadata,
+    _seq(),
+    Column("id", String(64), ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    _tenant(),
+    Column(
+        "vector_store_id",
+        String(64),
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("batch_id", String(64)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_error", JSON),
+    Column("usage_bytes", BigInteger, nullable=False),
+    Column("attributes", JSON),
+    Column("chunking_strategy", JSON, nullable=False),
+    Column("lease_owner", String(128)),
+    Column("lease_until", Float),
+    Column("attempts", Integer, nullable=False),
+    UniqueConstraint("vector_store_id", "id", name="vector_store_files_store_file"),
+    Index("vector_store_files_store_seq", "vector_store_id", "seq"),
+    Index("vector_store_files_batch", "batch_id"),
+    Index("vector_store_files_file", "id"),
+    Index("vector_store_files_status_lease", "status", "lease_until"),
+    sqlite_autoincrement=True,
+)
+
+vector_store_file_batches = Table(
+    "vector_store_file_batches",
+    metadata,
+    _seq(),
+    _id(),
+    _tenant(),
+    Column(
+        "vector_store_id",
+        String(64),
+        ForeignKey("vector_stores.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("created_at", BigInteger, nullable=False),
+    Column("cancelled", Boolean, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+vector_store_chunks = Table(
+    "vector_store_chunks",
+    metadata,
+    _seq(),
+    Column(
+        "store_file_seq",
+        Seq,
+        ForeignKey("vector_store_files.seq", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("vector_store_id", String(64), nullable=False),
+    Column("file_id", String(64), nullable=False),
+    Column("chunk_index", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    # The text as the keyword index reads it (`retrieval.analyze.index_text`: CJK runs as bigrams).
+    Column("search_text", Text, nullable=False),
+    # float32 little-endian, L2-normalised; present when an embeddings endpoint is configured.
+    Column("embedding", LargeBinary),
+    Index("vector_store_chunks_file", "store_file_seq", "chunk_index"),
+    Index("vector_store_chunks_store", "vector_store_id"),
     sqlite_autoincrement=True,
 )

@@ -11,9 +11,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect
 
+from alembic import command
+from sqlalchemy import text
+
 from gateway.engine.store import Store, current_revision, metadata, migrate
 from gateway.engine.store.db import open_db
 from gateway.engine.store.ids import system_clock
+from gateway.engine.store.migrate import config, head
+from gateway.engine.store.search_index import FTS_TABLE, include_object, is_index_object
 from tests.postgres import PgServer, fresh_pg_db
 
 pytestmark = pytest.mark.asyncio
@@ -27,6 +32,11 @@ async def _empty_url(backend: str, tmp_path: Path, request: pytest.FixtureReques
 
 
 def _diff(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"include_object": include_object})
+    return list(compare_metadata(context, metadata))
+
+
+def _unfiltered_diff(conn: Connection) -> list[Any]:
     return list(compare_metadata(MigrationContext.configure(conn), metadata))
 
 
@@ -39,7 +49,16 @@ def _planted(conn: Connection) -> list[Any]:
 
 
 def _tables(conn: Connection) -> set[str]:
-    return set(inspect(conn).get_table_names())
+    return {name for name in inspect(conn).get_table_names() if not is_index_object(name, "table")}
+
+
+def _index_objects(conn: Connection) -> set[str]:
+    """The keyword index's own objects, as the database lists them."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))
+    else:
+        rows = conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'vector_store_chunks'"))
+    return {r[0] for r in rows if r[0].startswith(FTS_TABLE)}
 
 
 async def test_migrate_from_empty_matches_metadata(
@@ -48,15 +67,52 @@ async def test_migrate_from_empty_matches_metadata(
     url = await _empty_url(backend, tmp_path, request)
     assert await current_revision(url) is None
     await migrate(url)
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == head() == "0002"
     await migrate(url)  # at head: a no-op
     db = open_db(url, system_clock)
     try:
         assert await db.read(_diff) == []
         assert await db.read(_tables) == {*metadata.tables, "alembic_version"}
         assert await db.read(_planted) != []  # the comparison does see differences
+        # The keyword index exists, and is what the filter leaves out (and all it leaves out).
+        objects = await db.read(_index_objects)
+        if backend == "sqlite":
+            assert {FTS_TABLE, f"{FTS_TABLE}_insert", f"{FTS_TABLE}_delete"} <= objects
+        else:
+            assert objects == {FTS_TABLE}
+        left_out = [d for d in await db.read(_unfiltered_diff) if d not in await db.read(_diff)]
+        assert left_out, "the unfiltered comparison sees the index"
     finally:
         await db.close()
+
+
+async def test_upgrade_from_previous_head_keeps_data(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """0001 -> 0002 on a database with objects in it: they survive, and the new tables work."""
+    url = await _empty_url(backend, tmp_path, request)
+    db = open_db(url, system_clock)
+    try:
+        await db.write(lambda conn: command.upgrade(config(conn), "0001"))
+    finally:
+        await db.close()
+    assert await current_revision(url) == "0001"
+    store = await Store.open(url)
+    try:
+        assistant = await store.assistants.create("t", model="MiniMax-M2.7", name="kept")
+    finally:
+        await store.close()
+    await migrate(url)
+    assert await current_revision(url) == "0002"
+    store = await Store.open(url)
+    try:
+        assert (await store.assistants.retrieve("t", assistant["id"]))["name"] == "kept"
+        made = await store.files.begin("t", filename="a.txt", purpose="assistants", expires_at=None)
+        await store.files.write_part(made, 0, b"hello")
+        done = await store.files.finish("t", made, 5)
+        assert (await store.files.retrieve("t", done["id"]))["bytes"] == 5
+    finally:
+        await store.close()
 
 
 async def test_concurrent_migrations_both_succeed(
@@ -64,7 +120,7 @@ async def test_concurrent_migrations_both_succeed(
 ) -> None:
     url = await _empty_url(backend, tmp_path, request)
     await asyncio.gather(*(migrate(url) for _ in range(4)))
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == head()
 
 
 async def test_in_memory_sqlite_store_migrates_its_own_engine() -> None:
