@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from gateway.emulator import embeddings
 from gateway.emulator.api import Handler, endpoint
 from gateway.emulator.chat import ChatHandlers
 from gateway.emulator.config import EmulatorConfig
@@ -53,6 +54,7 @@ def create_emulator_app(config: EmulatorConfig | None = None) -> Starlette:
         route("threads/run_steps/retrieve", runs.retrieve_step, READ),
         Route("/v1/chat/completions", chat.compatible, methods=READ),
         Route("/v1/text/chatcompletion_v2", chat.native, methods=READ),
+        Route("/v1/embeddings", embeddings.create, methods=WRITE),
     ]
 
     @asynccontextmanager

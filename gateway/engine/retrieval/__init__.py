@@ -1,0 +1,1 @@
+"""Vector-store search: text analysis, attribute filters, rank fusion and the embeddings client."""
