@@ -1,0 +1,1 @@
+"""Ingestion of uploaded files: text extraction, chunking; the worker that runs it."""
