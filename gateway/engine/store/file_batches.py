@@ -46,7 +46,9 @@ def batch_object(conn: Connection, r: Row) -> JSON:
 
 def _get(conn: Connection, tenant: str, store_id: str, batch_id: str) -> Row:
     row = (
-        conn.execute(select(t).where(t.c.id == batch_id, t.c.vector_store_id == store_id, t.c.tenant == tenant))
+        conn.execute(
+            select(t).where(t.c.id == batch_id, t.c.vector_store_id == store_id, t.c.tenant == tenant)
+        )
         .mappings()
         .first()
     )

@@ -9,6 +9,7 @@ store (its `vector_store_files` rows and their chunks go with it, by cascade), a
 
 from __future__ import annotations
 
+import builtins
 from typing import Any, Final
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
@@ -94,7 +95,9 @@ class Files:
             if expires_after is not None:
                 changes["expires_at"] = t.c.created_at + expires_after
             conn.execute(
-                update(t).where(t.c.id == file_id, t.c.tenant == tenant, t.c.status == "uploading").values(changes)
+                update(t)
+                .where(t.c.id == file_id, t.c.tenant == tenant, t.c.status == "uploading")
+                .values(changes)
             )
             return file_object(_get(conn, tenant, file_id))
 
@@ -135,7 +138,7 @@ class Files:
         data = await self._db.read(lambda conn: conn.scalar(stmt))
         return None if data is None else bytes(data)
 
-    async def sweep(self, now: int) -> list[str]:
+    async def sweep(self, now: int) -> builtins.list[str]:
         """Delete expired files and uploads abandoned for `STALE_UPLOAD` seconds; their ids."""
         due = select(t.c.id).where(
             or_(
@@ -144,7 +147,7 @@ class Files:
             )
         )
 
-        def body(conn: Connection) -> list[str]:
+        def body(conn: Connection) -> builtins.list[str]:
             ids = list(conn.scalars(due.limit(500)))
             if ids:
                 _remove(conn, ids)

@@ -88,6 +88,10 @@ class Ingestion:
 
         return await self._db.write(body)
 
+    async def renew(self, job: IngestJob, owner: str, ttl: float) -> bool:
+        """Extend the lease; False if the file is no longer ours to ingest."""
+        return await self._db.write(lambda conn: _renew(conn, job, owner, self._db.clock() + ttl))
+
     async def add_chunks(self, job: IngestJob, owner: str, ttl: float, chunks: Sequence[NewChunk]) -> bool:
         rows = [
             {
@@ -116,7 +120,9 @@ class Ingestion:
 
     async def fail(self, job: IngestJob, owner: str, code: str, message: str) -> bool:
         error = {"code": code, "message": message}
-        return await self._end(job, owner, {"status": "failed", "last_error": error, "usage_bytes": 0}, drop=True)
+        return await self._end(
+            job, owner, {"status": "failed", "last_error": error, "usage_bytes": 0}, drop=True
+        )
 
     async def release(self, job: IngestJob, owner: str, retry_after: float) -> None:
         """Give the file back after a passing failure; it may be claimed again in `retry_after` s."""

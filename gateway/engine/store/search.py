@@ -56,13 +56,14 @@ _SQLITE = text(
     """
 ).bindparams(bindparam("stores", expanding=True))
 
+_VECTOR = TSVECTOR.replace("search_text", "ch.search_text")
 _POSTGRES = text(
     f"""
-    SELECT ch.seq AS seq, ch.file_id AS file_id, ts_rank_cd({TSVECTOR.replace("search_text", "ch.search_text")}, q) AS rank
+    SELECT ch.seq AS seq, ch.file_id AS file_id, ts_rank_cd({_VECTOR}, q) AS rank
     FROM vector_store_chunks ch
     JOIN vector_store_files f ON f.seq = ch.store_file_seq,
     to_tsquery('simple', :query) q
-    WHERE {TSVECTOR.replace("search_text", "ch.search_text")} @@ q
+    WHERE {_VECTOR} @@ q
       AND ch.vector_store_id IN :stores AND f.status = 'completed'
     ORDER BY rank DESC LIMIT :limit
     """

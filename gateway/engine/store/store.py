@@ -12,10 +12,10 @@ from gateway.engine.store.file_batches import FileBatches
 from gateway.engine.store.files import Files
 from gateway.engine.store.history import History
 from gateway.engine.store.ids import Clock, system_clock
+from gateway.engine.store.ingestion import Ingestion
 from gateway.engine.store.leases import Leases
 from gateway.engine.store.messages import Messages
 from gateway.engine.store.migrate import head, revision, upgrade
-from gateway.engine.store.ingestion import Ingestion
 from gateway.engine.store.runs import Runs
 from gateway.engine.store.search import Search
 from gateway.engine.store.steps import Steps

@@ -32,7 +32,9 @@ class StoreExpired(StoreError):
 @dataclass(frozen=True, slots=True)
 class NewStoreFile:
     file_id: str
-    chunking_strategy: JSON  # resolved: {"type": "static", "static": {max_chunk_size_tokens, chunk_overlap_tokens}}
+    chunking_strategy: (
+        JSON  # resolved: {"type": "static", "static": {max_chunk_size_tokens, chunk_overlap_tokens}}
+    )
     attributes: JSON | None = None
 
 
@@ -52,9 +54,13 @@ def file_object(r: Row) -> JSON:
 
 def usable_store(conn: Connection, tenant: str, store_id: str) -> Row:
     """The tenant's store, for a change to its files: 404 if absent, 400 if expired."""
-    row = conn.execute(
-        select(vector_stores).where(vector_stores.c.id == store_id, vector_stores.c.tenant == tenant)
-    ).mappings().first()
+    row = (
+        conn.execute(
+            select(vector_stores).where(vector_stores.c.id == store_id, vector_stores.c.tenant == tenant)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound("vector store", store_id)
     if row["expired"]:
@@ -77,7 +83,9 @@ def attach(
     ids = [n.file_id for n in new]
     owned = set(
         conn.scalars(
-            select(files.c.id).where(files.c.id.in_(ids), files.c.tenant == tenant, files.c.status == "processed")
+            select(files.c.id).where(
+                files.c.id.in_(ids), files.c.tenant == tenant, files.c.status == "processed"
+            )
         )
     )
     for file_id in ids:

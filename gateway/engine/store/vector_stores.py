@@ -7,6 +7,7 @@ grouped query per page), so they never disagree with the files. `expires_at` fol
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -103,8 +104,9 @@ class VectorStores:
         """A new store, and its files queued for ingestion, in one transaction (an unknown file: 404,
         nothing made)."""
         now = self._db.clock()
-        values = {
-            "id": new_id("vs"),
+        store_id = new_id("vs")
+        values: dict[str, Any] = {
+            "id": store_id,
             "tenant": tenant,
             "created_at": now,
             "name": name or "",
@@ -119,8 +121,8 @@ class VectorStores:
 
         def body(conn: Connection) -> JSON:
             conn.execute(insert(t).values(**values))
-            attach(conn, tenant, values["id"], files, None, now)
-            return render(conn, get(conn, tenant, values["id"]))
+            attach(conn, tenant, store_id, files, None, now)
+            return render(conn, get(conn, tenant, store_id))
 
         return await self._db.write(body)
 
@@ -177,11 +179,11 @@ class VectorStores:
 
         await self._db.write(body)
 
-    async def sweep(self, now: int) -> list[str]:
+    async def sweep(self, now: int) -> builtins.list[str]:
         """Mark stores past their `expires_at` expired; their ids."""
         due = select(t.c.id).where(t.c.expired.is_(False), t.c.expires_at.is_not(None), t.c.expires_at <= now)
 
-        def body(conn: Connection) -> list[str]:
+        def body(conn: Connection) -> builtins.list[str]:
             ids = list(conn.scalars(due.limit(500)))
             if ids:
                 conn.execute(update(t).where(t.c.id.in_(ids)).values(expired=True))

@@ -13,14 +13,15 @@ import pytest
 
 from gateway.engine.store.ids import PREFIXES, new_id
 
-SHAPE = re.compile(r"(asst|thread|msg|run|step|call)_[A-Za-z0-9]{24}")
+SHAPE = re.compile(r"(asst|thread|msg|run|step|call|vs|vsfb)_[A-Za-z0-9]{24}|file-[A-Za-z0-9]{24}")
 
 
 def test_shape_and_prefixes() -> None:
     for prefix in PREFIXES:
-        assert SHAPE.fullmatch(new_id(prefix)) and new_id(prefix).startswith(prefix + "_")
+        joiner = "-" if prefix == "file" else "_"  # OpenAI's file ids: file-...
+        assert SHAPE.fullmatch(new_id(prefix)) and new_id(prefix).startswith(prefix + joiner)
     with pytest.raises(ValueError):
-        new_id("file")
+        new_id("files")
 
 
 def test_ids_do_not_repeat_and_use_every_character() -> None:

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect
-
-from alembic import command
-from sqlalchemy import text
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect, text
 
 from gateway.engine.store import Store, current_revision, metadata, migrate
 from gateway.engine.store.db import open_db

@@ -133,9 +133,7 @@ def upgrade() -> None:
     op.create_table(
         "vector_store_chunks",
         _seq(),
-        sa.Column(
-            "store_file_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("store_file_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("vector_store_id", sa.String(64), nullable=False),
         sa.Column("file_id", sa.String(64), nullable=False),
         sa.Column("chunk_index", sa.Integer(), nullable=False),
