@@ -9,9 +9,18 @@ foreign error once, at its own boundary.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from gateway.schemas.documents import (
+    AttributesIn,
+    FileBatchIn,
+    SearchIn,
+    StoreFileIn,
+    VectorStoreIn,
+    VectorStorePatch,
+)
 from gateway.schemas.openai import (
     AssistantIn,
     AssistantPatch,
@@ -51,8 +60,65 @@ class Page:
     before: str | None = None
 
 
+@dataclass(slots=True)
+class FileUpload:
+    """A file arriving in a multipart form, read as it arrives. `fields` holds the form's other fields:
+    those sent before the file at first, all of them once `content` is exhausted."""
+
+    filename: str
+    fields: dict[str, str]
+    content: AsyncIterator[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class FileDownload:
+    """A file's bytes for a response, read part by part from wherever they are kept."""
+
+    filename: str
+    size: int
+    content: AsyncIterator[bytes]
+
+
+class Documents(Protocol):
+    """Files and vector stores (OpenAI's Files and Vector Stores APIs)."""
+
+    async def create_file(self, caller: Caller, upload: FileUpload) -> Obj: ...
+    async def list_files(self, caller: Caller, page: Page, purpose: str | None) -> Obj: ...
+    async def retrieve_file(self, caller: Caller, file_id: str) -> Obj: ...
+    async def delete_file(self, caller: Caller, file_id: str) -> Obj: ...
+    async def file_content(self, caller: Caller, file_id: str) -> FileDownload: ...
+
+    async def create_vector_store(self, caller: Caller, body: VectorStoreIn) -> Obj: ...
+    async def list_vector_stores(self, caller: Caller, page: Page) -> Obj: ...
+    async def retrieve_vector_store(self, caller: Caller, store_id: str) -> Obj: ...
+    async def modify_vector_store(self, caller: Caller, store_id: str, body: VectorStorePatch) -> Obj: ...
+    async def delete_vector_store(self, caller: Caller, store_id: str) -> Obj: ...
+    async def search_vector_store(self, caller: Caller, store_id: str, body: SearchIn) -> Obj: ...
+
+    async def create_store_file(self, caller: Caller, store_id: str, body: StoreFileIn) -> Obj: ...
+    async def list_store_files(
+        self, caller: Caller, store_id: str, page: Page, status: str | None
+    ) -> Obj: ...
+    async def retrieve_store_file(self, caller: Caller, store_id: str, file_id: str) -> Obj: ...
+    async def update_store_file(
+        self, caller: Caller, store_id: str, file_id: str, body: AttributesIn
+    ) -> Obj: ...
+    async def delete_store_file(self, caller: Caller, store_id: str, file_id: str) -> Obj: ...
+    async def store_file_content(self, caller: Caller, store_id: str, file_id: str) -> Obj: ...
+
+    async def create_file_batch(self, caller: Caller, store_id: str, body: FileBatchIn) -> Obj: ...
+    async def retrieve_file_batch(self, caller: Caller, store_id: str, batch_id: str) -> Obj: ...
+    async def cancel_file_batch(self, caller: Caller, store_id: str, batch_id: str) -> Obj: ...
+    async def list_batch_files(
+        self, caller: Caller, store_id: str, batch_id: str, page: Page, status: str | None
+    ) -> Obj: ...
+
+
 class Backend(Protocol):
-    """Every Assistants v2 operation the SDKs call. Ids come from the URL; bodies are validated."""
+    """Every Assistants v2 operation the SDKs call. Ids come from the URL; bodies are validated.
+    `documents` serves files and vector stores."""
+
+    documents: Documents
 
     async def create_assistant(self, caller: Caller, body: AssistantIn) -> Obj: ...
     async def retrieve_assistant(self, caller: Caller, assistant_id: str) -> Obj: ...

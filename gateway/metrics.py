@@ -33,6 +33,16 @@ class Metrics:
         self.upstream_errors = Counter(
             "gateway_upstream_errors", "MiniMax errors by base_resp code or HTTP status", ["code"], registry=r
         )
+        self.files_ingested = Counter(
+            "gateway_files_ingested", "Vector-store files ingested, by how they ended", ["status"], registry=r
+        )
+        self.chunks_indexed = Counter("gateway_chunks_indexed", "Chunks written to vector stores", registry=r)
+        self.search_latency = Histogram(
+            "gateway_search_seconds",
+            "Vector-store searches, in the gateway",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.draining = Gauge("gateway_draining", "1 while the process drains for shutdown", registry=r)
 
     def render(self) -> bytes:

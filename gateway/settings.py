@@ -96,6 +96,20 @@ class Settings(BaseSettings):
     checkpoint_interval: float = Field(
         1.0, gt=0, description="Seconds between saves of a long reply's text while it streams"
     )
+    # -- files and vector stores (engine) -----------------------------------------------------------
+    max_file_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Largest file an upload may hold")
+    ingest_workers: int = Field(2, gt=0, description="Files each process ingests at once")
+    embeddings_url: str | None = Field(
+        None, description="An OpenAI-compatible embeddings API (`.../v1`); unset: keyword search only"
+    )
+    embeddings_model: str = Field(
+        "text-embedding-3-small", description="The model EMBEDDINGS_URL is asked for"
+    )
+    embeddings_api_key: SecretStr | None = Field(None, description="Bearer key for EMBEDDINGS_URL")
+    embeddings_batch_size: int = Field(64, gt=0, le=2048, description="Chunks embedded per request")
+    embeddings_cache_mb: int = Field(
+        256, ge=0, description="Memory per process for stores' embeddings kept between searches (MB)"
+    )
     # -- upstream ----------------------------------------------------------------------------------
     minimax_base_url: str = Field(DEFAULT_UPSTREAM, description="MiniMax host; `/v1/...` paths go below it")
     minimax_api_key: SecretStr | None = Field(None, description="The gateway's own MiniMax key")

@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from gateway.backend import Caller, Obj, Page, RunResult
+from gateway.backend import Caller, Documents, Obj, Page, RunResult
 from gateway.bridge import request as to_minimax
 from gateway.bridge.client import Credentials, MiniMaxClient
+from gateway.bridge.documents import UnsupportedDocuments
 from gateway.bridge.events import FrameEvents
 from gateway.bridge.follow import RunFollower
 from gateway.bridge.objects import (
@@ -75,6 +76,7 @@ class BridgeBackend:
         self._metrics = metrics
         self._new_id = new_id
         self._clock = clock
+        self.documents: Documents = UnsupportedDocuments()
 
     async def _call(
         self,

@@ -1,21 +1,19 @@
 """The engine backend: every Assistants operation on the gateway's own store, runs executed over
-MiniMax chat completions. Store errors become OpenAI's errors here, once (`_mapped`)."""
+MiniMax chat completions. Store errors become OpenAI's errors here, once (`engine.errors`)."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from gateway.backend import Caller, Obj, Page, RunResult
+from gateway.backend import Caller, Documents, Obj, Page, RunResult
 from gateway.engine import store as st
+from gateway.engine.errors import maps_store_errors
 from gateway.engine.executor import Executor
 from gateway.engine.signals import Signals
 from gateway.engine.store import NewMessage, Store, ToolOutput
-from gateway.errors import GatewayError, InvalidRequest, NotFound
-from gateway.lifecycle import Overloaded
+from gateway.errors import InvalidRequest
 from gateway.schemas.openai import (
     AssistantIn,
     AssistantPatch,
@@ -31,36 +29,6 @@ from gateway.stream.events import Event
 T = TypeVar("T")
 CANCEL_WAIT = 1.0  # seconds a cancel call waits for the run to be recorded cancelled
 _UNRUNNABLE = {"file_search", "code_interpreter"}
-
-
-def _mapped(exc: st.StoreError) -> GatewayError:
-    """The store's errors as OpenAI answers them."""
-    if isinstance(exc, st.NotFound):
-        return NotFound(str(exc))
-    if isinstance(exc, st.InvalidPage):
-        return InvalidRequest(str(exc), param=exc.param)
-    if isinstance(exc, st.StoreUnavailable):
-        return Overloaded("The gateway's database is unavailable; retry shortly")
-    return InvalidRequest(str(exc))  # ThreadBusy, RunStateConflict, ToolOutputsMismatch: OpenAI's 400s
-
-
-def _maps_store_errors(cls: type[T]) -> type[T]:
-    """Wrap every public coroutine method so that a `StoreError` leaves as a `GatewayError`."""
-
-    def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(method)
-        async def mapped(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await method(*args, **kwargs)
-            except st.StoreError as exc:
-                raise _mapped(exc) from None
-
-        return mapped
-
-    for name, member in list(vars(cls).items()):
-        if not name.startswith("_") and inspect.iscoroutinefunction(member):
-            setattr(cls, name, wrap(member))
-    return cls
 
 
 def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list[dict[str, Any]] | None:
@@ -109,13 +77,19 @@ def _message(message: MessageIn, param: str = "") -> NewMessage:
     return {"role": message.role, "content": content, "metadata": message.metadata}
 
 
-@_maps_store_errors
+@maps_store_errors
 class EngineBackend:
     """`Backend` over the gateway's store and MiniMax chat completions."""
 
     def __init__(
-        self, store: Store, executor: Executor, signals: Signals, aliases: Mapping[str, str]
+        self,
+        store: Store,
+        executor: Executor,
+        signals: Signals,
+        aliases: Mapping[str, str],
+        documents: Documents,
     ) -> None:
+        self.documents = documents
         self._store = store
         self._executor = executor
         self._signals = signals

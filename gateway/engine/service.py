@@ -1,5 +1,6 @@
-"""The engine for an app's lifetime: its store, its connection pool to MiniMax, its executor, and
-the sweeps that keep runs honest (leases renewed; expired tool calls and orphaned runs ended)."""
+"""The engine for an app's lifetime: its store, its connection pool to MiniMax, its executor, the
+ingestion worker, and the sweeps that keep runs honest (leases renewed; expired tool calls and orphaned
+runs ended) and files and vector stores to their expiry."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ from contextlib import asynccontextmanager, suppress
 
 from gateway.engine.backend import EngineBackend
 from gateway.engine.chat import ChatClient
+from gateway.engine.documents import EngineDocuments
 from gateway.engine.executor import Executor
+from gateway.engine.ingest.worker import IngestWorker
+from gateway.engine.retrieval.embeddings import Embeddings
+from gateway.engine.retrieval.searcher import Searcher
 from gateway.engine.signals import Signals
 from gateway.engine.store import Store, StoreError
 from gateway.metrics import Metrics
@@ -38,6 +43,10 @@ async def sweep(store: Store, executor: Executor, settings: Settings, clock: Clo
                 log.info("run %s expired waiting for tool outputs", run["id"])
             for run in await store.leases.fail_orphans(now, ORPHANED):
                 log.warning("run %s failed: its lease lapsed (the process running it stopped)", run["id"])
+            for file_id in await store.files.sweep(now):
+                log.info("file %s deleted: it expired (or its upload was abandoned)", file_id)
+            for store_id in await store.vector_stores.sweep(now):
+                log.info("vector store %s expired", store_id)
         except StoreError as exc:
             log.warning("sweep failed: %s", exc)
         except Exception:  # a bug must not end the sweeps for the process's lifetime
@@ -67,13 +76,44 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 settings.database_url, lambda run_id: executor.stop(run_id, "cancelled", "cancelled")
             )
             await signals.start()
-            sweeper = asyncio.create_task(sweep(store, executor, settings, clock), name="engine sweep")
+            embeddings = None
+            if settings.embeddings_url:
+                key = settings.embeddings_api_key
+                embeddings = Embeddings(
+                    session,
+                    settings.embeddings_url,
+                    settings.embeddings_model,
+                    None if key is None else key.get_secret_value(),
+                    batch_size=settings.embeddings_batch_size,
+                )
+            ingest = IngestWorker(
+                store,
+                owner=owner,
+                lease_seconds=settings.lease_seconds,
+                poll_interval=min(settings.sweep_interval, 1.0),
+                concurrency=settings.ingest_workers,
+                embeddings=embeddings,
+                metrics=metrics,
+            )
+            documents = EngineDocuments(
+                store,
+                Searcher(store, embeddings, settings.embeddings_cache_mb << 20),
+                ingest.wake,
+                max_file_bytes=settings.max_file_bytes,
+                metrics=metrics,
+            )
+            tasks = [
+                asyncio.create_task(sweep(store, executor, settings, clock), name="engine sweep"),
+                asyncio.create_task(ingest.run(), name="ingestion"),
+            ]
             try:
-                yield EngineBackend(store, executor, signals, settings.aliases())
+                yield EngineBackend(store, executor, signals, settings.aliases(), documents)
             finally:
-                sweeper.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sweeper
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with suppress(asyncio.CancelledError):
+                        await task
                 await signals.close()
                 await executor.shutdown(SHUTDOWN)
     finally:
