@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             lifecycle=lifecycle,
             metrics=metrics,
             max_body_bytes=settings.max_body_bytes,
+            max_upload_bytes=settings.max_file_bytes,
             max_header_bytes=settings.max_header_bytes,
             max_headers=settings.max_headers,
         )

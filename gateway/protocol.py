@@ -1,9 +1,11 @@
 """uvicorn's HTTP protocol (httptools) with deadlines for receiving a request.
 
 A request's head must arrive within `head_timeout` of the connection (or of the request's first
-byte on a kept-alive connection), its body within `body_timeout` of the head. A client slower than
-that gets a 408 (head) or its connection closed (body: the app sees the client leave), so a
-half-sent request cannot hold a connection forever. uvicorn has no such bound for httptools.
+byte on a kept-alive connection), its body within `body_timeout` of the head, or, for a large body
+(a file upload), each further `BODY_STRIDE` bytes of it within `body_timeout` of the last: a large
+upload may take as long as it needs while it moves at more than ~2 KB/s. A client slower than that
+gets a 408 (head) or its connection closed (body: the app sees the client leave), so a half-sent
+request cannot hold a connection forever. uvicorn has no such bound for httptools.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ REQUEST_TIMEOUT = (
 )
 
 
+BODY_STRIDE = 64 * 1024
+
+
 class DeadlineProtocol(HttpToolsProtocol):
     head_timeout = 10.0
     body_timeout = 30.0
     _deadline: asyncio.TimerHandle | None = None
+    _body_mark = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -47,7 +53,16 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_headers_complete()
         if self.parser is not None and not self.parser.should_upgrade():
+            self._body_mark = BODY_STRIDE
             self._arm(self.body_timeout, self._body_late)
+
+    def on_body(self, body: bytes) -> None:
+        super().on_body(body)
+        if self._deadline is not None:
+            self._body_mark -= len(body)
+            if self._body_mark <= 0:
+                self._body_mark = BODY_STRIDE
+                self._arm(self.body_timeout, self._body_late)
 
     def on_message_complete(self) -> None:
         self._disarm()

@@ -22,6 +22,8 @@ from gateway.metrics import Metrics
 log = logging.getLogger("gateway")
 access = logging.getLogger("gateway.access")
 ALWAYS_SERVED = frozenset({"/healthz", "/readyz", "/metrics"})
+UPLOAD_PATH = "/v1/files"  # POSTed multipart files, bounded by `max_upload_bytes` instead of the body limit
+UPLOAD_SLACK = 1 << 20  # the form's other fields and its part headers, beyond the file's own bytes
 MAX_HEADER_LINE = 8192  # nginx's large_client_header_buffers 4 8k: no one header line beyond 8 KB
 CLIENT_GONE = 499
 
@@ -47,6 +49,7 @@ class RequestContext:
         lifecycle: Lifecycle,
         metrics: Metrics,
         max_body_bytes: int,
+        max_upload_bytes: int,
         max_header_bytes: int,
         max_headers: int,
     ) -> None:
@@ -55,6 +58,7 @@ class RequestContext:
         self.lifecycle = lifecycle
         self.metrics = metrics
         self.max_body = max_body_bytes
+        self.max_upload = max_upload_bytes + UPLOAD_SLACK
         self.max_header_bytes = max_header_bytes
         self.max_headers = max_headers
 
@@ -76,7 +80,7 @@ class RequestContext:
         token = request_id.set(rid[:128])
         start = time.monotonic()
         scope.setdefault("state", {})["started"] = start  # for the stream's time-to-first-event
-        exchange = _Exchange(receive, send, request_id.get().encode(), self.max_body)
+        exchange = _Exchange(receive, send, request_id.get().encode(), self._limit(scope))
         try:
             refusal = self._refusal(scope)
             if refusal is not None:
@@ -107,6 +111,10 @@ class RequestContext:
                 )
             request_id.reset(token)
 
+    def _limit(self, scope: Scope) -> int:
+        upload = scope["method"] == "POST" and scope["path"] == UPLOAD_PATH
+        return self.max_upload if upload else self.max_body
+
     def _refusal(self, scope: Scope) -> GatewayError | None:
         too_large = self._headers_refusal(scope)
         if too_large is not None:
@@ -114,8 +122,9 @@ class RequestContext:
         if self.lifecycle.draining and scope["path"] not in ALWAYS_SERVED:
             return Overloaded("The gateway is shutting down; retry on another instance")
         length = _header(scope, b"content-length")
-        if length is not None and length.isascii() and length.isdigit() and int(length) > self.max_body:
-            return TooLarge(f"The request body is larger than {self.max_body} bytes")
+        limit = self._limit(scope)
+        if length is not None and length.isascii() and length.isdigit() and int(length) > limit:
+            return TooLarge(f"The request body is larger than {limit} bytes")
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             # No id or cursor holds one, and PostgreSQL cannot even compare with one.
             return InvalidRequest("The URL contains a NUL character")

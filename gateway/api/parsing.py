@@ -76,12 +76,14 @@ def _code(error: ErrorDetails) -> str | None:
     return _CODES.get(error["type"])
 
 
-def page(request: Request) -> Page:
-    """`limit` (1-100, default 20), `order` (`asc`/`desc`, default `desc`), `after`, `before`."""
+def page(request: Request, *, default: int = 20, max_limit: int = 100) -> Page:
+    """`limit` (1-`max_limit`, default `default`: 1-100 and 20 for most lists), `order` (`asc`/`desc`,
+    default `desc`), `after`, `before`."""
     query = request.query_params
-    limit = query.get("limit", "20")
-    if not (limit.isascii() and limit.isdigit() and len(limit) <= 3 and 1 <= int(limit) <= 100):
-        raise InvalidRequest("limit must be an integer from 1 to 100", param="limit")
+    limit = query.get("limit", str(default))
+    digits = len(str(max_limit))
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= digits and 1 <= int(limit) <= max_limit):
+        raise InvalidRequest(f"limit must be an integer from 1 to {max_limit}", param="limit")
     order = query.get("order", "desc")
     if order == "asc":
         return Page(int(limit), "asc", query.get("after"), query.get("before"))

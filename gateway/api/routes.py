@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway.api import assistants, health, messages, runs, threads
+from gateway.api import assistants, files, health, messages, runs, threads, vector_stores
 from gateway.api.responses import Streaming
 
 routes = [
@@ -38,4 +38,27 @@ routes = [
     ),
     Route("/v1/threads/{thread_id}/runs/{run_id}/steps", runs.list_steps, methods=["GET"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}", runs.retrieve_step, methods=["GET"]),
+    Route("/v1/files", files.create, methods=["POST"]),
+    Route("/v1/files", files.list_, methods=["GET"]),
+    Route("/v1/files/{file_id}", files.retrieve, methods=["GET"]),
+    Route("/v1/files/{file_id}", files.delete, methods=["DELETE"]),
+    Route("/v1/files/{file_id}/content", files.content, methods=["GET"]),
+    Route("/v1/vector_stores", vector_stores.create, methods=["POST"]),
+    Route("/v1/vector_stores", vector_stores.list_, methods=["GET"]),
+    Route("/v1/vector_stores/{vs}", vector_stores.retrieve, methods=["GET"]),
+    Route("/v1/vector_stores/{vs}", vector_stores.modify, methods=["POST"]),
+    Route("/v1/vector_stores/{vs}", vector_stores.delete, methods=["DELETE"]),
+    Route("/v1/vector_stores/{vs}/search", vector_stores.search, methods=["POST"]),
+    Route("/v1/vector_stores/{vs}/files", vector_stores.add_file, methods=["POST"]),
+    Route("/v1/vector_stores/{vs}/files", vector_stores.list_files, methods=["GET"]),
+    Route("/v1/vector_stores/{vs}/files/{file}", vector_stores.retrieve_file, methods=["GET"]),
+    Route("/v1/vector_stores/{vs}/files/{file}", vector_stores.update_file, methods=["POST"]),
+    Route("/v1/vector_stores/{vs}/files/{file}", vector_stores.delete_file, methods=["DELETE"]),
+    Route("/v1/vector_stores/{vs}/files/{file}/content", vector_stores.file_content, methods=["GET"]),
+    Route("/v1/vector_stores/{vs}/file_batches", vector_stores.create_batch, methods=["POST"]),
+    Route("/v1/vector_stores/{vs}/file_batches/{batch}", vector_stores.retrieve_batch, methods=["GET"]),
+    Route("/v1/vector_stores/{vs}/file_batches/{batch}/cancel", vector_stores.cancel_batch, methods=["POST"]),
+    Route(
+        "/v1/vector_stores/{vs}/file_batches/{batch}/files", vector_stores.list_batch_files, methods=["GET"]
+    ),
 ]
