@@ -42,14 +42,15 @@ def rrf(*rankings: Sequence[H], k: int = RRF_K) -> list[tuple[H, float]]:
     return fused
 
 
-def keyword_score(raw: float) -> float:
-    """A database's keyword rank (>= 0, larger better: -bm25() on SQLite, ts_rank_cd on PostgreSQL)
-    mapped monotonically into [0, 1) by raw / (1 + raw). Negative and NaN ranks count as 0."""
-    if not raw > 0:
-        return 0.0
-    if math.isinf(raw):
-        return math.nextafter(1.0, 0.0)
-    return min(raw / (1.0 + raw), math.nextafter(1.0, 0.0))
+def keyword_score(terms: Sequence[str], search_text: str, rank: float, best: float) -> float:
+    """A keyword result's score in [0, 1]: the mean of the share of the query's `terms` that the chunk's
+    search text holds, and its database rank relative to the `best` candidate's (larger is better;
+    negative or NaN counts as 0). The database's rank alone is no score to show: bm25's term weights
+    vanish when a term is in most chunks, and ts_rank_cd has no fixed scale."""
+    found = set(search_text.lower().split())
+    coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
+    relative = rank / best if best > 0 and rank > 0 and math.isfinite(best) else 0.0
+    return (coverage + min(relative, 1.0)) / 2
 
 
 def cosine_top(

@@ -1,9 +1,13 @@
 """Search over vector stores: keyword ranking by the database, fused with embeddings when configured.
 
-Without an embeddings endpoint a result's score is the database's keyword rank mapped into [0, 1)
-(`fusion.keyword_score`). With one, the query is embedded, every embedded chunk of the stores is scored
-by cosine similarity (from a copy of the store's vectors kept in memory while the store's `generation`
-is unchanged, bounded by EMBEDDINGS_CACHE_MB), and the two rankings are fused by reciprocal rank
+Without an embeddings endpoint the database ranks (bm25, ts_rank_cd), and a result's score is the mean
+of two parts in [0, 1]: the share of the query's terms the chunk holds, and its rank relative to the
+best candidate's; results are ordered by that score. Neither database's rank alone makes a score worth
+showing: bm25's term weights vanish when a term is in most chunks (a small store scores ~0), and
+`ts_rank_cd` has no fixed scale (`fusion.keyword_score`). With an embeddings endpoint, the query is
+embedded, every embedded chunk of the stores is scored by cosine similarity (from a copy of the store's
+vectors kept in memory while the store's `generation` is unchanged, bounded by EMBEDDINGS_CACHE_MB), and
+the two rankings are fused by reciprocal rank
 (`fusion.rrf`, scores in (0, 1]). Attribute filters are decided on the stores' files first, and only the
 files they keep are ranked.
 """
@@ -70,19 +74,29 @@ class Searcher:
         for query in queries:
             terms += [t for t in analyze.query_terms(query) if t not in terms]
         expression = analyze.tsquery(terms) if self._store.db.postgres else analyze.fts5_query(terms)
-        depth = max(DEPTH, limit) if self._embeddings is not None else limit
-        hits = await self._store.search.keyword(store_ids, expression, depth, allowed)
         if self._embeddings is None:
-            scored = [(h.seq, h.file_id, fusion.keyword_score(h.rank)) for h in hits]
+            hits = await self._store.search.keyword(store_ids, expression, max(2 * limit, 20), allowed)
+            texts = await self._store.search.texts([h.seq for h in hits])
+            best = max((h.rank for h in hits), default=0.0)
+            scored = sorted(
+                (
+                    (h.seq, h.file_id, fusion.keyword_score(terms, texts[h.seq][1], h.rank, best))
+                    for h in hits
+                    if h.seq in texts
+                ),
+                key=lambda item: -item[2],
+            )
         else:
+            depth = max(DEPTH, limit)
+            hits = await self._store.search.keyword(store_ids, expression, depth, allowed)
             nearest = await self._nearest(store_ids, " ".join(queries), depth, allowed)
             owner = {h.seq: h.file_id for h in hits} | {seq: file_id for seq, file_id, _ in nearest}
             fused = fusion.rrf([h.seq for h in hits], [seq for seq, _, _ in nearest])
             scored = [(seq, owner[seq], score) for seq, score in fused]
+            texts = await self._store.search.texts([seq for seq, _, _ in scored[:limit]])
         scored = [s for s in scored if s[2] >= score_threshold][:limit]
-        texts = await self._store.search.texts([seq for seq, _, _ in scored])
         return [
-            Result(file_id, files[file_id].filename, score, files[file_id].attributes, texts[seq], seq)
+            Result(file_id, files[file_id].filename, score, files[file_id].attributes, texts[seq][0], seq)
             for seq, file_id, score in scored
             if seq in texts and file_id in files
         ]

@@ -105,9 +105,10 @@ class Search:
             lambda conn: [StoreFile(r.id, r.filename, r.attributes) for r in conn.execute(stmt)]
         )
 
-    async def texts(self, seqs: Sequence[int]) -> dict[int, str]:
-        stmt = select(c.c.seq, c.c.text).where(c.c.seq.in_(seqs))
-        return await self._db.read(lambda conn: {r.seq: r.text for r in conn.execute(stmt)})
+    async def texts(self, seqs: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """Each chunk's text and search text."""
+        stmt = select(c.c.seq, c.c.text, c.c.search_text).where(c.c.seq.in_(seqs))
+        return await self._db.read(lambda conn: {r.seq: (r.text, r.search_text) for r in conn.execute(stmt)})
 
     async def generations(self, store_ids: Sequence[str]) -> dict[str, int]:
         stmt = select(vector_stores.c.id, vector_stores.c.generation).where(vector_stores.c.id.in_(store_ids))

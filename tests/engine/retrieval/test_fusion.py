@@ -68,17 +68,20 @@ def test_rrf_properties(rankings: list[list[int]]) -> None:
         assert 0 < score <= 1
 
 
-def test_keyword_score() -> None:
-    assert keyword_score(0.0) == 0.0
-    assert keyword_score(1.0) == 0.5
-    assert keyword_score(3.0) == 0.75
-    assert keyword_score(-2.0) == 0.0
-    assert keyword_score(math.nan) == 0.0
-    assert 0.99 < keyword_score(1e300) < 1.0
-    assert 0.99 < keyword_score(math.inf) < 1.0
-    raws = [0.0, 1e-9, 0.1, 0.5, 1, 2, 10, 1e6]
-    scores = [keyword_score(r) for r in raws]
-    assert scores == sorted(scores) and len(set(scores)) == len(scores)
+def test_keyword_score_is_coverage_and_relative_rank() -> None:
+    terms = ["refund", "policy", "退款"]
+    assert keyword_score(terms, "Refund policy 退款 款政", 2.0, 2.0) == 1.0  # every term, the best rank
+    assert keyword_score(terms, "refund only", 1.0, 2.0) == pytest.approx((1 / 3 + 0.5) / 2)
+    assert keyword_score(terms, "nothing", 0.0, 2.0) == 0.0
+    assert keyword_score(terms, "refund", 1e-9, 1e-9) == pytest.approx((1 / 3 + 1) / 2)  # bm25 near 0
+    assert keyword_score(terms, "refund", math.nan, 1.0) == pytest.approx(1 / 6)
+    assert keyword_score(terms, "refund", 3.0, 0.0) == pytest.approx(1 / 6)
+    assert keyword_score([], "refund", 1.0, 1.0) == 0.5
+    # more terms found, or a better rank, never lowers the score
+    scores = [
+        keyword_score(terms, text, r, 4.0) for text, r in [("", 0), ("refund", 1), ("refund policy", 2)]
+    ]
+    assert scores == sorted(scores) and len(set(scores)) == 3
 
 
 def unit_rows(rng: np.random.Generator, n: int, d: int) -> NDArray[np.float32]:
