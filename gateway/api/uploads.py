@@ -32,6 +32,7 @@ class _Parts:
 
     def __init__(self, boundary: bytes) -> None:
         self.events: deque[_Event] = deque()
+        self.closed = False  # the closing boundary was read
         self._field = bytearray()
         self._value = bytearray()
         self.parser = MultipartParser(
@@ -44,8 +45,12 @@ class _Parts:
                 "on_header_value": self._header_value,
                 "on_header_end": self._header_end,
                 "on_headers_finished": lambda: self.events.append(("headers", b"")),
+                "on_end": self._end,
             },
         )
+
+    def _end(self) -> None:
+        self.closed = True
 
     def _header_piece(self, data: bytes, start: int, end: int) -> None:
         self._field += data[start:end]
@@ -80,6 +85,10 @@ class _Form:
                 if piece is None:
                     self._done = True
                     self._parts.parser.finalize()
+                    if not self._parts.closed:  # a cut body must not pass for a shorter file
+                        raise InvalidRequest(
+                            "The multipart body ended before its closing boundary", param="file"
+                        )
                 elif piece:
                     self._parts.parser.write(piece)
             except MultipartParseError as exc:
