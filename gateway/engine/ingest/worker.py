@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+import time
 from collections.abc import Awaitable, Iterator
 from contextlib import suppress
 from pathlib import Path
@@ -57,35 +58,48 @@ class IngestWorker:
         self._concurrency = concurrency
         self._embeddings = embeddings
         self._woken = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], IngestJob] = {}
 
     def wake(self) -> None:
         self._woken.set()
 
     async def run(self) -> None:
+        """Take files while there is room; renew the leases of those in hand every third of a lease
+        (a slow batch must not let a lease lapse), stopping any this process no longer holds."""
+        renew_at = time.monotonic()
         try:
             while True:
                 self._woken.clear()
-                free = self._concurrency - len(self._running)
-                if free > 0:
-                    try:
-                        jobs = await self._store.ingestion.claim(self._owner, self._ttl, free)
-                    except StoreError as exc:
-                        log.warning("could not take files to ingest: %s", exc)
-                        jobs = []
-                    for job in jobs:
-                        task = asyncio.create_task(self._ingest(job), name=f"ingest {job.file_id}")
-                        self._running.add(task)
-                        task.add_done_callback(self._done)
+                try:
+                    if time.monotonic() >= renew_at:
+                        renew_at = time.monotonic() + self._ttl / 3
+                        await self._renew()
+                    free = self._concurrency - len(self._running)
+                    jobs = await self._store.ingestion.claim(self._owner, self._ttl, free) if free > 0 else []
+                except StoreError as exc:
+                    log.warning("could not take or renew files to ingest: %s", exc)
+                    jobs = []
+                for job in jobs:
+                    task = asyncio.create_task(self._ingest(job), name=f"ingest {job.file_id}")
+                    self._running[task] = job
+                    task.add_done_callback(self._done)
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), self._poll)
+                    await asyncio.wait_for(self._woken.wait(), min(self._poll, self._ttl / 3))
         finally:
             for task in list(self._running):
                 task.cancel()
             await asyncio.gather(*self._running, return_exceptions=True)
 
+    async def _renew(self) -> None:
+        if not self._running:
+            return
+        held = await self._store.ingestion.renew(list(self._running.values()), self._ttl)
+        for task, job in list(self._running.items()):
+            if job.seq not in held:  # removed, cancelled, or taken over: stop now
+                task.cancel()
+
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         self._woken.set()  # room for another file
 
     async def _ingest(self, job: IngestJob) -> None:
@@ -93,43 +107,35 @@ class IngestWorker:
         try:
             if job.attempts > MAX_ATTEMPTS:
                 self._metrics.files_ingested.labels("server_error").inc()
-                await ingestion.fail(job, self._owner, "server_error", "The file could not be processed.")
+                await ingestion.fail(job, "server_error", "The file could not be processed.")
                 return
-            if not await ingestion.restart(job, self._owner, self._ttl):
+            if not await ingestion.restart(job, self._ttl):
                 return
             with tempfile.TemporaryDirectory(prefix="gateway-ingest-") as folder:
                 path = Path(folder) / "file"
-                if not await self._copy(job, path):
-                    return
+                await self._copy(job, path)
                 used = await self._index(job, path)
-            if used is not None and await ingestion.complete(job, self._owner, used):
+            if used is not None and await ingestion.complete(job, used):
                 self._metrics.files_ingested.labels("completed").inc()
                 log.info("file %s ingested into %s", job.file_id, job.vector_store_id)
         except ExtractError as exc:
             self._metrics.files_ingested.labels(exc.code).inc()
-            await self._quietly(ingestion.fail(job, self._owner, exc.code, exc.message))
+            await self._quietly(ingestion.fail(job, exc.code, exc.message))
         except (StoreError, EmbeddingsError, OSError) as exc:
             log.warning("ingesting file %s failed (attempt %d): %s", job.file_id, job.attempts, exc)
-            await self._quietly(
-                ingestion.release(job, self._owner, retry_after=min(60.0, 5.0 * job.attempts))
-            )
+            await self._quietly(ingestion.release(job, retry_after=min(60.0, 5.0 * job.attempts)))
         except Exception:
             self._metrics.files_ingested.labels("server_error").inc()
             log.exception("ingesting file %s failed", job.file_id)
-            await self._quietly(
-                ingestion.fail(job, self._owner, "server_error", "The file could not be processed.")
-            )
+            await self._quietly(ingestion.fail(job, "server_error", "The file could not be processed."))
 
-    async def _copy(self, job: IngestJob, path: Path) -> bool:
-        """The file's bytes into `path`, part by part; False if the file stopped being ours."""
+    async def _copy(self, job: IngestJob, path: Path) -> None:
+        """The file's bytes into `path`, part by part (the run loop keeps the lease meanwhile)."""
         with path.open("wb") as out:
             index = 0
             while (data := await self._store.files.part(job.file_id, index)) is not None:
                 out.write(data)
                 index += 1
-                if index % 16 == 0 and not await self._store.ingestion.renew(job, self._owner, self._ttl):
-                    return False
-        return True
 
     async def _index(self, job: IngestJob, path: Path) -> int | None:
         """Chunk, analyse, embed and write; the chunks' UTF-8 size, or None if the file stopped being
@@ -145,7 +151,7 @@ class IngestWorker:
                 NewChunk(index, text, search, vector)
                 for (index, text, search), vector in zip(batch, vectors, strict=True)
             ]
-            if not await self._store.ingestion.add_chunks(job, self._owner, self._ttl, rows):
+            if not await self._store.ingestion.add_chunks(job, self._ttl, rows):
                 return None
             self._metrics.chunks_indexed.inc(len(rows))
             used += sum(len(text.encode()) for _, text, _ in batch)

@@ -1,10 +1,13 @@
 """The ingestion queue: vector-store files `in_progress`, leased to one worker at a time, like runs.
 
 `claim` takes files whose lease is free or lapsed (on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so
-replicas never take the same file) and counts the attempt; every later write is conditioned on the
-lease still being ours and the file still `in_progress`, and renews the lease. So a replica killed
-mid-file leaves it to be taken again when its lease lapses (its partial chunks are dropped first), and a
-file detached or cancelled meanwhile stops its worker at the next write (which answers False).
+replicas never take the same file), counts the attempt, and writes a lease token of its own
+(`IngestJob.lease`: the worker's name and the attempt); every later write is conditioned on that token
+and on the file still being `in_progress`, and renews the lease. So a replica killed mid-file leaves it
+to be taken again when its lease lapses (its partial chunks are dropped first); a worker whose lease
+lapsed under it (even one in the same process that took the file again) is refused at its next write,
+never ingesting beside the new attempt; and a file detached or cancelled meanwhile stops its worker
+the same way (the write answers False).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class IngestJob:
     max_tokens: int
     overlap_tokens: int
     attempts: int  # including this one
+    lease: str  # this attempt's lease token: every write checks it
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,37 +66,49 @@ class Ingestion:
             seqs = list(conn.scalars(free))
             if not seqs:
                 return []
-            conn.execute(
-                update(t)
-                .where(t.c.seq.in_(seqs))
-                .values(lease_owner=owner, lease_until=now + ttl, attempts=t.c.attempts + 1)
-            )
             rows = conn.execute(
                 select(t, files.c.filename, files.c.bytes)
                 .join(files, files.c.id == t.c.id)
                 .where(t.c.seq.in_(seqs))
                 .order_by(t.c.seq)
             ).mappings()
-            return [_job(r) for r in rows]
+            jobs = [_job(r, owner) for r in rows]
+            for job in jobs:
+                conn.execute(
+                    update(t)
+                    .where(t.c.seq == job.seq)
+                    .values(lease_owner=job.lease, lease_until=now + ttl, attempts=job.attempts)
+                )
+            return jobs
 
         return await self._db.write(body)
 
-    async def restart(self, job: IngestJob, owner: str, ttl: float) -> bool:
+    async def restart(self, job: IngestJob, ttl: float) -> bool:
         """Drop the chunks an earlier attempt left; False if the file is no longer ours to ingest."""
 
         def body(conn: Connection) -> bool:
-            if not _renew(conn, job, owner, self._db.clock() + ttl):
+            if not _renew(conn, job, self._db.clock() + ttl):
                 return False
             conn.execute(delete(c).where(c.c.store_file_seq == job.seq))
             return True
 
         return await self._db.write(body)
 
-    async def renew(self, job: IngestJob, owner: str, ttl: float) -> bool:
-        """Extend the lease; False if the file is no longer ours to ingest."""
-        return await self._db.write(lambda conn: _renew(conn, job, owner, self._db.clock() + ttl))
+    async def renew(self, jobs: Sequence[IngestJob], ttl: float) -> set[int]:
+        """Extend these leases (one statement); the `seq`s of the files still ours to ingest."""
+        until = self._db.clock() + ttl
+        tokens = [j.lease for j in jobs]
 
-    async def add_chunks(self, job: IngestJob, owner: str, ttl: float, chunks: Sequence[NewChunk]) -> bool:
+        def body(conn: Connection) -> set[int]:
+            if not tokens:
+                return set()
+            held = (t.c.lease_owner.in_(tokens)) & (t.c.status == "in_progress")
+            conn.execute(update(t).where(held).values(lease_until=until))
+            return set(conn.scalars(select(t.c.seq).where(held)))
+
+        return await self._db.write(body)
+
+    async def add_chunks(self, job: IngestJob, ttl: float, chunks: Sequence[NewChunk]) -> bool:
         rows = [
             {
                 "store_file_seq": job.seq,
@@ -107,7 +123,7 @@ class Ingestion:
         ]
 
         def body(conn: Connection) -> bool:
-            if not _renew(conn, job, owner, self._db.clock() + ttl):
+            if not _renew(conn, job, self._db.clock() + ttl):
                 return False
             if rows:
                 conn.execute(insert(c), rows)
@@ -115,31 +131,29 @@ class Ingestion:
 
         return await self._db.write(body)
 
-    async def complete(self, job: IngestJob, owner: str, usage_bytes: int) -> bool:
-        return await self._end(job, owner, {"status": "completed", "usage_bytes": usage_bytes}, drop=False)
+    async def complete(self, job: IngestJob, usage_bytes: int) -> bool:
+        return await self._end(job, {"status": "completed", "usage_bytes": usage_bytes}, drop=False)
 
-    async def fail(self, job: IngestJob, owner: str, code: str, message: str) -> bool:
+    async def fail(self, job: IngestJob, code: str, message: str) -> bool:
         error = {"code": code, "message": message}
-        return await self._end(
-            job, owner, {"status": "failed", "last_error": error, "usage_bytes": 0}, drop=True
-        )
+        return await self._end(job, {"status": "failed", "last_error": error, "usage_bytes": 0}, drop=True)
 
-    async def release(self, job: IngestJob, owner: str, retry_after: float) -> None:
+    async def release(self, job: IngestJob, retry_after: float) -> None:
         """Give the file back after a passing failure; it may be claimed again in `retry_after` s."""
         until = self._db.clock() + retry_after
         await self._db.write(
             lambda conn: conn.execute(
                 update(t)
-                .where(t.c.seq == job.seq, t.c.lease_owner == owner)
+                .where(t.c.seq == job.seq, t.c.lease_owner == job.lease)
                 .values(lease_owner=None, lease_until=until)
             )
         )
 
-    async def _end(self, job: IngestJob, owner: str, values: JSON, *, drop: bool) -> bool:
+    async def _end(self, job: IngestJob, values: JSON, *, drop: bool) -> bool:
         def body(conn: Connection) -> bool:
             ended = conn.execute(
                 update(t)
-                .where(t.c.seq == job.seq, t.c.lease_owner == owner, t.c.status == "in_progress")
+                .where(t.c.seq == job.seq, t.c.lease_owner == job.lease, t.c.status == "in_progress")
                 .values(lease_owner=None, lease_until=None, **values)
             ).rowcount
             if ended != 1:
@@ -156,19 +170,20 @@ class Ingestion:
         return await self._db.write(body)
 
 
-def _renew(conn: Connection, job: IngestJob, owner: str, until: float) -> bool:
+def _renew(conn: Connection, job: IngestJob, until: float) -> bool:
     return bool(
         conn.execute(
             update(t)
-            .where(t.c.seq == job.seq, t.c.lease_owner == owner, t.c.status == "in_progress")
+            .where(t.c.seq == job.seq, t.c.lease_owner == job.lease, t.c.status == "in_progress")
             .values(lease_until=until)
         ).rowcount
         == 1
     )
 
 
-def _job(r: Any) -> IngestJob:
+def _job(r: Any, owner: str) -> IngestJob:
     static = r["chunking_strategy"]["static"]
+    attempts = int(r["attempts"]) + 1
     return IngestJob(
         seq=r["seq"],
         file_id=r["id"],
@@ -178,5 +193,6 @@ def _job(r: Any) -> IngestJob:
         bytes=r["bytes"],
         max_tokens=static["max_chunk_size_tokens"],
         overlap_tokens=static["chunk_overlap_tokens"],
-        attempts=r["attempts"],
+        attempts=attempts,
+        lease=f"{owner}#{attempts}",
     )

@@ -31,11 +31,11 @@ def new(file_id: str, **attributes: Any) -> NewStoreFile:
     return NewStoreFile(file_id, STATIC, attributes or None)
 
 
-async def ingest(store: Store, job: IngestJob, owner: str, texts: list[str]) -> None:
-    assert await store.ingestion.restart(job, owner, TTL)
+async def ingest(store: Store, job: IngestJob, texts: list[str]) -> None:
+    assert await store.ingestion.restart(job, TTL)
     chunks = [NewChunk(i, text, text.lower()) for i, text in enumerate(texts)]
-    assert await store.ingestion.add_chunks(job, owner, TTL, chunks)
-    assert await store.ingestion.complete(job, owner, sum(len(t) for t in texts))
+    assert await store.ingestion.add_chunks(job, TTL, chunks)
+    assert await store.ingestion.complete(job, sum(len(t) for t in texts))
 
 
 async def test_an_upload_is_invisible_until_finished_and_its_parts_read_back(store: Store) -> None:
@@ -72,7 +72,7 @@ async def test_vector_store_counts_and_deleting_a_file_removes_it_from_stores(st
     vs = await store.vector_stores.create(owner, name="docs", files=[new(a), new(b)])
     assert vs["status"] == "in_progress" and vs["file_counts"]["in_progress"] == 2
     (job, *_) = await store.ingestion.claim("w", TTL, 1)
-    await ingest(store, job, "w", ["one", "two"])
+    await ingest(store, job, ["one", "two"])
     before = await store.vector_stores.retrieve(owner, vs["id"])
     assert before["file_counts"] | {} == {
         "in_progress": 1,
@@ -123,12 +123,12 @@ async def test_cancelling_a_batch_stops_its_worker_and_drops_its_chunks(store: S
     batch = await store.file_batches.create(owner, vs["id"], [new(i) for i in ids])
     jobs = await store.ingestion.claim("w", TTL, 5)
     assert {j.file_id for j in jobs} == set(ids)
-    assert await store.ingestion.restart(jobs[0], "w", TTL)
-    assert await store.ingestion.add_chunks(jobs[0], "w", TTL, [NewChunk(0, "x", "x")])
+    assert await store.ingestion.restart(jobs[0], TTL)
+    assert await store.ingestion.add_chunks(jobs[0], TTL, [NewChunk(0, "x", "x")])
     cancelled = await store.file_batches.cancel(owner, vs["id"], batch["id"])
     assert cancelled["status"] == "cancelled" and cancelled["file_counts"]["cancelled"] == 2
-    assert not await store.ingestion.add_chunks(jobs[0], "w", TTL, [NewChunk(1, "y", "y")])
-    assert not await store.ingestion.complete(jobs[0], "w", 1)
+    assert not await store.ingestion.add_chunks(jobs[0], TTL, [NewChunk(1, "y", "y")])
+    assert not await store.ingestion.complete(jobs[0], 1)
     content = await store.store_files.content(owner, vs["id"], jobs[0].file_id)
     assert content["data"] == []
 
@@ -140,25 +140,46 @@ async def test_a_lapsed_lease_is_taken_over_and_the_first_worker_is_refused(
     vs = await store.vector_stores.create(owner, name="s", files=[new(await upload(store, owner))])
     (job,) = await store.ingestion.claim("first", TTL, 5)
     assert job.attempts == 1
-    assert await store.ingestion.restart(job, "first", TTL)
-    assert await store.ingestion.add_chunks(job, "first", TTL, [NewChunk(0, "partial", "partial")])
+    assert await store.ingestion.restart(job, TTL)
+    assert await store.ingestion.add_chunks(job, TTL, [NewChunk(0, "partial", "partial")])
     assert await store.ingestion.claim("second", TTL, 5) == []  # held
     clock.now += int(TTL) + 1
     (again,) = await store.ingestion.claim("second", TTL, 5)
     assert again.attempts == 2
-    assert not await store.ingestion.add_chunks(job, "first", TTL, [NewChunk(1, "late", "late")])
-    await ingest(store, again, "second", ["whole"])
+    assert not await store.ingestion.add_chunks(job, TTL, [NewChunk(1, "late", "late")])
+    await ingest(store, again, ["whole"])
     content = await store.store_files.content(owner, vs["id"], job.file_id)
     assert [c["text"] for c in content["data"]] == ["whole"]  # the first attempt's chunk was dropped
+
+
+async def test_the_same_worker_taking_a_file_again_stops_its_first_attempt(
+    store: Store, clock: Clock
+) -> None:
+    """A lease that lapsed under a slow attempt: the worker's own new claim is a new lease, and the
+    first attempt's writes are refused, so two attempts never write chunks side by side."""
+    owner = tenant()
+    vs = await store.vector_stores.create(owner, name="s", files=[new(await upload(store, owner))])
+    (first,) = await store.ingestion.claim("w", TTL, 5)
+    assert await store.ingestion.restart(first, TTL)
+    clock.now += int(TTL) + 1
+    (second,) = await store.ingestion.claim("w", TTL, 5)
+    assert second.lease != first.lease
+    assert await store.ingestion.restart(second, TTL)
+    assert not await store.ingestion.add_chunks(first, TTL, [NewChunk(0, "stale", "stale")])
+    assert await store.ingestion.renew([first, second], TTL) == {second.seq}
+    assert not await store.ingestion.complete(first, 5)
+    await ingest(store, second, ["fresh"])
+    content = await store.store_files.content(owner, vs["id"], second.file_id)
+    assert [c["text"] for c in content["data"]] == ["fresh"]
 
 
 async def test_a_failed_file_keeps_its_error_and_no_chunks(store: Store) -> None:
     owner = tenant()
     vs = await store.vector_stores.create(owner, name="s", files=[new(await upload(store, owner))])
     (job,) = await store.ingestion.claim("w", TTL, 1)
-    assert await store.ingestion.restart(job, "w", TTL)
-    assert await store.ingestion.add_chunks(job, "w", TTL, [NewChunk(0, "x", "x")])
-    assert await store.ingestion.fail(job, "w", "invalid_file", "broken")
+    assert await store.ingestion.restart(job, TTL)
+    assert await store.ingestion.add_chunks(job, TTL, [NewChunk(0, "x", "x")])
+    assert await store.ingestion.fail(job, "invalid_file", "broken")
     got = await store.store_files.retrieve(owner, vs["id"], job.file_id)
     assert got["status"] == "failed" and got["last_error"] == {"code": "invalid_file", "message": "broken"}
     assert (await store.store_files.content(owner, vs["id"], job.file_id))["data"] == []
@@ -202,12 +223,12 @@ async def test_keyword_search_on_the_database_finds_cjk_and_only_completed_files
     jobs = {j.file_id: j for j in await store.ingestion.claim("w", TTL, 10)}
     for key, file_id in ids.items():
         job = jobs[file_id]
-        assert await store.ingestion.restart(job, "w", TTL)
+        assert await store.ingestion.restart(job, TTL)
         chunk = NewChunk(0, texts[key], index_text(texts[key]))
-        assert await store.ingestion.add_chunks(job, "w", TTL, [chunk])
-        assert await store.ingestion.complete(job, "w", len(texts[key]))
+        assert await store.ingestion.add_chunks(job, TTL, [chunk])
+        assert await store.ingestion.complete(job, len(texts[key]))
     job = jobs[pending]  # chunks written, the file not completed: not searchable yet
-    assert await store.ingestion.add_chunks(job, "w", TTL, [NewChunk(0, "refund", "refund")])
+    assert await store.ingestion.add_chunks(job, TTL, [NewChunk(0, "refund", "refund")])
 
     def expression(query: str) -> str:
         terms = query_terms(query)
