@@ -17,7 +17,7 @@ T = TypeVar("T")
 def as_gateway_error(exc: st.StoreError) -> GatewayError:
     """The store's errors as OpenAI answers them."""
     if isinstance(exc, st.NotFound):
-        return NotFound(str(exc))
+        return NotFound(str(exc), param=exc.param)
     if isinstance(exc, st.InvalidPage):
         return InvalidRequest(str(exc), param=exc.param)
     if isinstance(exc, st.StoreUnavailable):

@@ -20,8 +20,14 @@ class StoreError(Exception):
 
 
 class NotFound(StoreError):
+    param: str | None = None
+
     def __init__(self, kind: str, id: str) -> None:
-        super().__init__(f"No {kind} found with id '{id}'.")
+        if kind == "file":  # OpenAI's Files API words it its own way, naming the parameter
+            super().__init__(f"No such File object: {id}")
+            self.param = "id"
+        else:
+            super().__init__(f"No {kind} found with id '{id}'.")
         self.kind = kind
         self.id = id
 
