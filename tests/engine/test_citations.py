@@ -1,0 +1,96 @@
+"""The citation scanner: markers found however the text is split, exact text, offsets into the whole
+message, made-up markers left as text."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.engine.citations import MAX_MARKER, Citations, marker
+
+KNOWN = {marker(0, 0, "handbook.pdf"): "file-a", marker(0, 1, "退款政策.txt"): "file-b"}
+FORGED = marker(0, 7, "handbook.pdf")
+
+
+def run(pieces: list[str], markers: dict[str, str] = KNOWN) -> tuple[str, list[dict[str, Any]], int]:
+    scanner = Citations(markers)
+    out = [p for piece in pieces for p in scanner.feed(piece)] + scanner.finish()
+    text = "".join(p[0] for p in out)
+    annotations = [a for p in out for a in p[1]]
+    return text, annotations, len(out)
+
+
+def expected(text: str, markers: dict[str, str] = KNOWN) -> list[dict[str, Any]]:
+    found = []
+    for m in re.finditer("【[^【】\n]*】", text):
+        if m.group() in markers:
+            found.append((m.start(), m.group()))
+    return [
+        {
+            "type": "file_citation",
+            "text": g,
+            "start_index": s,
+            "end_index": s + len(g),
+            "file_citation": {"file_id": markers[g]},
+        }
+        for s, g in found
+    ]
+
+
+def test_a_marker_split_across_chunks_is_found_whole() -> None:
+    text = f"Refunds take 30 days {marker(0, 0, 'handbook.pdf')}. Also {FORGED} and 【unclosed"
+    pieces = [
+        "Refunds take 30 days 【0",
+        ":0†hand",
+        "book.pdf】. Also ",
+        FORGED[:3],
+        FORGED[3:],
+        " and 【unclosed",
+    ]
+    got, annotations, _ = run(pieces)
+    assert got == text
+    assert annotations == expected(text)
+    assert [a["file_citation"]["file_id"] for a in annotations] == ["file-a"]  # the forged one is text
+
+
+def test_plain_text_passes_through_piece_for_piece() -> None:
+    scanner = Citations(KNOWN)
+    assert scanner.feed("hello ") == [("hello ", [])]
+    assert scanner.feed("") == []
+    assert scanner.feed("world") == [("world", [])]
+    assert scanner.finish() == []
+
+
+def test_text_held_after_an_opening_bracket_is_released_when_it_cannot_be_a_marker() -> None:
+    scanner = Citations(KNOWN)
+    assert scanner.feed("a【b") == [("a", [])]
+    assert scanner.feed("c\nd") == [("【bc\nd", [])]  # a line break: no marker
+    scanner.feed("【")
+    released = scanner.feed("x" * MAX_MARKER)
+    assert "".join(p for p, _ in released) == "【" + "x" * MAX_MARKER
+
+
+def test_offsets_count_characters_of_the_whole_message() -> None:
+    cjk = marker(0, 1, "退款政策.txt")
+    text = f"退款政策{cjk}，以及{marker(0, 0, 'handbook.pdf')}"  # noqa: RUF001
+    got, annotations, _ = run([text[:5], text[5:9], text[9:]])
+    assert got == text and annotations == expected(text)
+    assert [text[a["start_index"] : a["end_index"]] for a in annotations] == [a["text"] for a in annotations]
+
+
+parts = st.sampled_from([*KNOWN, FORGED, "【", "】", "\n", "text ", "退款", "†", "0:0", "【0:"])
+
+
+@given(st.lists(parts, max_size=25), st.lists(st.integers(0, 400), max_size=8))
+@settings(max_examples=300, deadline=None)
+def test_any_split_gives_the_same_exact_text_and_annotations(chunks: list[str], cuts: list[int]) -> None:
+    text = "".join(chunks)
+    bounds = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
+    pieces = [text[a:b] for a, b in itertools.pairwise(bounds)]
+    got, annotations, _ = run(pieces)
+    assert got == text
+    assert annotations == expected(text)
