@@ -22,6 +22,14 @@ from pydantic import BaseModel
 
 from gateway.api.routes import routes
 from gateway.emulator.config import EmulatorConfig
+from gateway.schemas.documents import (
+    AttributesIn,
+    FileBatchIn,
+    SearchIn,
+    StoreFileIn,
+    VectorStoreIn,
+    VectorStorePatch,
+)
 from gateway.schemas.openai import (
     AssistantIn,
     AssistantPatch,
@@ -48,14 +56,27 @@ BODIES: dict[tuple[str, str], type[BaseModel] | None] = {
     ("POST", "/v1/threads/{thread_id}/runs/{run_id}"): MetadataIn,
     ("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel"): None,
     ("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"): SubmitToolOutputsIn,
+    ("POST", "/v1/files"): None,  # multipart: anything JSON or random is a 400
+    ("POST", "/v1/vector_stores"): VectorStoreIn,
+    ("POST", "/v1/vector_stores/{vs}"): VectorStorePatch,
+    ("POST", "/v1/vector_stores/{vs}/search"): SearchIn,
+    ("POST", "/v1/vector_stores/{vs}/files"): StoreFileIn,
+    ("POST", "/v1/vector_stores/{vs}/files/{file}"): AttributesIn,
+    ("POST", "/v1/vector_stores/{vs}/file_batches"): FileBatchIn,
+    ("POST", "/v1/vector_stores/{vs}/file_batches/{batch}/cancel"): None,
 }
 ASSISTANT = object()  # stands for the target's real assistant id
+FILE = object()  # and for its real file id
 VALID: dict[type[BaseModel], dict[str, Any]] = {
     AssistantIn: {"model": "gpt-4o"},
     MessageIn: {"role": "user", "content": "hi"},
     RunIn: {"assistant_id": ASSISTANT},
     ThreadAndRunIn: {"assistant_id": ASSISTANT},
     SubmitToolOutputsIn: {"tool_outputs": []},
+    SearchIn: {"query": "hi"},
+    StoreFileIn: {"file_id": FILE},
+    AttributesIn: {"attributes": {}},
+    FileBatchIn: {"file_ids": [FILE]},
 }
 ROUTES = sorted(
     {(method, route.path) for route in routes for method in route.methods or () if method != "HEAD"}
@@ -129,12 +150,24 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             run = client.post(f"/threads/{thread}/runs", json={"assistant_id": assistant}).json()["id"]
             message = client.get(f"/threads/{thread}/messages").json()["data"][0]["id"]
             steps = client.get(f"/threads/{thread}/runs/{run}/steps").json()["data"]
+            upload = {"file": ("fuzz.txt", b"fuzzing the edge"), "purpose": (None, "assistants")}
+            made = httpx.post(base + "/files", files=upload, headers={"Authorization": AUTH["Authorization"]})
+            file = made.json()["id"] if made.status_code == 200 else "file-x"
+            store = client.post(
+                "/vector_stores", json={"file_ids": [file]} if made.status_code == 200 else {}
+            )
+            vs = store.json()["id"] if store.status_code == 200 else "vs_x"
+            batch = client.post(f"/vector_stores/{vs}/file_batches", json={"file_ids": [file]})
             ids = {
                 "assistant_id": [assistant],
                 "thread_id": [thread],
                 "run_id": [run],
                 "message_id": [message],
                 "step_id": [s["id"] for s in steps] or ["step_x"],
+                "file_id": [file],
+                "file": [file],
+                "vs": [vs],
+                "batch": [batch.json()["id"] if batch.status_code == 200 else "vsfb_x"],
             }
             yield Target(request.param, base, client, ids)
 
@@ -202,7 +235,7 @@ def wrong_now_and_then(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 def body_strategy(
-    model: type[BaseModel] | None, known: list[str], assistant: str
+    model: type[BaseModel] | None, known: list[str], assistant: str, file: str
 ) -> st.SearchStrategy[bytes]:
     """Random JSON or bytes; a body shaped by the model; or a valid body with one field fuzzed (so the
     backend, not only the validation, sees odd but acceptable values)."""
@@ -210,7 +243,11 @@ def body_strategy(
         return st.one_of(junk.map(orjson.dumps), raw_bodies)
     schema = model.model_json_schema()
     defs, props, text = schema.get("$defs", {}), schema.get("properties", {}), strings(known)
-    base = {k: assistant if v is ASSISTANT else v for k, v in VALID.get(model, {}).items()}
+    real = {id(ASSISTANT): assistant, id(FILE): file}
+    base = {
+        k: [real.get(id(x), x) for x in v] if isinstance(v, list) else real.get(id(v), v)
+        for k, v in VALID.get(model, {}).items()
+    }
     one_field = st.sampled_from(sorted(props)).flatmap(
         lambda key: from_schema(props[key], defs, text).map(lambda value: {**base, key: value})
     )
@@ -262,7 +299,7 @@ def assert_openai_shaped(response: httpx.Response, what: str) -> None:
 def test_every_route_is_fuzzed() -> None:
     posts = {key for key in ROUTES if key[0] == "POST"}
     assert posts == set(BODIES), "a POST route without a body model here: add it to BODIES"
-    assert len(ROUTES) == 26
+    assert len(ROUTES) == 47
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
@@ -281,7 +318,7 @@ def test_route_answers_junk_with_an_openai_error_never_a_5xx(
         response = target.client.get(url, params=data.draw(queries(known), label="query"))
     else:
         model, assistant = BODIES.get((method, path)), target.ids["assistant_id"][0]
-        body = data.draw(body_strategy(model, known, assistant), label="body")
+        body = data.draw(body_strategy(model, known, assistant, target.ids["file_id"][0]), label="body")
         response = target.client.request(method, url, content=body)
     STATUSES[f"{target.backend} {response.status_code}"] += 1
     assert_openai_shaped(response, f"{target.backend} {method} {url[:200]}")

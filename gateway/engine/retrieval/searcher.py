@@ -64,9 +64,9 @@ class Searcher:
         condition: filters.Filter | None = None,
     ) -> list[Result]:
         """The best `limit` chunks of the stores' completed files for `queries`, best first."""
-        files = {f.file_id: f for f in await self._store.search.store_files(store_ids)}
         allowed: list[str] | None = None
-        if condition is not None:
+        if condition is not None:  # every file's attributes decide; else only the results' are read
+            files = {f.file_id: f for f in await self._store.search.store_files(store_ids)}
             allowed = [i for i, f in files.items() if filters.matches(condition, f.attributes)]
             if not allowed:
                 return []
@@ -95,6 +95,9 @@ class Searcher:
             scored = [(seq, owner[seq], score) for seq, score in fused]
             texts = await self._store.search.texts([seq for seq, _, _ in scored[:limit]])
         scored = [s for s in scored if s[2] >= score_threshold][:limit]
+        if condition is None:
+            found = await self._store.search.store_files(store_ids, {f for _, f, _ in scored})
+            files = {f.file_id: f for f in found}
         return [
             Result(file_id, files[file_id].filename, score, files[file_id].attributes, texts[seq][0], seq)
             for seq, file_id, score in scored

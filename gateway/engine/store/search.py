@@ -8,7 +8,7 @@ by `retrieval.analyze` (`fts5_query` / `tsquery`), the same terms on both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,14 +93,20 @@ class Search:
 
         return await self._db.read(body)
 
-    async def store_files(self, store_ids: Sequence[str]) -> list[StoreFile]:
-        """The completed files of these stores, with their names and attributes."""
+    async def store_files(
+        self, store_ids: Sequence[str], file_ids: Collection[str] | None = None
+    ) -> list[StoreFile]:
+        """The completed files of these stores (only `file_ids`, if given), with names and attributes."""
         stmt = (
             select(f.c.id, files.c.filename, f.c.attributes)
             .join(files, files.c.id == f.c.id)
             .where(f.c.vector_store_id.in_(store_ids), f.c.status == "completed")
             .order_by(f.c.seq)
         )
+        if file_ids is not None:
+            if not file_ids:
+                return []
+            stmt = stmt.where(f.c.id.in_(list(file_ids)))
         return await self._db.read(
             lambda conn: [StoreFile(r.id, r.filename, r.attributes) for r in conn.execute(stmt)]
         )
