@@ -2,7 +2,7 @@
 attributes, chunk texts, and the stores' embeddings. Only chunks of `completed` files are found.
 
 Keyword ranking is the database's own (see `search_index`): SQLite's bm25 over the FTS5 table (negated,
-so larger is better), PostgreSQL's `ts_rank_cd` over the GIN-indexed expression. The query text is made
+so larger is better), PostgreSQL's `ts_rank` over the stored, GIN-indexed tsvector. The query text is made
 by `retrieval.analyze` (`fts5_query` / `tsquery`), the same terms on both.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text
 
 from gateway.engine.store.db import Db
-from gateway.engine.store.search_index import FTS_TABLE, TSVECTOR
+from gateway.engine.store.search_index import FTS_TABLE, VECTOR_COLUMN
 from gateway.engine.store.tables import files, vector_stores
 from gateway.engine.store.tables import vector_store_chunks as c
 from gateway.engine.store.tables import vector_store_files as f
@@ -56,14 +56,13 @@ _SQLITE = text(
     """
 ).bindparams(bindparam("stores", expanding=True))
 
-_VECTOR = TSVECTOR.replace("search_text", "ch.search_text")
 _POSTGRES = text(
     f"""
-    SELECT ch.seq AS seq, ch.file_id AS file_id, ts_rank_cd({_VECTOR}, q) AS rank
+    SELECT ch.seq AS seq, ch.file_id AS file_id, ts_rank(ch.{VECTOR_COLUMN}, q) AS rank
     FROM vector_store_chunks ch
     JOIN vector_store_files f ON f.seq = ch.store_file_seq,
     to_tsquery('simple', :query) q
-    WHERE {_VECTOR} @@ q
+    WHERE ch.{VECTOR_COLUMN} @@ q
       AND ch.vector_store_id IN :stores AND f.status = 'completed'
     ORDER BY rank DESC LIMIT :limit
     """

@@ -16,7 +16,7 @@ from gateway.engine.store import Store, current_revision, metadata, migrate
 from gateway.engine.store.db import open_db
 from gateway.engine.store.ids import system_clock
 from gateway.engine.store.migrate import config, head
-from gateway.engine.store.search_index import FTS_TABLE, include_object, is_index_object
+from gateway.engine.store.search_index import FTS_TABLE, VECTOR_COLUMN, include_object, is_index_object
 from tests.postgres import PgServer, fresh_pg_db
 
 pytestmark = pytest.mark.asyncio
@@ -56,6 +56,8 @@ def _index_objects(conn: Connection) -> set[str]:
         rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))
     else:
         rows = conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'vector_store_chunks'"))
+        columns = {c["name"] for c in inspect(conn).get_columns("vector_store_chunks")}
+        assert VECTOR_COLUMN in columns, columns
     return {r[0] for r in rows if r[0].startswith(FTS_TABLE)}
 
 
