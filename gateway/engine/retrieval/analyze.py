@@ -91,6 +91,21 @@ def query_terms(query: str, limit: int = 64) -> list[str]:
     return list(terms)
 
 
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there "  # noqa: SIM905
+    "these they this to was will with".split()
+)
+"""English words too common to rank by (Lucene's English stop set): dropped from a query that has others."""
+
+
+def search_terms(query: str, limit: int = 64) -> list[str]:
+    """`query_terms` without English stop words, unless the query holds nothing else: they match most
+    chunks, which makes a search both slower (every match is ranked) and no better."""
+    terms = query_terms(query, limit)
+    kept = [t for t in terms if t not in STOP_WORDS]
+    return kept or terms
+
+
 def fts5_query(terms: list[str]) -> str:
     """An FTS5 MATCH expression ORing the terms as quoted strings (`"a" OR "b"`). Empty terms are
     skipped; "" for no terms, for which the caller must not run a query (an empty MATCH is an error)."""

@@ -72,7 +72,7 @@ class Searcher:
                 return []
         terms: list[str] = []
         for query in queries:
-            terms += [t for t in analyze.query_terms(query) if t not in terms]
+            terms += [t for t in analyze.search_terms(query) if t not in terms]
         expression = analyze.tsquery(terms) if self._store.db.postgres else analyze.fts5_query(terms)
         if self._embeddings is None:
             hits = await self._store.search.keyword(store_ids, expression, max(2 * limit, 20), allowed)

@@ -214,3 +214,11 @@ def test_fts5_every_text_finds_itself(text: str) -> None:
 def test_index_text_is_idempotent(text: str) -> None:
     once = index_text(text)
     assert index_text(once) == once
+
+
+def test_search_terms_drop_stop_words_unless_nothing_else_is_left() -> None:
+    from gateway.engine.retrieval.analyze import search_terms
+
+    assert search_terms("What is the refund policy of the store?") == ["what", "refund", "policy", "store"]
+    assert search_terms("of the") == ["of", "the"]  # nothing else: kept, so something is still found
+    assert search_terms("退款 and the policy") == ["退款", "policy"]
