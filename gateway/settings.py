@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     )
     # -- files and vector stores (engine) -----------------------------------------------------------
     max_file_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Largest file an upload may hold")
+    max_image_bytes: int = Field(
+        20 * 1024 * 1024, gt=0, description="Largest image a user message may hold (a file or a data: URL)"
+    )
     ingest_workers: int = Field(2, gt=0, description="Files each process ingests at once")
     embeddings_url: str | None = Field(
         None, description="An OpenAI-compatible embeddings API (`.../v1`); unset: keyword search only"
@@ -138,6 +141,10 @@ class Settings(BaseSettings):
     model_aliases: dict[str, str] | None = Field(
         None, description="OpenAI model name -> MiniMax model (JSON); default: per backend"
     )
+    vision_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["MiniMax-M3"],
+        description="Comma-separated MiniMax models that take images (matched after MODEL_ALIASES, any case)",
+    )
     text_mode: TextMode = Field(TextMode.AUTO, description="How MiniMax message frames carry text")
     think_closer_only: bool = Field(
         False, description="The model may send </think> without <think>: hold reply text until it is known"
@@ -173,7 +180,7 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="debug, info, warning or error")
     log_format: LogFormat = Field(LogFormat.AUTO, description="auto, json or text")
 
-    @field_validator("gateway_key_hashes", "cors_origins", mode="before")
+    @field_validator("gateway_key_hashes", "cors_origins", "vision_models", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         if isinstance(value, str):

@@ -9,7 +9,8 @@ Rules, first match wins:
    `model.function_arguments(text, <end of the name>, <the tool's parameters>)` plus
    `"padding": "x" * 4000` when the text has the word "big"; with the word "explain", the short text
    `Let me call <names>.` comes first; finish `tool_calls`;
-3. otherwise the text `model.text_reply(user text)`, finish `stop`.
+3. otherwise the text `model.text_reply(user text)`, finish `stop`; when the last user message holds
+   images (the vision model), `chat_vision.describe_images(their URLs)` and a space come first.
 Every reply thinks first. Tokens are ceil(chars / 4); with a token limit the reply (reasoning, then
 text, then arguments) is cut at 4 x limit characters: tool calls are dropped and finish is `length`.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import orjson
 
 from gateway.emulator.chat_request import ChatRequest, ChatTool, ToolResult
+from gateway.emulator.chat_vision import describe_images
 from gateway.emulator.model import function_arguments, text_reply, tool_result_reply
 
 BIG_PADDING = 4000
@@ -114,7 +116,8 @@ def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
     reasoning = (
         f"The user wrote {len(req.user_text)} characters. I should echo them back, then add two sentences."
     )
-    return reasoning, text_reply(req.user_text), ()
+    seen = describe_images(req.images) + " " if req.images else ""
+    return reasoning, seen + text_reply(req.user_text), ()
 
 
 def reply_for(req: ChatRequest, key: str) -> ChatReply:

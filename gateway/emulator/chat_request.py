@@ -1,4 +1,7 @@
-"""Chat-completions request validation (MiniMax's rules, every problem a 2013) into a ChatRequest."""
+"""Chat-completions request validation (MiniMax's rules, every problem a 2013) into a ChatRequest.
+
+A user message's content may be a list of text and `image_url` parts (OpenAI's chat shape); images are
+taken by the vision model only (`chat_vision.VISION_MODELS`): another model answers 2013."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.emulator.chat_faults import ChatFaults, split_faults
+from gateway.emulator.chat_vision import VISION_MODELS, url_is_valid
 from gateway.emulator.errors import invalid
 
 CHAT_MODELS = (
@@ -46,6 +50,7 @@ class ChatRequest:
     tool_choice: str
     last_role: str
     user_text: str  # the last user message's text without fault markers ("" when there is none)
+    images: tuple[str, ...]  # the last user message's image URLs, in order
     tool_results: tuple[ToolResult, ...]  # the trailing tool messages, in order
     prompt_chars: int  # characters of all message contents, as sent
     faults: ChatFaults
@@ -55,20 +60,31 @@ class ChatRequest:
         return math.ceil(self.prompt_chars / 4)
 
 
-def content_text(content: Any, where: str) -> str:
-    """A message content: a string, a list of text parts, or null."""
+def content_parts(content: Any, where: str, role: str) -> tuple[str, tuple[str, ...]]:
+    """A message content (a string, a list of parts, or null): its text and, for a user message, the
+    URLs of its `image_url` parts."""
     if content is None or isinstance(content, str):
-        return content or ""
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if not (
-                isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
-            ):
-                raise invalid(f"{where}.content parts must be text parts")
-            parts.append(part["text"])
-        return "".join(parts)
-    raise invalid(f"{where}.content must be a string or a list of text parts")
+        return content or "", ()
+    if not isinstance(content, list):
+        raise invalid(f"{where}.content must be a string or a list of parts")
+    texts: list[str] = []
+    images: list[str] = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind == "image_url" and role == "user":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else None
+            if not isinstance(url, str) or not url_is_valid(url):
+                raise invalid(
+                    f"{where}.content[{j}].image_url.url must be an http(s) URL or a base64 data URL"
+                )
+            images.append(url)
+        else:
+            allowed = "text or image_url parts" if role == "user" else "text parts"
+            raise invalid(f"{where}.content parts must be {allowed}")
+    return "".join(texts), tuple(images)
 
 
 def _unit_interval(body: dict[str, Any], name: str) -> None:
@@ -132,20 +148,23 @@ def _called(message: dict[str, Any], where: str) -> dict[str, str]:
     return called
 
 
-def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[str], list[str | None]]:
-    """The messages, their texts, and for each tool message the name of the call it answers (a call
-    of the assistant message before it), None for the other messages."""
+def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[str], list[str | None], list[tuple[str, ...]]]:
+    """The messages, their texts, for each tool message the name of the call it answers (a call of the
+    assistant message before it, None for the other messages), and each message's image URLs."""
     if not isinstance(raw, list) or not raw:
         raise invalid("messages must be a non-empty list")
     texts: list[str] = []
     names: list[str | None] = []
+    images: list[tuple[str, ...]] = []
     answerable: dict[str, str] | None = None  # id -> name of the latest assistant calls, while tools follow
     for i, message in enumerate(raw):
         where = f"messages[{i}]"
         if not isinstance(message, dict) or message.get("role") not in ROLES:
             raise invalid(f"{where}.role must be one of {sorted(ROLES)}")
         role = message["role"]
-        texts.append(content_text(message.get("content"), where))
+        text, urls = content_parts(message.get("content"), where, role)
+        texts.append(text)
+        images.append(urls)
         names.append(None)
         if role == "tool":
             call_id = message.get("tool_call_id")
@@ -158,14 +177,16 @@ def _messages(raw: Any) -> tuple[list[dict[str, Any]], list[str], list[str | Non
             answerable = _called(message, where)
         else:
             answerable = None
-    return raw, texts, names
+    return raw, texts, names, images
 
 
-def _last_user_text(messages: Sequence[dict[str, Any]], texts: Sequence[str]) -> str:
-    for message, text in zip(reversed(messages), reversed(texts), strict=True):
+def _last_user(
+    messages: Sequence[dict[str, Any]], texts: Sequence[str], images: Sequence[tuple[str, ...]]
+) -> tuple[str, tuple[str, ...]]:
+    for message, text, urls in zip(reversed(messages), reversed(texts), reversed(images), strict=True):
         if message["role"] == "user":
-            return text
-    return ""
+            return text, urls
+    return "", ()
 
 
 def parse_chat_request(body: Any) -> ChatRequest:
@@ -176,7 +197,9 @@ def parse_chat_request(body: Any) -> ChatRequest:
         raise invalid("model is required")
     if model not in CHAT_MODELS:
         raise invalid(f"unknown model: {model}")
-    messages, texts, names = _messages(body.get("messages"))
+    messages, texts, names, images = _messages(body.get("messages"))
+    if model not in VISION_MODELS and any(images):
+        raise invalid(f"model {model} does not support image input")
     _unit_interval(body, "temperature")
     _unit_interval(body, "top_p")
     tool_choice = body.get("tool_choice", "auto")
@@ -189,7 +212,8 @@ def parse_chat_request(body: Any) -> ChatRequest:
         if name is None:
             break
         trailing.insert(0, ToolResult(name, text))
-    user_text, faults = split_faults(_last_user_text(messages, texts))
+    last_text, last_images = _last_user(messages, texts, images)
+    user_text, faults = split_faults(last_text)
     return ChatRequest(
         model=model,
         stream=_flag(body, "stream"),
@@ -199,6 +223,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         tool_choice=tool_choice,
         last_role=messages[-1]["role"],
         user_text=user_text,
+        images=last_images,
         tool_results=tuple(trailing),
         prompt_chars=sum(len(t) for t in texts),
         faults=faults,

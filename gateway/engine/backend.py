@@ -11,16 +11,19 @@ from gateway.backend import Caller, Documents, Obj, Page, RunResult
 from gateway.engine import store as st
 from gateway.engine.errors import maps_store_errors
 from gateway.engine.executor import Executor
+from gateway.engine.images import Images
 from gateway.engine.signals import Signals
 from gateway.engine.store import NewMessage, Store, ToolOutput
 from gateway.errors import InvalidRequest
 from gateway.schemas.openai import (
     AssistantIn,
     AssistantPatch,
+    ImagePart,
     MessageIn,
     MetadataIn,
     RunIn,
     SubmitToolOutputsIn,
+    TextPart,
     ThreadAndRunIn,
     ThreadIn,
 )
@@ -53,28 +56,36 @@ def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list
     return out
 
 
-def _message(message: MessageIn, param: str = "") -> NewMessage:
-    """A client message for the store: text only (MiniMax's chat takes no files here). `param`
-    names the message in the request ("" when it is the body itself)."""
+def _message(message: MessageIn, images: Images, param: str = "") -> NewMessage:
+    """A client message for the store: text and image parts, in order (`images` checks an image part,
+    all but an image_file's file: `EngineBackend._new`). `param` names the message in the request ("" when
+    it is the body itself)."""
     at = f"{param}." if param else ""
-    if isinstance(message.content, list):
-        for i, part in enumerate(message.content):
-            if part.type != "text":
-                raise InvalidRequest(
-                    f"{part.type} content is not supported: messages are text only",
-                    param=f"{at}content[{i}].type",
-                )
+    content: Any = message.content
+    if not isinstance(content, str):
+        content = [
+            {"type": "text", "text": {"value": p.text, "annotations": []}}
+            if isinstance(p, TextPart)
+            else images.part(p.type, _image_of(p), message.role, f"{at}content[{i}]")
+            for i, p in enumerate(content)
+        ]
     if message.attachments:
         raise InvalidRequest(
             "Attachments need the file_search or code_interpreter tools, which the engine does not run",
             param=f"{at}attachments",
         )
-    content: Any = (
-        message.content
-        if isinstance(message.content, str)
-        else [{"type": "text", "text": {"value": p.text, "annotations": []}} for p in message.content]  # type: ignore[union-attr]
-    )
     return {"role": message.role, "content": content, "metadata": message.metadata}
+
+
+def _image_of(part: ImagePart) -> dict[str, Any]:
+    return (part.image_url if part.type == "image_url" else part.image_file) or {}
+
+
+def _contents(param: str, messages: Sequence[NewMessage]) -> list[tuple[str, Any]]:
+    """(where, content) of the messages that have content parts, for `Images.refuse_blind`."""
+    return [
+        (f"{param}[{i}]", m["content"]) for i, m in enumerate(messages) if not isinstance(m["content"], str)
+    ]
 
 
 @maps_store_errors
@@ -88,12 +99,14 @@ class EngineBackend:
         signals: Signals,
         aliases: Mapping[str, str],
         documents: Documents,
+        images: Images,
     ) -> None:
         self.documents = documents
         self._store = store
         self._executor = executor
         self._signals = signals
         self._aliases = aliases
+        self._images = images
         self._schema_ok = False
 
     def _model(self, model: str | None, param: str = "model") -> str | None:
@@ -152,14 +165,31 @@ class EngineBackend:
 
     # -- threads and messages --------------------------------------------------------------------
 
-    async def _new_thread(self, caller: Caller, body: ThreadIn, param: str) -> Obj:
-        messages = [_message(m, f"{param}[{i}]") for i, m in enumerate(body.messages)]
+    async def _new(self, caller: Caller, message: MessageIn, param: str = "") -> NewMessage:
+        """`_message`, its image_file parts' files checked in the store."""
+        new = _message(message, self._images, param)
+        if not isinstance(new["content"], str):
+            at = f"{param}." if param else ""
+            for i, block in enumerate(new["content"]):
+                if block["type"] == "image_file":
+                    file_id = block["image_file"]["file_id"]
+                    await self._images.check_file(
+                        self._store.files, caller.tenant, file_id, f"{at}content[{i}]"
+                    )
+        return new
+
+    async def _news(
+        self, caller: Caller, messages: Sequence[MessageIn] | None, param: str
+    ) -> list[NewMessage]:
+        return [await self._new(caller, m, f"{param}[{i}]") for i, m in enumerate(messages or ())]
+
+    async def _new_thread(self, caller: Caller, body: ThreadIn, messages: list[NewMessage]) -> Obj:
         return await self._store.threads.create(
             caller.tenant, metadata=body.metadata, tool_resources=body.tool_resources, messages=messages
         )
 
     async def create_thread(self, caller: Caller, body: ThreadIn) -> Obj:
-        return await self._new_thread(caller, body, "messages")
+        return await self._new_thread(caller, body, await self._news(caller, body.messages, "messages"))
 
     async def retrieve_thread(self, caller: Caller, thread_id: str) -> Obj:
         return await self._store.threads.retrieve(caller.tenant, thread_id)
@@ -172,7 +202,7 @@ class EngineBackend:
 
     async def create_message(self, caller: Caller, thread_id: str, body: MessageIn) -> Obj:
         try:
-            return await self._store.messages.add(caller.tenant, thread_id, _message(body))
+            return await self._store.messages.add(caller.tenant, thread_id, await self._new(caller, body))
         except st.ThreadBusy as exc:
             raise InvalidRequest(
                 f"Can't add messages to {exc.thread_id} while a run {exc.run_id} is active."
@@ -195,21 +225,42 @@ class EngineBackend:
     # -- runs ------------------------------------------------------------------------------------
 
     async def create_run(self, caller: Caller, thread_id: str, body: RunIn) -> RunResult:
-        return await self._run(caller, thread_id, body, "additional_messages", ())
+        tools = _tools(body.tools)
+        messages = await self._news(caller, body.additional_messages, "additional_messages")
+        model = self._model(body.model)
+        await self._images.refuse_blind(
+            self._store,
+            caller.tenant,
+            thread_id,
+            model,
+            body.assistant_id,
+            _contents("additional_messages", messages),
+        )
+        return await self._run(caller, thread_id, body, tools, messages, ())
 
     async def create_thread_and_run(self, caller: Caller, body: ThreadAndRunIn) -> RunResult:
-        await self._store.assistants.retrieve(caller.tenant, body.assistant_id)  # 404 before a thread is made
-        _tools(body.tools)
-        thread = await self._new_thread(caller, body.thread or ThreadIn(), "thread.messages")
-        return await self._run(
-            caller, thread["id"], body, "additional_messages", [Event("thread.created", thread)]
-        )
+        # The assistant's 404 comes before a thread is made; its model is the run's unless overridden.
+        assistant = await self._store.assistants.retrieve(caller.tenant, body.assistant_id)
+        tools = _tools(body.tools)
+        thread_in = body.thread or ThreadIn()
+        first = await self._news(caller, thread_in.messages, "thread.messages")
+        messages = await self._news(caller, body.additional_messages, "additional_messages")
+        model = self._model(body.model) or str(assistant["model"])
+        new = _contents("thread.messages", first) + _contents("additional_messages", messages)
+        await self._images.refuse_blind(self._store, caller.tenant, None, model, body.assistant_id, new)
+        thread = await self._new_thread(caller, thread_in, first)
+        return await self._run(caller, thread["id"], body, tools, messages, [Event("thread.created", thread)])
 
     async def _run(
-        self, caller: Caller, thread_id: str, body: RunIn, param: str, prelude: Sequence[Event]
+        self,
+        caller: Caller,
+        thread_id: str,
+        body: RunIn,
+        tools: list[dict[str, Any]] | None,
+        messages: list[NewMessage],
+        prelude: Sequence[Event],
     ) -> RunResult:
-        tools = _tools(body.tools)
-        messages = [_message(m, f"{param}[{i}]") for i, m in enumerate(body.additional_messages or ())]
+        """Create the run already started, and start it (its request and thread checked)."""
         instructions = body.instructions
         if body.additional_instructions:
             if instructions is None:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from gateway.backend import Caller
+from gateway.engine import images
 from gateway.engine.chat import ChatClient
 from gateway.engine.chunks import (
     ChatStreamError,
@@ -169,6 +170,7 @@ class Executor:
             history = await self._store.runs.begin(job.run_id)  # in_progress from here: see `_opened`
             if history is None:
                 return _LEFT_QUEUED
+        history = await images.inline(self._store.files, job.tenant, job.run, history, self._settings)
         body = chat_request(job.run, history, self._aliases)
         try:
             async with asyncio.timeout(self._settings.first_byte_timeout):

@@ -5,8 +5,12 @@ History is cut in turns, never inside one: a user or assistant message starts a 
 calls and results that follow stay with it, so a call is never sent without its result or the other
 way round. `truncation_strategy: last_messages` keeps the last N turns; `auto` (with
 `max_prompt_tokens`, else the model's context) drops the oldest turns until the prompt fits. Tokens
-are estimated (UTF-8 bytes / 4, rounded up: about right for English, cautious for CJK); MiniMax's
-own count arrives in `usage` and is what the run reports.
+are estimated (UTF-8 bytes / 4, rounded up: about right for English, cautious for CJK; an image
+`IMAGE_TOKENS`, whatever its URL's length); MiniMax's own count arrives in `usage` and is what the run
+reports.
+
+A user turn of text goes as a string; one with images as OpenAI's chat parts, text and `image_url` in
+order (`image_file` parts were made `data:` URLs before: `images.inline`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from gateway.engine.store import HistoryItem
 CONTEXT: Final[dict[str, int]] = {"MiniMax-M3": 1_000_000}
 DEFAULT_CONTEXT: Final = 204_800  # MiniMax-M2.x
 LOW, HIGH = 0.01, 1.0  # MiniMax takes temperature and top_p in (0, 1]
+IMAGE_TOKENS: Final = 1_000  # an estimate per image: about what a full-detail image costs vision models
 
 
 class PromptTooLong(Exception):
@@ -37,11 +42,33 @@ def _text(content: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _user(content: Sequence[Mapping[str, Any]]) -> str | list[dict[str, Any]]:
+    """A user turn's content: its text, or its parts in order when it holds an image."""
+    if all(block.get("type") == "text" for block in content):
+        return _text(content)
+    parts: list[dict[str, Any]] = []
+    for block in content:
+        kind = block.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "text": (block.get("text") or {}).get("value", "")})
+        elif kind == "image_url":
+            image = block["image_url"]
+            parts.append(
+                {
+                    "type": "image_url",
+                    "image_url": {"url": image["url"], "detail": image.get("detail") or "auto"},
+                }
+            )
+        else:
+            raise ValueError(f"a {kind} part cannot go to MiniMax (image files are inlined first)")
+    return parts
+
+
 def _message(item: HistoryItem) -> dict[str, Any]:
     if item.role == "tool":
         return {"role": "tool", "tool_call_id": item.tool_call_id, "content": item.output or ""}
     if item.role == "user":
-        return {"role": "user", "content": _text(item.content)}
+        return {"role": "user", "content": _user(item.content)}
     # MiniMax wants its assistant turn back whole: the content as it was sent (with its <think>
     # part, kept in `replay`), its reasoning_details and its tool calls.
     out: dict[str, Any] = {"role": "assistant", "content": item.raw_content or _text(item.content)}
@@ -76,8 +103,17 @@ def _turns(history: Sequence[HistoryItem]) -> list[list[dict[str, Any]]]:
     return turns
 
 
+def _tokens(message: Mapping[str, Any]) -> int:
+    content = message.get("content")
+    if isinstance(content, list):
+        images = sum(1 for part in content if part.get("type") == "image_url")
+        text = [part for part in content if part.get("type") != "image_url"]
+        return tokens(orjson.dumps({**message, "content": text}).decode()) + images * IMAGE_TOKENS
+    return tokens(orjson.dumps(message).decode())
+
+
 def _size(messages: Sequence[Mapping[str, Any]]) -> int:
-    return sum(tokens(orjson.dumps(m).decode()) for m in messages)
+    return sum(_tokens(m) for m in messages)
 
 
 def fit(

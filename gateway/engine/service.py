@@ -16,6 +16,7 @@ from gateway.engine.backend import EngineBackend
 from gateway.engine.chat import ChatClient
 from gateway.engine.documents import EngineDocuments
 from gateway.engine.executor import Executor
+from gateway.engine.images import Images
 from gateway.engine.ingest.worker import IngestWorker
 from gateway.engine.retrieval.embeddings import Embeddings
 from gateway.engine.retrieval.searcher import Searcher
@@ -107,7 +108,9 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 asyncio.create_task(ingest.run(), name="ingestion"),
             ]
             try:
-                yield EngineBackend(store, executor, signals, settings.aliases(), documents)
+                yield EngineBackend(
+                    store, executor, signals, settings.aliases(), documents, Images.of(settings)
+                )
             finally:
                 for task in tasks:
                     task.cancel()

@@ -1,5 +1,5 @@
 """What the engine cannot run is refused up front, end to end: `file_search` / `code_interpreter` tools
-and image content are 400s naming the param, and nothing reaches MiniMax."""
+are 400s naming the param, and nothing reaches MiniMax (images: `test_images.py`)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,6 @@ import pytest
 
 from gateway.emulator.config import EmulatorConfig
 from tests.engine.helpers_e2e import MODEL, WEATHER, Stack, assistant, get, stack, thread
-
-IMAGE_URL = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
-IMAGE_FILE = {"type": "image_file", "image_file": {"file_id": "file-abc123"}}
-TEXT = {"type": "text", "text": "What is in this picture?"}
 
 
 @pytest.fixture(scope="module")
@@ -52,27 +48,5 @@ def test_unrunnable_tools_in_a_run(s: Stack, tool: str) -> None:
         body: dict[str, Any] = {"assistant_id": assistant_id, "tools": [{"type": tool}], "stream": stream}
         refused(client.post(f"/threads/{thread_id}/runs", json=body), "tools[0].type", tool)
         refused(client.post("/threads/runs", json={**body, "thread": {}}), "tools[0].type", tool)
-    assert get(client, f"/threads/{thread_id}/runs")["data"] == []
-    assert len(s.emulator.chat_requests) == before
-
-
-@pytest.mark.parametrize("part", [IMAGE_URL, IMAGE_FILE], ids=["image_url", "image_file"])
-def test_image_content_is_refused(s: Stack, part: dict[str, Any]) -> None:
-    client = s.http(s.key())
-    before = len(s.emulator.chat_requests)
-    content = [TEXT, part]
-    refused(
-        client.post("/threads", json={"messages": [{"role": "user", "content": content}]}),
-        "messages[0].content[1].type",
-    )
-    thread_id = thread(client, "hello")
-    added = client.post(f"/threads/{thread_id}/messages", json={"role": "user", "content": content})
-    refused(added, "content[1].type")
-    assistant_id = assistant(client)
-    body = {"assistant_id": assistant_id, "additional_messages": [{"role": "user", "content": content}]}
-    refused(client.post(f"/threads/{thread_id}/runs", json=body), "additional_messages[0].content[1].type")
-    assert [
-        m["content"][0]["text"]["value"] for m in get(client, f"/threads/{thread_id}/messages")["data"]
-    ] == ["hello"]
     assert get(client, f"/threads/{thread_id}/runs")["data"] == []
     assert len(s.emulator.chat_requests) == before
