@@ -14,7 +14,7 @@ the query's terms (`v2`, `0`) would never match, while SQLite's splits them.
 
 A query is cut into the same units by `query_terms`: words of other scripts (runs of letters and
 digits) and the bigrams of CJK runs. `fts5_query` and `tsquery` OR them into each database's query
-syntax; the database's rank function (bm25, ts_rank_cd) then favours chunks matching more, and rarer,
+syntax; the database's rank function (bm25, ts_rank) then favours chunks matching more, and rarer,
 terms.
 
 Which characters count as CJK: CJK Unified Ideographs with Extensions A to I, the compatibility

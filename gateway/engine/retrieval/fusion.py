@@ -1,7 +1,7 @@
 """Scores for search results: reciprocal rank fusion of several rankings, a keyword rank mapped into
 [0, 1), and the top cosine similarities of a query embedding.
 
-Keyword ranks (bm25, ts_rank_cd) and cosine similarities are on unrelated scales, so a hybrid search
+Keyword ranks (bm25, ts_rank) and cosine similarities are on unrelated scales, so a hybrid search
 fuses the two rankings by position alone (RRF: each list adds 1/(k + rank) for an id it holds) rather
 than by mixing their scores.
 """
@@ -46,7 +46,7 @@ def keyword_score(terms: Sequence[str], search_text: str, rank: float, best: flo
     """A keyword result's score in [0, 1]: the mean of the share of the query's `terms` that the chunk's
     search text holds, and its database rank relative to the `best` candidate's (larger is better;
     negative or NaN counts as 0). The database's rank alone is no score to show: bm25's term weights
-    vanish when a term is in most chunks, and ts_rank_cd has no fixed scale."""
+    vanish when a term is in most chunks, and ts_rank has no fixed scale."""
     found = set(search_text.lower().split())
     coverage = sum(t in found for t in terms) / len(terms) if terms else 0.0
     relative = rank / best if best > 0 and rank > 0 and math.isfinite(best) else 0.0

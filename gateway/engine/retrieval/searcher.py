@@ -1,10 +1,10 @@
 """Search over vector stores: keyword ranking by the database, fused with embeddings when configured.
 
-Without an embeddings endpoint the database ranks (bm25, ts_rank_cd), and a result's score is the mean
+Without an embeddings endpoint the database ranks (bm25, ts_rank), and a result's score is the mean
 of two parts in [0, 1]: the share of the query's terms the chunk holds, and its rank relative to the
 best candidate's; results are ordered by that score. Neither database's rank alone makes a score worth
 showing: bm25's term weights vanish when a term is in most chunks (a small store scores ~0), and
-`ts_rank_cd` has no fixed scale (`fusion.keyword_score`). With an embeddings endpoint, the query is
+`ts_rank` has no fixed scale (`fusion.keyword_score`). With an embeddings endpoint, the query is
 embedded, every embedded chunk of the stores is scored by cosine similarity (from a copy of the store's
 vectors kept in memory while the store's `generation` is unchanged, bounded by EMBEDDINGS_CACHE_MB), and
 the two rankings are fused by reciprocal rank

@@ -5,9 +5,9 @@ fields live in JSON columns; `replay` columns hold what the engine resends to Mi
 
 Files and vector stores: a file's bytes are `file_parts` rows (`PART_BYTES` each, written as the upload
 arrives); a file in a vector store is a `vector_store_files` row, leased while it is ingested, and its
-chunks are `vector_store_chunks` rows. The keyword index over the chunks' `search_text` is the database's
-own (`search_index`: an FTS5 table on SQLite, a GIN index on PostgreSQL), made by the migrations and kept
-outside this `MetaData` because it differs by database.
+chunks are `vector_store_chunks` rows. The keyword index over the chunks' `search_text` is the
+database's own (`search_index`: an FTS5 table on SQLite, a GIN-indexed stored tsvector on PostgreSQL),
+made by the migrations and kept outside this `MetaData` because it differs by database.
 """
 
 from __future__ import annotations

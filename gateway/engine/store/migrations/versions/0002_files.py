@@ -154,8 +154,8 @@ def upgrade() -> None:
     op.create_index("vector_store_chunks_store", "vector_store_chunks", ["vector_store_id"])
 
     # The keyword index, the database's own. SQLite: an FTS5 table over the chunks' search_text (the rows
-    # stay in vector_store_chunks, `content=`), kept in step by triggers. PostgreSQL: a GIN index on the
-    # expression the search queries use.
+    # stay in vector_store_chunks, `content=`), kept in step by triggers. PostgreSQL: a stored tsvector column
+    # and a GIN index on it.
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIRTUAL TABLE vector_store_chunks_fts USING fts5(search_text, "
