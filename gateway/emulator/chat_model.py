@@ -3,7 +3,10 @@
 The visible results are those of the Assistants model (`gateway.emulator.model`) for the same text.
 Rules, first match wins:
 1. the last message is a tool message: text `model.tool_result_reply(name, output)` for each trailing
-   tool message in order, joined by a space (`name`: the function of the call it answers), finish `stop`;
+   tool message in order, joined by a space (`name`: the function of the call it answers; a
+   `file_search` result is quoted and cited by `chat_search.quote`), finish `stop`;
+1b. a `file_search` function is offered, the last message is a user message and `tool_choice` is not
+   `none`: a `file_search` call with the user's text, then calls of the function tools it names;
 2. the last message is a user message, `tool_choice` is not `none`, and its text names function tools
    of the request (as words): one call per named tool in the order named, arguments
    `model.function_arguments(text, <end of the name>, <the tool's parameters>)` plus
@@ -24,7 +27,8 @@ from typing import Any
 
 import orjson
 
-from gateway.emulator.chat_request import ChatRequest, ChatTool, ToolResult
+from gateway.emulator import chat_search
+from gateway.emulator.chat_request import ChatRequest, ChatTool
 from gateway.emulator.chat_vision import describe_images
 from gateway.emulator.model import function_arguments, text_reply, tool_result_reply
 
@@ -60,10 +64,6 @@ class ChatReply:
         }
 
 
-def tool_results_text(results: tuple[ToolResult, ...]) -> str:
-    return " ".join(tool_result_reply(r.name, r.output) for r in results)
-
-
 def _has_word(text: str, word: str) -> re.Match[str] | None:
     return re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE)
 
@@ -97,10 +97,26 @@ def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
     if req.last_role == "tool":
         n = len(req.tool_results)
         reasoning = f"I received {n} tool result{'s' if n != 1 else ''}. I will quote each one verbatim."
-        return reasoning, tool_results_text(req.tool_results), ()
-    named = (
-        named_tools(req.user_text, req.tools) if req.last_role == "user" and req.tool_choice != "none" else []
-    )
+        replies = [
+            (
+                chat_search.quote(r.output, req.user_text)
+                if r.name == chat_search.NAME
+                else tool_result_reply(r.name, r.output)
+            )
+            for r in req.tool_results
+        ]
+        return reasoning, " ".join(replies), ()
+    asking = req.last_role == "user" and req.tool_choice != "none"
+    named = named_tools(req.user_text, req.tools) if asking else []
+    if asking and chat_search.offered([t.name for t in req.tools]):
+        search = ToolCall(
+            call_id(key, 0), chat_search.NAME, orjson.dumps({"queries": [req.user_text]}).decode()
+        )
+        others = tuple(
+            ToolCall(call_id(key, i + 1), tool.name, _arguments(req.user_text, tool, end))
+            for i, (tool, end) in enumerate(t for t in named if t[0].name != chat_search.NAME)
+        )
+        return "The answer may be in the user's files: I will search them.", "", (search, *others)
     if named:
         calls = tuple(
             ToolCall(call_id(key, i), tool.name, _arguments(req.user_text, tool, end))

@@ -8,7 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from gateway.backend import Caller, Documents, Obj, Page, RunResult
+from gateway.engine import file_search
 from gateway.engine import store as st
+from gateway.engine.documents import EngineDocuments
 from gateway.engine.errors import maps_store_errors
 from gateway.engine.executor import Executor
 from gateway.engine.images import Images
@@ -31,19 +33,24 @@ from gateway.stream.events import Event
 
 T = TypeVar("T")
 CANCEL_WAIT = 1.0  # seconds a cancel call waits for the run to be recorded cancelled
-_UNRUNNABLE = {"file_search", "code_interpreter"}
+_UNRUNNABLE = {"code_interpreter"}
 
 
 def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list[dict[str, Any]] | None:
-    """Function tools only: the engine runs nothing itself, and says so rather than ignore a tool."""
+    """Function tools, and file_search (which the engine serves); a tool it cannot run is refused, never
+    ignored."""
     if tools is None:
         return None
     out = []
     for i, tool in enumerate(tools):
         kind = tool.get("type")
+        if kind == "file_search":  # served by the gateway itself (`engine.file_search`)
+            out.append({"type": "file_search", "file_search": tool.get("file_search") or {}})
+            continue
         if kind in _UNRUNNABLE:
             raise InvalidRequest(
-                f"The {kind} tool is not available with BACKEND=engine: the engine runs function tools only",
+                f"The {kind} tool is not available with BACKEND=engine: the engine runs function tools and "
+                "file_search",
                 param=f"{param}[{i}].type",
                 code="unsupported_tool",
             )
@@ -69,12 +76,31 @@ def _message(message: MessageIn, images: Images, param: str = "") -> NewMessage:
             else images.part(p.type, _image_of(p), message.role, f"{at}content[{i}]")
             for i, p in enumerate(content)
         ]
-    if message.attachments:
-        raise InvalidRequest(
-            "Attachments need the file_search or code_interpreter tools, which the engine does not run",
-            param=f"{at}attachments",
-        )
-    return {"role": message.role, "content": content, "metadata": message.metadata}
+    for i, attachment in enumerate(message.attachments or ()):
+        for j, tool in enumerate(attachment.get("tools") or ()):
+            if tool.get("type") != "file_search":
+                raise InvalidRequest(
+                    f"Attachments for the {tool.get('type')} tool are not available with BACKEND=engine: "
+                    "the engine runs file_search",
+                    param=f"{at}attachments[{i}].tools[{j}].type",
+                    code="unsupported_tool",
+                )
+    return {
+        "role": message.role,
+        "content": content,
+        "metadata": message.metadata,
+        "attachments": message.attachments or [],
+    }
+
+
+def _attached(messages: Sequence[NewMessage]) -> list[str]:
+    """The files the messages attach for file_search (they go into the thread's vector store)."""
+    return [
+        a["file_id"]
+        for m in messages
+        for a in m.get("attachments") or ()
+        if any(t.get("type") == "file_search" for t in a.get("tools") or ())
+    ]
 
 
 def _image_of(part: ImagePart) -> dict[str, Any]:
@@ -98,10 +124,11 @@ class EngineBackend:
         executor: Executor,
         signals: Signals,
         aliases: Mapping[str, str],
-        documents: Documents,
+        documents: EngineDocuments,
         images: Images,
     ) -> None:
-        self.documents = documents
+        self.documents: Documents = documents
+        self._documents = documents  # the same, with the engine's own calls (tool resources, attachments)
         self._store = store
         self._executor = executor
         self._signals = signals
@@ -139,7 +166,7 @@ class EngineBackend:
             description=body.description,
             instructions=body.instructions,
             tools=_tools(body.tools),
-            tool_resources=body.tool_resources,
+            tool_resources=await self._documents.resources(caller, body.tool_resources, "tool_resources"),
             metadata=body.metadata,
             temperature=body.temperature,
             top_p=body.top_p,
@@ -158,6 +185,10 @@ class EngineBackend:
             self._model(changes["model"])
         if "tools" in changes:
             changes["tools"] = _tools(changes["tools"]) or []
+        if changes.get("tool_resources"):
+            changes["tool_resources"] = await self._documents.resources(
+                caller, changes["tool_resources"], "tool_resources"
+            )
         return await self._store.assistants.modify(caller.tenant, assistant_id, changes)
 
     async def delete_assistant(self, caller: Caller, assistant_id: str) -> Obj:
@@ -183,10 +214,16 @@ class EngineBackend:
     ) -> list[NewMessage]:
         return [await self._new(caller, m, f"{param}[{i}]") for i, m in enumerate(messages or ())]
 
-    async def _new_thread(self, caller: Caller, body: ThreadIn, messages: list[NewMessage]) -> Obj:
-        return await self._store.threads.create(
-            caller.tenant, metadata=body.metadata, tool_resources=body.tool_resources, messages=messages
+    async def _new_thread(
+        self, caller: Caller, body: ThreadIn, messages: list[NewMessage], param: str = "tool_resources"
+    ) -> Obj:
+        resources = await self._documents.resources(caller, body.tool_resources, param)
+        thread = await self._store.threads.create(
+            caller.tenant, metadata=body.metadata, tool_resources=resources, messages=messages
         )
+        if files := _attached(messages):
+            return await self._documents.attach_to_thread(caller, thread["id"], files)
+        return thread
 
     async def create_thread(self, caller: Caller, body: ThreadIn) -> Obj:
         return await self._new_thread(caller, body, await self._news(caller, body.messages, "messages"))
@@ -201,12 +238,16 @@ class EngineBackend:
         return await self._store.threads.delete(caller.tenant, thread_id)
 
     async def create_message(self, caller: Caller, thread_id: str, body: MessageIn) -> Obj:
+        new = await self._new(caller, body)
         try:
-            return await self._store.messages.add(caller.tenant, thread_id, await self._new(caller, body))
+            made = await self._store.messages.add(caller.tenant, thread_id, new)
         except st.ThreadBusy as exc:
             raise InvalidRequest(
                 f"Can't add messages to {exc.thread_id} while a run {exc.run_id} is active."
             ) from None
+        if files := _attached([new]):
+            await self._documents.attach_to_thread(caller, thread_id, files)
+        return made
 
     async def list_messages(self, caller: Caller, thread_id: str, page: Page, run_id: str | None) -> Obj:
         return await self._store.messages.list(caller.tenant, thread_id, run_id=run_id, **_page(page))
@@ -248,7 +289,7 @@ class EngineBackend:
         model = self._model(body.model) or str(assistant["model"])
         new = _contents("thread.messages", first) + _contents("additional_messages", messages)
         await self._images.refuse_blind(self._store, caller.tenant, None, model, body.assistant_id, new)
-        thread = await self._new_thread(caller, thread_in, first)
+        thread = await self._new_thread(caller, thread_in, first, "thread.tool_resources")
         return await self._run(caller, thread["id"], body, tools, messages, [Event("thread.created", thread)])
 
     async def _run(
@@ -286,6 +327,8 @@ class EngineBackend:
             additional_messages=messages,
             lease_owner=self._executor.owner,
         )
+        if files := _attached(messages):
+            await self._documents.attach_to_thread(caller, thread_id, files)
         events = await self._executor.start(
             caller, run, stream=bool(body.stream), prelude=prelude, history=history
         )
@@ -343,12 +386,14 @@ class EngineBackend:
     async def list_steps(
         self, caller: Caller, thread_id: str, run_id: str, page: Page, include: list[str]
     ) -> Obj:
-        return await self._store.steps.list(caller.tenant, thread_id, run_id, **_page(page))
+        found = await self._store.steps.list(caller.tenant, thread_id, run_id, **_page(page))
+        return {**found, "data": [file_search.without_content(step, include) for step in found["data"]]}
 
     async def retrieve_step(
         self, caller: Caller, thread_id: str, run_id: str, step_id: str, include: list[str]
     ) -> Obj:
-        return await self._store.steps.retrieve(caller.tenant, thread_id, run_id, step_id)
+        step = await self._store.steps.retrieve(caller.tenant, thread_id, run_id, step_id)
+        return file_search.without_content(step, include)
 
 
 def _page(page: Page) -> dict[str, Any]:

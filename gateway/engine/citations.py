@@ -35,7 +35,7 @@ class Citations:
     __slots__ = ("_held", "_markers", "_offset")
 
     def __init__(self, markers: Mapping[str, str]) -> None:
-        self._markers = markers
+        self._markers = dict(markers)
         self._held = ""  # text from a `【` whose marker is not settled yet
         self._offset = 0  # characters of the message's text shown so far
 

@@ -37,6 +37,7 @@ PURPOSES: Final = ("assistants", "vision", "user_data")
 NOT_DOWNLOADABLE: Final = ("assistants",)  # OpenAI refused to hand these back
 FILE_EXPIRY_SECONDS: Final = (3600, 2_592_000)  # expires_after.seconds: 1 hour to 30 days
 FILENAME_MAX: Final = 512
+THREAD_STORE_EXPIRY: Final = {"anchor": "last_active_at", "days": 7}  # a thread's own store, as OpenAI's
 ACTIVITY_GRAIN: Final = 60  # a search moves `last_active_at` at most once a minute (expiry counts days)
 
 
@@ -246,6 +247,58 @@ class EngineDocuments:
             "has_more": False,
             "next_page": None,
         }
+
+    # -- the stores of assistants and threads -----------------------------------------------------
+
+    async def resources(self, caller: Caller, resources: dict[str, Any] | None, param: str) -> Any:
+        """`tool_resources` as stored: `file_search.vector_store_ids` checked (one store, the caller's),
+        and `file_search.vector_stores` (OpenAI's helper: a store made of these files) made into one."""
+        search = (resources or {}).get("file_search")
+        if not search:
+            return resources
+        ids = list(search.get("vector_store_ids") or ())
+        helpers = list(search.get("vector_stores") or ())
+        if len(ids) + len(helpers) > 1:
+            raise InvalidRequest(
+                "file_search takes one vector store (vector_store_ids or vector_stores)",
+                param=f"{param}.file_search",
+            )
+        for store_id in ids:
+            await self._store.vector_stores.retrieve(caller.tenant, store_id)
+        for i, helper in enumerate(helpers):
+            body = VectorStoreIn.model_validate(
+                {k: helper[k] for k in ("file_ids", "chunking_strategy", "metadata") if k in helper}
+            )
+            chunking = _chunking(
+                body.chunking_strategy, f"{param}.file_search.vector_stores[{i}].chunking_strategy"
+            )
+            made = await self._store.vector_stores.create(
+                caller.tenant,
+                name=None,
+                metadata=body.metadata,
+                files=[NewStoreFile(file_id, chunking) for file_id in body.file_ids],
+            )
+            ids.append(made["id"])
+            self._wake()
+        return {**(resources or {}), "file_search": {"vector_store_ids": ids}}
+
+    async def attach_to_thread(self, caller: Caller, thread_id: str, file_ids: Sequence[str]) -> Obj:
+        """Files a message attaches for file_search: into the thread's vector store, made for the thread
+        when it has none (expiring 7 days after its last activity, as OpenAI's); the thread as it is then."""
+        thread = await self._store.threads.retrieve(caller.tenant, thread_id)
+        resources = thread.get("tool_resources") or {}
+        ids = list((resources.get("file_search") or {}).get("vector_store_ids") or ())
+        files = [NewStoreFile(file_id, _chunking(None, "")) for file_id in dict.fromkeys(file_ids)]
+        if ids:
+            await self._store.file_batches.create(caller.tenant, ids[0], files)
+        else:
+            made = await self._store.vector_stores.create(
+                caller.tenant, name=None, expires_after=THREAD_STORE_EXPIRY, files=files
+            )
+            resources = {**resources, "file_search": {"vector_store_ids": [made["id"]]}}
+            thread = await self._store.threads.modify(caller.tenant, thread_id, {"tool_resources": resources})
+        self._wake()
+        return thread
 
     # -- files in a store, batches ---------------------------------------------------------------
 

@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from gateway.backend import Caller
-from gateway.engine import images
+from gateway.engine import file_search, images
 from gateway.engine.chat import ChatClient
 from gateway.engine.chunks import (
+    ChatStreamDecoder,
     ChatStreamError,
     Delta,
     Finish,
@@ -31,9 +32,11 @@ from gateway.engine.chunks import (
     ToolCallStart,
     Usage,
 )
+from gateway.engine.citations import Citations, Piece
+from gateway.engine.file_search import FileSearch
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.prompt import PromptTooLong, chat_request
-from gateway.engine.record import ACTIVE, record
+from gateway.engine.record import ACTIVE, record, replay
 from gateway.engine.store import HistoryItem, Store, StoreError
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.settings import Settings
@@ -44,6 +47,7 @@ from gateway.upstream.errors import from_base_resp, last_error_code
 
 log = logging.getLogger("gateway.engine")
 REQUIRES_ACTION_SECONDS: Final = 600
+MAX_SEARCH_ROUNDS: Final = 8  # file_search calls answered in one run before the model must answer
 INTERNAL = "The gateway failed while running this run"
 
 
@@ -67,8 +71,16 @@ class Executor:
     """The runs executing in this process (see the module doc)."""
 
     def __init__(
-        self, store: Store, chat: ChatClient, settings: Settings, *, owner: str, clock: Clock
+        self,
+        store: Store,
+        chat: ChatClient,
+        settings: Settings,
+        *,
+        owner: str,
+        clock: Clock,
+        file_search: FileSearch | None = None,
     ) -> None:
+        self._file_search = file_search
         self._store = store
         self._chat = chat
         self._settings = settings
@@ -210,8 +222,18 @@ class Executor:
                 emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
             else:
                 async with asyncio.timeout(self._settings.run_timeout):
-                    await self._stream(job, pending)
-                self._end(job, closing)
+                    more: list[Delta] | PromptTooLong | None = pending
+                    rounds = 0
+                    while isinstance(more, list):
+                        await self._stream(job, more)
+                        more = None  # function calls left wait for their outputs: requires_action
+                        if job.server_args and rounds < MAX_SEARCH_ROUNDS:
+                            rounds += 1
+                            more = await self._serve(job)
+                if isinstance(more, PromptTooLong):
+                    emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
+                else:
+                    self._end(job, closing)
         except _Gone:
             found = await self._store.runs.get(job.run_id)
             status = found[1]["status"] if found is not None else "failed"
@@ -284,7 +306,10 @@ class Executor:
         for payload in payloads:
             message = emitter.message
             if message is not None and (piece := answer(payload)) is not None:
-                events.append(message.append_text(piece))
+                if job.citations is None:
+                    events.append(message.append_text(piece))
+                else:
+                    _cite(job.citations.feed(piece), message, events)
                 continue
             try:
                 deltas = decoder.feed(payload)
@@ -303,7 +328,10 @@ class Executor:
             if kind is Text:
                 assert isinstance(delta, Text)
                 message = emitter.message or self._open_message(job, events)
-                events.append(message.append_text(delta.piece))
+                if job.citations is None:
+                    events.append(message.append_text(delta.piece))
+                else:
+                    _cite(job.citations.feed(delta.piece), message, events)
             elif kind is Reasoning:
                 continue  # kept by the decoder, stored with the turn, never shown as text
             elif kind is ToolCallStart:
@@ -312,9 +340,17 @@ class Executor:
                 if step is None or step.type != "tool_calls":
                     step = self._open_tool_step(job, events)
                 job.tool_names[delta.index] = (delta.id, delta.name)
-                events.extend(step.apply_calls([(delta.index, _call(delta.id, delta.name, ""))]))
+                if delta.name == file_search.NAME and file_search.declared(job.run) is not None:
+                    job.server_args[delta.index] = []  # served here: its arguments are not shown
+                    shaped = {"id": delta.id, "type": file_search.NAME, file_search.NAME: {}}
+                    events.extend(step.apply_calls([(delta.index, shaped)]))
+                else:
+                    events.extend(step.apply_calls([(delta.index, _call(delta.id, delta.name, ""))]))
             elif kind is ToolCallArgs:
                 assert isinstance(delta, ToolCallArgs) and emitter.step is not None
+                if delta.index in job.server_args:
+                    job.server_args[delta.index].append(delta.piece)
+                    continue
                 call_id, name = job.tool_names[delta.index]
                 events.extend(emitter.step.apply_calls([(delta.index, _call(call_id, name, delta.piece))]))
             elif kind is Finish:
@@ -327,6 +363,7 @@ class Executor:
                     emitter.step.set_usage(delta.data)
 
     def _open_message(self, job: Job, events: list[StreamEvent]) -> Any:
+        job.citations = Citations(job.markers) if job.markers else None
         run = job.run
         message, step = job.batch.start_reply(
             job.tenant, thread_id=run["thread_id"], run_id=job.run_id, assistant_id=run["assistant_id"]
@@ -335,6 +372,7 @@ class Executor:
         return job.emitter.open_message(message["id"], events, created_at=message["created_at"])
 
     def _open_tool_step(self, job: Job, events: list[StreamEvent]) -> Any:
+        _flush(job, events)  # the message closes: text held back for a marker is shown first
         run = job.run
         step = job.batch.create_step(
             job.tenant,
@@ -345,8 +383,51 @@ class Executor:
         )
         return job.emitter.open_step(step["id"], "tool_calls", events, base=step)
 
+    async def _serve(self, job: Job) -> list[Delta] | PromptTooLong | None:
+        """The reply called file_search: search, show the results on the call (the step), store the
+        step and the results, then ask MiniMax again in the same run and return its first deltas; None
+        when the step also holds function calls (the run then waits for their outputs, the searches'
+        results already stored with the step)."""
+        assert self._file_search is not None and job.emitter.step is not None
+        step = job.emitter.step
+        events: list[StreamEvent] = []
+        served = []
+        for index, pieces in sorted(job.server_args.items()):
+            call_id, _ = job.tool_names[index]
+            call = await self._file_search.call(
+                job.tenant, job.run, call_id, "".join(pieces), job.searches, ""
+            )
+            job.searches += 1
+            job.markers.update(call.markers)
+            events.extend(step.apply_calls([(index, call.details)]))
+            served.append((call_id, call.output))
+        job.server_args = {}
+        run = job.run
+        job.batch.update_step(step.id, step_details=step.details(), replay=replay(job, True))
+        job.batch.add_tool_results(
+            job.tenant, step_id=step.id, run_id=job.run_id, thread_id=run["thread_id"], outputs=served
+        )
+        if step.function_calls():
+            await job.publish(events)
+            return None
+        job.emitter.close_step(events, "completed")
+        try:
+            await record(job, events, job.batch, now=True)
+        finally:
+            await job.publish(events)
+        if job.stream is not None:
+            job.stream.close()
+        job.decoder = ChatStreamDecoder(think_closer_only=self._settings.think_closer_only)
+        job.tool_names, job.finish_reason = {}, None
+        history = await self._store.history(job.tenant, run["thread_id"])
+        try:
+            return await self._open(job, history)
+        except PromptTooLong as exc:
+            return exc
+
     def _end(self, job: Job, events: list[StreamEvent]) -> None:
         """MiniMax's reply ended: the run's end follows from how."""
+        _flush(job, events)
         emitter, reason = job.emitter, job.finish_reason
         step = emitter.step
         if step is not None and step.type == "tool_calls" and step.function_calls():
@@ -389,6 +470,19 @@ class Executor:
             job.stop("failed", message)
         if tasks:
             await asyncio.wait(tasks, timeout=5)
+
+
+def _cite(pieces: list[Piece], message: Any, events: list[StreamEvent]) -> None:
+    """Text that passed the citation scanner into the message's deltas."""
+    for text, found in pieces:
+        if text:
+            events.append(message.append_annotated(text, found))
+
+
+def _flush(job: Job, events: list[StreamEvent]) -> None:
+    """Show what the citation scanner still holds (the message is about to close)."""
+    if job.citations is not None and job.emitter.message is not None:
+        _cite(job.citations.finish(), job.emitter.message, events)
 
 
 def _decoded(job: Job, payloads: list[bytes]) -> list[Delta]:

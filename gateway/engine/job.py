@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.engine.chunks import ChatStreamDecoder
+from gateway.engine.citations import Citations
 from gateway.engine.store import Batch
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import StreamEvent
@@ -67,14 +68,18 @@ class Job:
     __slots__ = (
         "batch",
         "caller_key",
+        "citations",
         "closing",
         "decoder",
         "emitter",
         "failure",
         "finish_reason",
+        "markers",
         "opened",
         "queue",
         "run",
+        "searches",
+        "server_args",
         "stop_reason",
         "stream",
         "task",
@@ -102,6 +107,10 @@ class Job:
         self.task: asyncio.Task[None] | None = None
         self.queue: Channel | None = None  # to the client following, if any
         self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)
+        self.server_args: dict[int, list[str]] = {}  # call index -> argument pieces, of calls served here
+        self.searches = 0  # file_search calls served in this run (each one's markers start with it)
+        self.markers: dict[str, str] = {}  # file_search markers given out in this run -> file ids
+        self.citations: Citations | None = None  # the open message's scanner, once markers were given
         self.finish_reason: str | None = None
         self.failure: Exception | None = None  # MiniMax's error, read after deltas still to go out
         self.usage: dict[str, Any] | None = run.get("usage")  # summed over the run's model calls

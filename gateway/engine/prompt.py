@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import orjson
 
+from gateway.engine import file_search
 from gateway.engine.store import HistoryItem
 
 CONTEXT: Final[dict[str, int]] = {"MiniMax-M3": 1_000_000}
@@ -145,8 +146,13 @@ def _tools(run: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
         for t in run.get("tools") or ()
         if t.get("type") == "function"
     ]
+    if file_search.declared(run) is not None:  # served by the gateway (`engine.file_search`)
+        tools.append(file_search.DECLARATION)
     choice = run.get("tool_choice")
-    if isinstance(choice, dict) and choice.get("type") == "function":
+    if isinstance(choice, dict) and choice.get("type") == file_search.NAME:
+        tools = [file_search.DECLARATION]
+        choice = "auto"
+    elif isinstance(choice, dict) and choice.get("type") == "function":
         name = (choice.get("function") or {}).get("name")
         tools = [t for t in tools if t["function"].get("name") == name]
         choice = "auto"
@@ -165,7 +171,10 @@ def chat_request(
     """The streamed chat-completions body for `run` (an OpenAI run object); `aliases` maps the run's
     model name (an OpenAI or legacy name, as the client gave it) to MiniMax's."""
     model = aliases.get(run["model"], run["model"])
-    system = [{"role": "system", "content": run["instructions"]}] if run.get("instructions") else []
+    instructions = run.get("instructions") or ""
+    if file_search.declared(run) is not None:
+        instructions = f"{instructions}\n\n{file_search.CITE}" if instructions else file_search.CITE
+    system = [{"role": "system", "content": instructions}] if instructions else []
     tools, choice = _tools(run)
     fixed = _size(system) + (tokens(orjson.dumps(tools).decode()) if tools else 0)
     body: dict[str, Any] = {

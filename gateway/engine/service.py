@@ -16,6 +16,7 @@ from gateway.engine.backend import EngineBackend
 from gateway.engine.chat import ChatClient
 from gateway.engine.documents import EngineDocuments
 from gateway.engine.executor import Executor
+from gateway.engine.file_search import FileSearch
 from gateway.engine.images import Images
 from gateway.engine.ingest.worker import IngestWorker
 from gateway.engine.retrieval.embeddings import Embeddings
@@ -70,13 +71,6 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     try:
         async with upstream_http(settings) as (_http, session):
-            executor = Executor(
-                store, ChatClient(settings, session, metrics), settings, owner=owner, clock=clock
-            )
-            signals = Signals(
-                settings.database_url, lambda run_id: executor.stop(run_id, "cancelled", "cancelled")
-            )
-            await signals.start()
             embeddings = None
             if settings.embeddings_url:
                 key = settings.embeddings_api_key
@@ -87,6 +81,19 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                     None if key is None else key.get_secret_value(),
                     batch_size=settings.embeddings_batch_size,
                 )
+            searcher = Searcher(store, embeddings, settings.embeddings_cache_mb << 20)
+            executor = Executor(
+                store,
+                ChatClient(settings, session, metrics),
+                settings,
+                owner=owner,
+                clock=clock,
+                file_search=FileSearch(store, searcher),
+            )
+            signals = Signals(
+                settings.database_url, lambda run_id: executor.stop(run_id, "cancelled", "cancelled")
+            )
+            await signals.start()
             ingest = IngestWorker(
                 store,
                 owner=owner,
@@ -97,11 +104,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 metrics=metrics,
             )
             documents = EngineDocuments(
-                store,
-                Searcher(store, embeddings, settings.embeddings_cache_mb << 20),
-                ingest.wake,
-                max_file_bytes=settings.max_file_bytes,
-                metrics=metrics,
+                store, searcher, ingest.wake, max_file_bytes=settings.max_file_bytes, metrics=metrics
             )
             tasks = [
                 asyncio.create_task(sweep(store, executor, settings, clock), name="engine sweep"),

@@ -139,6 +139,21 @@ class MessageStream:
         event: TextDelta = _new(TextDelta, (block.head, piece))
         return event
 
+    def append_annotated(self, piece: str, annotations: list[dict[str, Any]]) -> StreamEvent:
+        """`append_text` for a piece that completes annotations (OpenAI's shape, offsets into the text
+        value): one delta carrying the piece and the annotations, each with its `index`."""
+        if not annotations:
+            return self.append_text(piece)
+        block = self._blocks.get(0)
+        if block is None:
+            block = self._blocks[0] = _Block("text", self._mode)
+            self._index(block)
+        block.text.push(piece)
+        anns = block.new_annotations(annotations, self._annotate)
+        return self._delta(
+            [{"index": block.index, "type": "text", "text": {"value": piece, "annotations": anns}}]
+        )
+
     def closing_events(self, status: str, now: int, reason: str | None = None) -> list[Event]:
         """Settle held-back text, then `thread.message.completed` (or `.incomplete`) with full content."""
         deltas = []

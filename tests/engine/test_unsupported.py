@@ -1,5 +1,6 @@
-"""What the engine cannot run is refused up front, end to end: `file_search` / `code_interpreter` tools
-are 400s naming the param, and nothing reaches MiniMax (images: `test_images.py`)."""
+"""What the engine cannot run is refused up front, end to end: a `code_interpreter` tool, or an
+attachment for it, is a 400 naming the param, and nothing reaches MiniMax (images: `test_images.py`;
+file_search, which the engine serves: `tests/e2e/test_file_search_sdk.py`)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def refused(response: httpx.Response, param: str, *words: str) -> None:
     assert all(w in error["message"] for w in words), error
 
 
-@pytest.mark.parametrize("tool", ["file_search", "code_interpreter"])
+@pytest.mark.parametrize("tool", ["code_interpreter"])
 def test_unrunnable_tools_in_an_assistant(s: Stack, tool: str) -> None:
     client = s.http(s.key())
     created = client.post("/assistants", json={"model": MODEL, "tools": [WEATHER, {"type": tool}]})
@@ -38,7 +39,7 @@ def test_unrunnable_tools_in_an_assistant(s: Stack, tool: str) -> None:
     assert get(client, f"/assistants/{assistant_id}")["tools"] == [WEATHER]
 
 
-@pytest.mark.parametrize("tool", ["file_search", "code_interpreter"])
+@pytest.mark.parametrize("tool", ["code_interpreter"])
 def test_unrunnable_tools_in_a_run(s: Stack, tool: str) -> None:
     client = s.http(s.key())
     before = len(s.emulator.chat_requests)
@@ -50,3 +51,17 @@ def test_unrunnable_tools_in_a_run(s: Stack, tool: str) -> None:
         refused(client.post("/threads/runs", json={**body, "thread": {}}), "tools[0].type", tool)
     assert get(client, f"/threads/{thread_id}/runs")["data"] == []
     assert len(s.emulator.chat_requests) == before
+
+
+def test_attachments_for_code_interpreter_are_refused(s: Stack) -> None:
+    client = s.http(s.key())
+    thread_id = thread(client, "hello")
+    attachment = {"file_id": "file-x", "tools": [{"type": "file_search"}, {"type": "code_interpreter"}]}
+    message = {"role": "user", "content": "see the file", "attachments": [attachment]}
+    refused(
+        client.post(f"/threads/{thread_id}/messages", json=message),
+        "attachments[0].tools[1].type",
+        "code_interpreter",
+    )
+    refused(client.post("/threads", json={"messages": [message]}), "messages[0].attachments[0].tools[1].type")
+    assert len(get(client, f"/threads/{thread_id}/messages")["data"]) == 1

@@ -18,7 +18,10 @@ from gateway.engine.store.messages import checkpoint_stmt, complete_key, complet
 from gateway.engine.store.objects import JSON
 from gateway.engine.store.rows import MESSAGE_INSERT, STEP_INSERT, Content, Replay, reply_rows, step_row
 from gateway.engine.store.steps import StepEnd, detail_values, end_values, set_stmt
+from gateway.engine.store.tables import tool_results
 from gateway.engine.store.transitions import Move, RunStatus
+
+RESULT_INSERT = tool_results.insert()
 
 _RUN_THREAD = ("tenant", "thread_id")
 
@@ -133,6 +136,23 @@ class Batch:
 
     def update_step(self, step_id: str, *, step_details: JSON, replay: Replay | None = None) -> None:
         self._set_step(step_id, detail_values(step_details, replay))
+
+    def add_tool_results(
+        self, tenant: str, *, step_id: str, run_id: str, thread_id: str, outputs: Collection[tuple[str, str]]
+    ) -> None:
+        """Outputs of tool calls the gateway served itself (call id, output), after the step they answer."""
+        now = self._db.clock()
+        for call_id, output in outputs:
+            row = {
+                "tenant": tenant,
+                "step_id": step_id,
+                "run_id": run_id,
+                "thread_id": thread_id,
+                "tool_call_id": call_id,
+                "output": output,
+                "created_at": now,
+            }
+            self._writes.append((RESULT_INSERT, row))
 
     def _set_step(self, step_id: str, values: dict[str, Any]) -> None:
         if not self._fold(step_id, values):
