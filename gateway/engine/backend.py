@@ -59,6 +59,11 @@ def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list
         function = tool.get("function") or {}
         if not function.get("name"):
             raise InvalidRequest("A function tool needs function.name", param=f"{param}[{i}].function.name")
+        if function["name"] == file_search.NAME and any(t.get("type") == file_search.NAME for t in tools):
+            raise InvalidRequest(
+                "A function may not be named file_search beside the file_search tool",
+                param=f"{param}[{i}].function.name",
+            )
         out.append({"type": "function", "function": function})
     return out
 
@@ -302,6 +307,15 @@ class EngineBackend:
         prelude: Sequence[Event],
     ) -> RunResult:
         """Create the run already started, and start it (its request and thread checked)."""
+        choice = body.tool_choice
+        if isinstance(choice, dict) and choice.get("type") == file_search.NAME:
+            offered = tools
+            if offered is None:
+                offered = (await self._store.assistants.retrieve(caller.tenant, body.assistant_id))["tools"]
+            if not any(t.get("type") == file_search.NAME for t in offered or ()):
+                raise InvalidRequest(
+                    "tool_choice names file_search, which is not among the run's tools", param="tool_choice"
+                )
         instructions = body.instructions
         if body.additional_instructions:
             if instructions is None:

@@ -163,6 +163,11 @@ class Executor:
                 job.opened.exception()  # a run nobody streams has nobody to hear it: no "never retrieved"
                 return
             job.opened.set_result(None)
+            if resumed_step is not None and file_search.declared(job.run) is not None:
+                steps = await self._store.steps.list(
+                    job.tenant, job.run["thread_id"], job.run_id, limit=100, order="asc"
+                )
+                job.searches, job.markers = file_search.given_out(steps["data"])
             await self._execute(job, pending, resumed_step)
         except StoreError:
             log.exception("run %s: the store failed; the lease sweep will fail the run", job.run_id)
@@ -215,6 +220,7 @@ class Executor:
             emitter.advance("in_progress", opening)
             if resumed_step is not None:
                 emitter.close_old_step(resumed_step, opening)
+                opening = file_search.streamed(opening)
             if pending is _LEFT_QUEUED:
                 raise _Gone  # cancelled (or failed by a sweep) before `_open` could start it
             await job.publish(opening)
@@ -408,13 +414,13 @@ class Executor:
             job.tenant, step_id=step.id, run_id=job.run_id, thread_id=run["thread_id"], outputs=served
         )
         if step.function_calls():
-            await job.publish(events)
+            await job.publish(file_search.streamed(events))
             return None
         job.emitter.close_step(events, "completed")
         try:
             await record(job, events, job.batch, now=True)
         finally:
-            await job.publish(events)
+            await job.publish(file_search.streamed(events))
         if job.stream is not None:
             job.stream.close()
         job.decoder = ChatStreamDecoder(think_closer_only=self._settings.think_closer_only)

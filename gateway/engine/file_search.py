@@ -27,6 +27,7 @@ import orjson
 from gateway.engine.citations import marker
 from gateway.engine.retrieval.searcher import Searcher
 from gateway.engine.store import Store, StoreError
+from gateway.stream.events import Event, StreamEvent
 
 NAME: Final = "file_search"
 DEFAULT_RESULTS: Final = 20  # OpenAI's default max_num_results for the tool
@@ -157,6 +158,33 @@ class FileSearch:
         }
         output = "\n\n".join(lines) if lines else "No results: the files hold nothing on this."
         return Call(details, output, markers)
+
+
+def given_out(steps: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, str]]:
+    """The searches a run made before it waited for tool outputs, read back from its steps (oldest
+    first): how many, and the markers they gave out, so the continued run cites them and numbers its
+    next search after them."""
+    count, markers = 0, {}
+    for step in steps:
+        for call in (step.get("step_details") or {}).get("tool_calls") or ():
+            if call.get("type") != NAME:
+                continue
+            for index, result in enumerate((call.get(NAME) or {}).get("results") or ()):
+                markers[marker(count, index, result["file_name"])] = result["file_id"]
+            count += 1
+    return count, markers
+
+
+def streamed(events: Sequence[StreamEvent]) -> list[StreamEvent]:
+    """Events as a streaming client gets them: a file_search step's results without their `content`
+    (it is stored, for `include[]` on the step reads)."""
+    out: list[StreamEvent] = []
+    for event in events:
+        if type(event) is Event and event[0].startswith("thread.run.step."):
+            out.append(Event(event[0], without_content(event[1], ())))
+        else:
+            out.append(event)
+    return out
 
 
 def without_content(step: dict[str, Any], include: Sequence[str]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from fpdf import FPDF
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
+from gateway.emulator.state import Context
 from gateway.engine.retrieval.analyze import query_terms
 from gateway.serve import ServerThread
 from tests.e2e.conftest import settings_for
@@ -37,11 +38,18 @@ DEADLINE = 60.0  # seconds any polling waits before the test fails
 
 @dataclass
 class Gateway:
-    """An engine gateway on loopback: `url` is its `/v1` base, `database_url` its store."""
+    """An engine gateway on loopback: `url` is its `/v1` base, `database_url` its store, `emulator` the
+    emulator's per-app context (its record of chat requests, `chat_requests`)."""
 
     url: str
     database_url: str
     clients: list[openai.OpenAI] = field(default_factory=list)
+    emulator: Context | None = None
+
+    def requests_with(self, token: str) -> list[dict[str, Any]]:
+        """The chat requests sent to the emulator whose messages mention `token`, in order."""
+        assert self.emulator is not None
+        return [body for body in list(self.emulator.chat_requests) if token in str(body.get("messages"))]
 
     def client(self, key: str = "sk-files") -> openai.OpenAI:
         made = openai.OpenAI(base_url=self.url, api_key=key, max_retries=0, timeout=60)
@@ -79,12 +87,13 @@ def engine_gateway(
     if database_url is not None:
         options.update(database_url=database_url, migrate_on_start=True)
     options.update(settings)
-    with ServerThread(create_emulator_app(EmulatorConfig())) as upstream:
+    emulator = create_emulator_app(EmulatorConfig())
+    with ServerThread(emulator) as upstream:
         if embeddings:
             options.update(embeddings_url=upstream.url + "/v1", embeddings_api_key="k")
         app_settings = settings_for("engine", upstream.url, db_dir, **options)
         with ServerThread(create_app(app_settings)) as server:
-            gateway = Gateway(server.url + "/v1", app_settings.database_url)
+            gateway = Gateway(server.url + "/v1", app_settings.database_url, emulator=emulator.state.emulator)
             try:
                 yield gateway
             finally:
