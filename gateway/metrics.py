@@ -43,6 +43,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.search_rounds = Histogram(
+            "gateway_file_search_round_seconds",
+            "A run's file_search round in the gateway: from MiniMax's reply calling it to the next request",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
         self.draining = Gauge("gateway_draining", "1 while the process drains for shutdown", registry=r)
 
     def render(self) -> bytes:

@@ -39,6 +39,7 @@ from gateway.engine.prompt import PromptTooLong, chat_request
 from gateway.engine.record import ACTIVE, record, replay
 from gateway.engine.store import HistoryItem, Store, StoreError
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import Clock, StreamEvent
@@ -79,8 +80,10 @@ class Executor:
         owner: str,
         clock: Clock,
         file_search: FileSearch | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._file_search = file_search
+        self._metrics = metrics
         self._store = store
         self._chat = chat
         self._settings = settings
@@ -395,6 +398,7 @@ class Executor:
         when the step also holds function calls (the run then waits for their outputs, the searches'
         results already stored with the step)."""
         assert self._file_search is not None and job.emitter.step is not None
+        began = time.perf_counter()
         step = job.emitter.step
         events: list[StreamEvent] = []
         served = []
@@ -426,6 +430,8 @@ class Executor:
         job.decoder = ChatStreamDecoder(think_closer_only=self._settings.think_closer_only)
         job.tool_names, job.finish_reason = {}, None
         history = await self._store.history(job.tenant, run["thread_id"])
+        if self._metrics is not None:
+            self._metrics.search_rounds.observe(time.perf_counter() - began)
         try:
             return await self._open(job, history)
         except PromptTooLong as exc:

@@ -89,6 +89,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 owner=owner,
                 clock=clock,
                 file_search=FileSearch(store, searcher),
+                metrics=metrics,
             )
             signals = Signals(
                 settings.database_url, lambda run_id: executor.stop(run_id, "cancelled", "cancelled")

@@ -113,6 +113,7 @@ def titles(sizes: Sizes, inputs: Inputs) -> dict[str, str]:
         f"{CHUNKING[0]}/{CHUNKING[1]} chunking, with embeddings",
         "keyword": f"4. keyword search ({sizes.searches} sequential queries, up to 10 results)",
         "hybrid": "4. hybrid search (keyword + embeddings, fused by reciprocal rank), same queries",
+        "rounds": "4c. runs with file_search over the same store (keyword), one at a time",
         "rates": "5. chunks indexed per second (chunks / ingest seconds, from 1, 1b and 4)",
     }
 

@@ -15,10 +15,13 @@ over the last second of that wait.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.bench.documents_client import Client, static
 from tests.bench.documents_stack import CLIENT_KEY, Peak, chunk_count, pg_cpu_ns, start_gateway
@@ -167,6 +170,7 @@ def store_and_search(env: Env, docs: list[Path], queries: list[str], chunking: t
     try:
         settle(env, server)
         out["keyword"] = searches(env, server, client, store_id, queries)
+        out["rounds"] = search_rounds(server, client, store_id, queries[:SEARCH_RUNS])
     finally:
         client.close()
         server.stop()
@@ -202,4 +206,47 @@ def searches(env: Env, server: Server, client: Client, store_id: str, queries: l
         "cpu_ms": cpu / 1e6 / n,
         "db_cpu_ms": db / 1e6 / n if env.postmaster else None,
         "empty": empty,
+    }
+
+
+SEARCH_RUNS = 100
+
+
+def search_rounds(server: Server, client: Client, store_id: str, queries: list[str]) -> Metrics:
+    """Runs with file_search over the store, one at a time (non-streamed: create-thread-and-run, then
+    polled), each a question of `queries`; the gateway's own time per search round, from its
+    `gateway_file_search_round_seconds` histogram (the reply calling file_search to the next MiniMax
+    request: the search, the step's events and store writes, the history read)."""
+    tools = [{"type": "file_search"}]
+    resources = {"file_search": {"vector_store_ids": [store_id]}}
+    assistant = client.post(
+        "/assistants", {"model": "MiniMax-M2.7", "tools": tools, "tool_resources": resources}
+    )
+    failed = 0
+    for query in queries:
+        body = {"assistant_id": assistant["id"], "thread": {"messages": [{"role": "user", "content": query}]}}
+        run = client.post("/threads/runs", body)
+        while run["status"] in ("queued", "in_progress"):
+            time.sleep(0.01)
+            run = client.get(f"/threads/{run['thread_id']}/runs/{run['id']}")
+        failed += run["status"] != "completed"
+    text = httpx.get(server.url + "/metrics", timeout=30).text
+    buckets, total, count = [], 0.0, 0
+    for line in text.splitlines():
+        if line.startswith("gateway_file_search_round_seconds_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets.append((math.inf if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+        elif line.startswith("gateway_file_search_round_seconds_sum"):
+            total = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("gateway_file_search_round_seconds_count"):
+            count = int(float(line.rsplit(" ", 1)[1]))
+    p99 = next((le for le, n in sorted(buckets) if count and n >= 0.99 * count), math.inf)
+    within = next((n for le, n in buckets if le == 0.05), 0.0)
+    return {
+        "runs": len(queries),
+        "failed": failed,
+        "rounds": count,
+        "mean_ms": total / count * 1000 if count else None,
+        "p99_bound_ms": p99 * 1000,
+        "within_50_ms": within / count if count else None,
     }
