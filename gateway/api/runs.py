@@ -16,8 +16,8 @@ from gateway.schemas.openai import MetadataIn, RunIn, SubmitToolOutputsIn, Threa
 async def create(request: Request) -> Any:
     svc = services(request)
     body = await parse(request, RunIn)
-    caller, thread_id = svc.caller(request), request.path_params["thread_id"]
-    return await run_result(svc, body.stream, lambda: svc.backend.create_run(caller, thread_id, body))
+    caller, thread_id, asked = svc.caller(request), request.path_params["thread_id"], include(request)
+    return await run_result(svc, body.stream, lambda: svc.backend.create_run(caller, thread_id, body, asked))
 
 
 async def create_thread_and_run(request: Request) -> Any:

@@ -200,7 +200,9 @@ class BridgeBackend:
 
     # -- runs ------------------------------------------------------------------------------------
 
-    async def create_run(self, caller: Caller, thread_id: str, body: RunIn) -> RunResult:
+    async def create_run(
+        self, caller: Caller, thread_id: str, body: RunIn, include: Sequence[str] = ()
+    ) -> RunResult:
         first, turn = to_minimax.split_input(body.additional_messages or [])
         await self._add_messages(
             caller, thread_id, [(m, f"additional_messages[{i}]") for i, m in enumerate(first)]

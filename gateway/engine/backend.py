@@ -270,7 +270,9 @@ class EngineBackend:
 
     # -- runs ------------------------------------------------------------------------------------
 
-    async def create_run(self, caller: Caller, thread_id: str, body: RunIn) -> RunResult:
+    async def create_run(
+        self, caller: Caller, thread_id: str, body: RunIn, include: Sequence[str] = ()
+    ) -> RunResult:
         tools = _tools(body.tools)
         messages = await self._news(caller, body.additional_messages, "additional_messages")
         model = self._model(body.model)
@@ -282,7 +284,7 @@ class EngineBackend:
             body.assistant_id,
             _contents("additional_messages", messages),
         )
-        return await self._run(caller, thread_id, body, tools, messages, ())
+        return await self._run(caller, thread_id, body, tools, messages, (), include)
 
     async def create_thread_and_run(self, caller: Caller, body: ThreadAndRunIn) -> RunResult:
         # The assistant's 404 comes before a thread is made; its model is the run's unless overridden.
@@ -305,6 +307,7 @@ class EngineBackend:
         tools: list[dict[str, Any]] | None,
         messages: list[NewMessage],
         prelude: Sequence[Event],
+        include: Sequence[str] = (),
     ) -> RunResult:
         """Create the run already started, and start it (its request and thread checked)."""
         choice = body.tool_choice
@@ -344,7 +347,7 @@ class EngineBackend:
         if files := _attached(messages):
             await self._documents.attach_to_thread(caller, thread_id, files)
         events = await self._executor.start(
-            caller, run, stream=bool(body.stream), prelude=prelude, history=history
+            caller, run, stream=bool(body.stream), prelude=prelude, history=history, include=include
         )
         return run if events is None else events
 

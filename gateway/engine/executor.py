@@ -106,6 +106,7 @@ class Executor:
         prelude: Sequence[StreamEvent] = (),
         resumed_step: dict[str, Any] | None = None,
         history: list[HistoryItem] | None = None,
+        include: Sequence[str] = (),
     ) -> RunEvents | None:
         """Open MiniMax's stream for `run` (leased to this process), then run it in a task; with
         `stream`, the client follows it through the returned events. `resumed_step`: the tool step
@@ -122,6 +123,7 @@ class Executor:
         job = Job(
             caller.tenant, run, emitter, caller.api_key, self._store.batch(), self._settings.think_closer_only
         )
+        job.include = tuple(include)
         self.jobs[job.run_id] = job
         events = job.follow(prelude) if stream else None
         job.task = asyncio.create_task(self._run(job, resumed_step, history), name=f"run {job.run_id}")
@@ -418,13 +420,13 @@ class Executor:
             job.tenant, step_id=step.id, run_id=job.run_id, thread_id=run["thread_id"], outputs=served
         )
         if step.function_calls():
-            await job.publish(file_search.streamed(events))
+            await job.publish(file_search.streamed(events, job.include))
             return None
         job.emitter.close_step(events, "completed")
         try:
             await record(job, events, job.batch, now=True)
         finally:
-            await job.publish(file_search.streamed(events))
+            await job.publish(file_search.streamed(events, job.include))
         if job.stream is not None:
             job.stream.close()
         job.decoder = ChatStreamDecoder(think_closer_only=self._settings.think_closer_only)

@@ -175,9 +175,11 @@ def given_out(steps: Sequence[Mapping[str, Any]]) -> tuple[int, dict[str, str]]:
     return count, markers
 
 
-def streamed(events: Sequence[StreamEvent]) -> list[StreamEvent]:
+def streamed(events: Sequence[StreamEvent], include: Sequence[str] = ()) -> list[StreamEvent]:
     """Events as a streaming client gets them: a file_search step's results without their `content`
-    (it is stored, for `include[]` on the step reads)."""
+    unless the run request's `include[]` asked for it (it is stored, for the step reads' `include[]`)."""
+    if INCLUDE_CONTENT in include:
+        return list(events)
     out: list[StreamEvent] = []
     for event in events:
         if type(event) is Event and event[0].startswith("thread.run.step."):

@@ -74,6 +74,7 @@ class Job:
         "emitter",
         "failure",
         "finish_reason",
+        "include",
         "markers",
         "opened",
         "queue",
@@ -109,6 +110,7 @@ class Job:
         self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)
         self.server_args: dict[int, list[str]] = {}  # call index -> argument pieces, of calls served here
         self.searches = 0  # file_search calls served in this run (each one's markers start with it)
+        self.include: tuple[str, ...] = ()  # the run request's include[] (file_search results' content)
         self.markers: dict[str, str] = {}  # file_search markers given out in this run -> file ids
         self.citations: Citations | None = None  # the open message's scanner, once markers were given
         self.finish_reason: str | None = None

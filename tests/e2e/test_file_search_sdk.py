@@ -635,3 +635,98 @@ def test_the_bridge_still_takes_file_search_as_retrieval(tmp_path_factory: pytes
             assert [t.type for t in made.tools] == ["file_search"]
             assert [t.type for t in client.beta.assistants.retrieve(made.id).tools] == ["file_search"]
     assert emulator.state.emulator.store.assistants[made.id].tools == [{"type": "retrieval"}]
+
+
+# -- attachments and the vector_stores helper ------------------------------------------------------
+
+
+def test_attachments_go_into_a_store_made_for_the_thread(library: Library) -> None:
+    """A message's file_search attachment: the thread gets a store of its own (7 days after its last
+    activity), the file is ingested into it, and the run that follows finds it."""
+    client = library.client
+    log = client.files.create(file=("lighthouse.txt", LIGHTHOUSE.encode()), purpose="assistants")
+    attachment = {"file_id": log.id, "tools": [{"type": "file_search"}]}
+    question = "How often does the foghorn sound in fog at the lighthouse?"
+    thread = client.beta.threads.create(
+        messages=[{"role": "user", "content": question, "attachments": [attachment]}]  # type: ignore[list-item]
+    )
+    assert thread.tool_resources is not None and thread.tool_resources.file_search is not None
+    (store_id,) = thread.tool_resources.file_search.vector_store_ids or []
+    store = client.vector_stores.retrieve(store_id)
+    assert store.expires_after is not None and store.expires_after.days == 7
+    assert store.expires_after.anchor == "last_active_at"
+    message = client.beta.threads.messages.list(thread_id=thread.id).data[0]
+    assert [a.file_id for a in message.attachments or []] == [log.id]
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=library.assistant_id)
+    assert run.status == "completed", run.last_error
+    answer = client.beta.threads.messages.list(thread_id=thread.id).data[0]
+    text = only_text(answer)
+    marker = "【0:0†lighthouse.txt】"
+    assert text.value.endswith(marker), text.value  # the thread's store ranked first for this question
+    check_citation(text, marker, log.id)
+    # A second attachment on the same thread goes into the same store.
+    more = client.files.create(file=("more.txt", b"The lamp is lit at dusk."), purpose="assistants")
+    client.beta.threads.messages.create(
+        thread_id=thread.id,
+        role="user",
+        content="And the lamp?",
+        attachments=[{"file_id": more.id, "tools": [{"type": "file_search"}]}],
+    )
+    again = client.beta.threads.retrieve(thread.id)
+    assert again.tool_resources is not None and again.tool_resources.file_search is not None
+    assert again.tool_resources.file_search.vector_store_ids == [store_id]
+    files = {f.id for f in client.vector_stores.files.list(vector_store_id=store_id)}
+    assert files == {log.id, more.id}
+
+
+def test_the_vector_stores_helper_makes_a_store_of_the_files(library: Library) -> None:
+    client = library.client
+    log = client.files.create(file=("lighthouse.txt", LIGHTHOUSE.encode()), purpose="assistants")
+    assistant = client.beta.assistants.create(
+        model=MODEL,
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [log.id], "metadata": {"k": "v"}}]}},
+    )
+    assert assistant.tool_resources is not None and assistant.tool_resources.file_search is not None
+    (store_id,) = assistant.tool_resources.file_search.vector_store_ids or []
+    store = settled_store(client, store_id)
+    assert store.file_counts.completed == 1 and store.metadata == {"k": "v"}
+    asked = ask_streamed(
+        library, "How often does the foghorn sound in fog at the lighthouse?", assistant_id=assistant.id
+    )
+    results = calls_of(asked.seen.steps_done[0])[0].file_search.results
+    assert [r.file_id for r in results] == [log.id]
+    with pytest.raises(openai.BadRequestError) as caught:  # OpenAI allowed one store per assistant
+        client.beta.assistants.create(
+            model=MODEL,
+            tools=[{"type": "file_search"}],
+            tool_resources={
+                "file_search": {"vector_store_ids": [store_id], "vector_stores": [{"file_ids": []}]}
+            },
+        )
+    assert caught.value.param == "tool_resources.file_search"
+    with pytest.raises(openai.NotFoundError):  # another tenant's store, or none
+        client.beta.assistants.create(
+            model=MODEL, tool_resources={"file_search": {"vector_store_ids": ["vs_missing"]}}
+        )
+
+
+def test_the_run_requests_include_shows_result_content_in_the_stream(library: Library) -> None:
+    """`include[]` on the run request: the streamed step's results carry their content (without it, they
+    do not, as `test_step_results_content_only_when_include_asks_for_it` shows for the step reads)."""
+    client = library.client
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "How do I water tomatoes?"}])
+    plain = Recorder()
+    with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=library.assistant_id, event_handler=plain
+    ) as stream:
+        stream.until_done()
+    assert all(r.content is None for r in calls_of(plain.steps_done[0])[0].file_search.results)
+    asked = Recorder()
+    again = client.beta.threads.create(messages=[{"role": "user", "content": "How do I water tomatoes?"}])
+    with client.beta.threads.runs.stream(
+        thread_id=again.id, assistant_id=library.assistant_id, event_handler=asked, include=[INCLUDE_CONTENT]
+    ) as stream:
+        stream.until_done()
+    results = calls_of(asked.steps_done[0])[0].file_search.results
+    assert results and all(r.content and r.content[0].text for r in results)
