@@ -112,8 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     server = GatewayServer(config, app.state.lifecycle, settings.drain_seconds)
     print(
         f"minimax-gateway ({settings.backend}) on http://{args.host}:{args.port}/v1"
-        f" -> {settings.upstream_v1()}"
-        + (" (built-in MiniMax emulator)" if emulator else ""),
+        f" -> {settings.upstream_v1()}" + (" (built-in MiniMax emulator)" if emulator else ""),
         file=sys.stderr,
     )
     try:

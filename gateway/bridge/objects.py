@@ -37,6 +37,8 @@ STEP_STATUS: Final[dict[str, str]] = {
     "cancelled": "cancelled",
     "expired": "expired",
 }
+
+
 def ts(value: Any) -> int | None:
     """MiniMax timestamps: Unix seconds, `0` (or absent) for unset."""
     return value if isinstance(value, int) and value > 0 else None

@@ -229,4 +229,3 @@ class RunStreamTranslator:
         events.extend(message.apply(data.get("content")))
         if data.get("status") == "completed":
             emitter.close_message(events, "completed")
-

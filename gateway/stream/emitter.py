@@ -218,9 +218,9 @@ class RunEmitter:
         self.close("failed", events, last_error={"code": code, "message": message})
         return events
 
-    def finish(self, nothing_sent: str = "The upstream ended the stream without sending anything") -> list[
-        StreamEvent
-    ]:
+    def finish(
+        self, nothing_sent: str = "The upstream ended the stream without sending anything"
+    ) -> list[StreamEvent]:
         """The backend ended cleanly: `completed`, unless it never said anything (then `failed`)."""
         if self.terminal:
             return []

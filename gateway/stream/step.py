@@ -126,8 +126,7 @@ class StepStream:
                 "function": {"name": c.latest["function"].get("name", ""), "arguments": c.streamed.text},
             }
             for c in self._calls.values()
-            if c.latest["type"] == "function"
-            and c.latest["function"].get("output") is None
+            if c.latest["type"] == "function" and c.latest["function"].get("output") is None
         ]
 
     def call_ids(self) -> set[str]:

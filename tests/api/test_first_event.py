@@ -74,4 +74,3 @@ def test_a_rejection_after_the_wait_ends_the_stream_as_a_failed_run(base: str) -
     names = [name for name, _ in events]
     assert names[-1] == "thread.run.failed", names
     assert events[-1][1]["last_error"]["code"] == "rate_limit_exceeded"
-

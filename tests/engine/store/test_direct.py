@@ -19,7 +19,7 @@ from gateway.engine.store.transitions import Move
 from tests.engine.store.helpers import tenant, thread_with_assistant
 
 pytestmark = pytest.mark.asyncio
-CONTENT = [{"type": "text", "text": {"value": "héllo \"quoted\" \u2028 ✓", "annotations": []}}]
+CONTENT = [{"type": "text", "text": {"value": 'héllo "quoted" \u2028 ✓', "annotations": []}}]
 
 
 def _reply(thread: dict[str, Any], run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
