@@ -28,6 +28,7 @@ from gateway.emulator.state import Context
 from gateway.engine.retrieval.analyze import query_terms
 from gateway.serve import ServerThread
 from tests.e2e.conftest import settings_for
+from tests.engine.helpers_lifecycle import wait_for
 from tests.postgres import PgServer, fresh_pg_db, in_thread
 
 T = TypeVar("T")
@@ -104,15 +105,11 @@ def engine_gateway(
 
 
 def poll(probe: Callable[[], T | None], what: str, timeout: float = DEADLINE, every: float = 0.05) -> T:
-    """Call `probe` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: nothing after {timeout} s (last: {value!r})")
-        time.sleep(every)
+    """`wait_for`, its failure naming `what`."""
+    try:
+        return wait_for(probe, timeout, every)
+    except AssertionError as exc:
+        raise AssertionError(f"{what}: {exc}") from None
 
 
 def settled_store(client: openai.OpenAI, store_id: str) -> Any:

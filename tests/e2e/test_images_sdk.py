@@ -5,10 +5,7 @@ anything runs; every bad image part is a 400 naming it."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +13,6 @@ from typing import Any
 
 import openai
 import pytest
-from PIL import Image
 
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
@@ -26,6 +22,7 @@ from gateway.emulator.state import Context
 from gateway.serve import ServerThread
 from tests.e2e.conftest import settings_for
 from tests.e2e.files_helpers import pg_database
+from tests.pictures import data_url, picture
 
 MAX_IMAGE_BYTES = 64_000
 POLL = 50  # ms between the SDK's polls of a run
@@ -64,19 +61,6 @@ def gw(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory)
         directory = tmp_path_factory.mktemp(f"images-{request.param}")
         with ServerThread(create_app(settings_for("engine", upstream.url, directory, **options))) as server:
             yield Vision(server.url + "/v1", emulator.state.emulator)
-
-
-def picture(size: tuple[int, int], fmt: str = "PNG", noise: bool = False) -> bytes:
-    image = Image.new("RGB", size, (250, 200, 0))
-    if noise:
-        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    out = io.BytesIO()
-    image.save(out, fmt)
-    return out.getvalue()
-
-
-def data_url(data: bytes, kind: str = "png") -> str:
-    return f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
 
 
 def seen(data: bytes, size: str, fmt: str) -> str:

@@ -5,13 +5,10 @@ Pillow writes."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from gateway.emulator.chat_model import reply_for
 from gateway.emulator.chat_request import parse_chat_request
@@ -19,20 +16,11 @@ from gateway.emulator.chat_vision import describe_images, image_size
 from gateway.emulator.model import text_reply
 from tests.emulator.test_emulator_chat_faults import assert_compat, assert_native
 from tests.emulator.test_emulator_chat_reader import COMPAT, NATIVE, chat_emu
+from tests.pictures import data_url, picture
 
 __all__ = ["chat_emu"]  # the fixture, shared with the reader module
 
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "GIF": "gif", "WEBP": "webp"}
-
-
-def picture(size: tuple[int, int], fmt: str = "PNG", **options: Any) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 90)).save(out, fmt, **options)
-    return out.getvalue()
-
-
-def data_url(data: bytes, kind: str = "png") -> str:
-    return f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
 
 
 def prefix(data: bytes) -> str:

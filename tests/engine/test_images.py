@@ -4,9 +4,6 @@ image, image files inlined as data URLs) on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-import base64
-import io
-import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,30 +11,17 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from PIL import Image
 
 from gateway.engine.images import _MAY_HOLD_IMAGES, Images, inline, media_type
 from gateway.engine.prompt import IMAGE_TOKENS, PromptTooLong, chat_request, fit
 from gateway.engine.store import HistoryItem, NewMessage, Store, direct, migrate
 from gateway.errors import InvalidRequest
 from gateway.settings import Settings
+from tests.pictures import data_url, picture
 from tests.postgres import PgServer, fresh_pg_db
 
 ALIASES = {"gpt-4.1": "MiniMax-M3", "gpt-4o": "MiniMax-M2.7"}
 RULES = Images(max_bytes=1000, vision_models=("MiniMax-M3",), aliases=ALIASES)
-
-
-def picture(size: tuple[int, int], fmt: str = "PNG", noise: bool = False) -> bytes:
-    image = Image.new("RGB", size, (10, 120, 240))
-    if noise:
-        image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    out = io.BytesIO()
-    image.save(out, fmt)
-    return out.getvalue()
-
-
-def data_url(data: bytes, kind: str = "png") -> str:
-    return f"data:image/{kind};base64,{base64.b64encode(data).decode()}"
 
 
 def text(value: str) -> dict[str, Any]:
