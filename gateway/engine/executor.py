@@ -49,6 +49,7 @@ from gateway.upstream.errors import from_base_resp, last_error_code
 log = logging.getLogger("gateway.engine")
 REQUIRES_ACTION_SECONDS: Final = 600
 MAX_SEARCH_ROUNDS: Final = 8  # file_search calls answered in one run before the model must answer
+TOO_MANY_SEARCHES: Final = f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} searches a run at most)"
 INTERNAL = "The gateway failed while running this run"
 
 
@@ -243,6 +244,8 @@ class Executor:
                             more = await self._serve(job)
                 if isinstance(more, PromptTooLong):
                     emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
+                elif job.server_args:  # still searching after MAX_SEARCH_ROUNDS: no answer will come
+                    closing = emitter.fail("server_error", TOO_MANY_SEARCHES)
                 else:
                     self._end(job, closing)
         except _Gone:

@@ -26,6 +26,7 @@ from gateway.emulator.app import create_emulator_app
 from gateway.emulator.chat_model import reply_for
 from gateway.emulator.chat_request import parse_chat_request
 from gateway.emulator.config import EmulatorConfig
+from gateway.engine import executor
 from gateway.engine.file_search import CITE, INCLUDE_CONTENT
 from gateway.serve import ServerThread
 from tests.e2e.conftest import settings_for
@@ -730,3 +731,17 @@ def test_the_run_requests_include_shows_result_content_in_the_stream(library: Li
         stream.until_done()
     results = calls_of(asked.steps_done[0])[0].file_search.results
     assert results and all(r.content and r.content[0].text for r in results)
+
+
+def test_a_model_that_keeps_searching_fails_the_run_clearly(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the bound on search rounds the run fails saying so, instead of completing with a search
+    left unanswered and no reply (the bound set to 0 here: the first call is already one too many)."""
+    monkeypatch.setattr(executor, "MAX_SEARCH_ROUNDS", 0)
+    asked = ask_streamed(library, "How do I water tomatoes?")
+    assert asked.run.status == "failed", asked.run
+    assert asked.run.last_error is not None and asked.run.last_error.code == "server_error"
+    assert asked.run.last_error.message == executor.TOO_MANY_SEARCHES
+    assert "thread.run.failed" in asked.seen.events
+    assert len(asked.messages) == 1  # MiniMax was not asked again

@@ -36,7 +36,6 @@ class Result:
     score: float
     attributes: dict[str, Any] | None
     text: str
-    seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +98,7 @@ class Searcher:
             found = await self._store.search.store_files(store_ids, {f for _, f, _ in scored})
             files = {f.file_id: f for f in found}
         return [
-            Result(file_id, files[file_id].filename, score, files[file_id].attributes, texts[seq][0], seq)
+            Result(file_id, files[file_id].filename, score, files[file_id].attributes, texts[seq][0])
             for seq, file_id, score in scored
             if seq in texts and file_id in files
         ]
