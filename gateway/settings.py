@@ -7,8 +7,6 @@ message naming the setting. Secrets are `SecretStr`: they never appear in a repr
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,31 +18,6 @@ from gateway.stream.text import TextMode
 
 DEFAULT_UPSTREAM = "https://api.minimax.io"  # China: https://api.minimaxi.com
 DEFAULT_DATABASE = "sqlite:///minimax-gateway.db"
-# Unmodified OpenAI code names OpenAI models; MiniMax rejects them. Override with MODEL_ALIASES (JSON).
-ENGINE_MODEL_ALIASES = {
-    "gpt-4o": "MiniMax-M2.7",
-    "gpt-4o-mini": "MiniMax-M2.7-highspeed",
-    "gpt-4.1": "MiniMax-M3",
-    "gpt-4.1-mini": "MiniMax-M2.7-highspeed",
-    "gpt-4.1-nano": "MiniMax-M2.7-highspeed",
-    "gpt-4-turbo": "MiniMax-M2.7",
-    "gpt-4": "MiniMax-M2.7",
-    "gpt-3.5-turbo": "MiniMax-M2.7-highspeed",
-    "o3-mini": "MiniMax-M2.7",
-    # Code written for MiniMax's Assistants API names its old models.
-    "abab6.5s-chat": "MiniMax-M2.7",
-    "abab6.5-chat": "MiniMax-M2.7",
-    "abab5.5-chat": "MiniMax-M2.7-highspeed",
-}
-ASSISTANTS_MODEL_ALIASES = {
-    "gpt-4o": "abab6.5s-chat",
-    "gpt-4o-mini": "abab6.5s-chat",
-    "gpt-4.1": "abab6.5s-chat",
-    "gpt-4.1-mini": "abab6.5s-chat",
-    "gpt-4-turbo": "abab6.5-chat",
-    "gpt-4": "abab6.5-chat",
-    "gpt-3.5-turbo": "abab5.5-chat",
-}
 
 
 class BackendKind(StrEnum):
@@ -63,11 +36,6 @@ class LogFormat(StrEnum):
     AUTO = "auto"  # JSON lines, or human-readable when stderr is a terminal
     JSON = "json"
     TEXT = "text"
-
-
-def hash_key(key: str) -> str:
-    """How gateway keys are stored: `sha256:<hex>` of the key text."""
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 class Settings(BaseSettings):
@@ -198,9 +166,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
-        from gateway.engine.store.url import async_url  # the one place that reads DATABASE_URL's form
+        from gateway.engine.store.url import driver_url  # the one place that reads DATABASE_URL's form
 
-        async_url(value)
+        driver_url(value)
         return value
 
     @field_validator("log_level")
@@ -233,11 +201,6 @@ class Settings(BaseSettings):
             hashes += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
         return hashes
 
-    def aliases(self) -> dict[str, str]:
-        if self.model_aliases is not None:
-            return self.model_aliases
-        return ENGINE_MODEL_ALIASES if self.backend is BackendKind.ENGINE else ASSISTANTS_MODEL_ALIASES
-
     def migrates_on_start(self) -> bool:
         if self.migrate_on_start is not None:
             return self.migrate_on_start
@@ -247,15 +210,6 @@ class Settings(BaseSettings):
         """Base URL of MiniMax's `/v1` API, without a trailing slash."""
         base = self.minimax_base_url.rstrip("/")
         return base if base.endswith("/v1") else base + "/v1"
-
-
-def key_matches(key: str, hashes: list[str]) -> bool:
-    """Constant-time check of a presented key against every stored hash."""
-    presented = hash_key(key).encode()
-    found = False
-    for stored in hashes:
-        found |= hmac.compare_digest(presented, stored.encode())
-    return found
 
 
 def load(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -29,7 +29,7 @@ from gateway.engine.store.tables import ACTIVE_RUN_STATUSES, metadata
 from gateway.engine.store.threads import ThreadChanges
 from gateway.engine.store.tool_outputs import ToolOutput
 from gateway.engine.store.transitions import RunStatus
-from gateway.engine.store.url import async_url
+from gateway.engine.store.url import driver_url
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",
@@ -53,8 +53,8 @@ __all__ = [
     "ThreadChanges",
     "ToolOutput",
     "ToolOutputsMismatch",
-    "async_url",
     "current_revision",
+    "driver_url",
     "metadata",
     "migrate",
     "new_id",

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.engine.store.errors import StoreUnavailable
 from gateway.engine.store.ids import Clock
-from gateway.engine.store.url import async_url
+from gateway.engine.store.url import driver_url
 from gateway.engine.store.workers import Workers
 
 T = TypeVar("T")
@@ -158,7 +158,7 @@ def open_db(
 
     Nothing connects before the first transaction.
     """
-    target = async_url(url)
+    target = driver_url(url)
     sizes: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": max_overflow,
@@ -169,7 +169,7 @@ def open_db(
         # pre-ping: a connection the server dropped (a restart, a failover) is replaced at checkout,
         # so one outage does not fail the next transaction of every pooled connection.
         return _Postgres(create_async_engine(target, pool_pre_ping=True, **sizes, **json), clock)
-    sync_url = target.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1)
+    sync_url = target
     memory = ":memory:" in sync_url or sync_url.endswith("://")
     args: dict[str, Any] = {"check_same_thread": False}
     if memory:  # one shared connection, used by one thread at a time: the only way it persists

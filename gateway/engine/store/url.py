@@ -1,10 +1,12 @@
-"""`DATABASE_URL` (`sqlite:///PATH`, `postgresql://…`) -> the async SQLAlchemy URL for it."""
+"""`DATABASE_URL` (`sqlite:///PATH`, `postgresql://…`) -> the SQLAlchemy URL of the driver the store uses:
+pysqlite (run on the store's own threads, see `db.py`) or asyncpg."""
 
 from __future__ import annotations
 
 _SCHEMES = {
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+pysqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+    "sqlite+aiosqlite": "sqlite+pysqlite",  # accepted: earlier releases documented it
     "postgresql": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
     "postgresql+asyncpg": "postgresql+asyncpg",
@@ -15,8 +17,8 @@ _SCHEMES = {
 _LIBPQ_ONLY = ("sslrootcert", "sslcert", "sslkey", "sslcrl", "sslpassword")
 
 
-def async_url(url: str) -> str:
-    """Map the scheme to its async driver; anything else is a configuration error (ValueError).
+def driver_url(url: str) -> str:
+    """Map the scheme to its driver; anything else is a configuration error (ValueError).
     `sslmode=` (what most PostgreSQL providers print) becomes asyncpg's `ssl=`; libpq's certificate
     file options are refused with what to use instead (the PGSSL* environment variables)."""
     scheme, sep, rest = url.partition("://")
@@ -39,4 +41,4 @@ def async_url(url: str) -> str:
 
 
 def is_sqlite(url: str) -> bool:
-    return async_url(url).startswith("sqlite")
+    return driver_url(url).startswith("sqlite")

@@ -8,20 +8,20 @@ import socket
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.engine.store import Store, StoreUnavailable, async_url, current_revision
+from gateway.engine.store import Store, StoreUnavailable, current_revision, driver_url
 from tests.engine.store.helpers import tenant
 
 pytestmark = pytest.mark.asyncio
 
 
 async def test_url_mapping() -> None:
-    assert async_url("sqlite:///var/lib/x.db") == "sqlite+aiosqlite:///var/lib/x.db"
-    assert async_url("sqlite:///:memory:") == "sqlite+aiosqlite:///:memory:"
-    assert async_url("postgresql://u:p@h:5432/db") == "postgresql+asyncpg://u:p@h:5432/db"
-    assert async_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
+    assert driver_url("sqlite:///var/lib/x.db") == "sqlite+pysqlite:///var/lib/x.db"
+    assert driver_url("sqlite:///:memory:") == "sqlite+pysqlite:///:memory:"
+    assert driver_url("postgresql://u:p@h:5432/db") == "postgresql+asyncpg://u:p@h:5432/db"
+    assert driver_url("postgres://u@h/db") == "postgresql+asyncpg://u@h/db"
     for bad in ("mysql://x", "x.db", ""):
         with pytest.raises(ValueError):
-            async_url(bad)
+            driver_url(bad)
 
 
 async def test_pool_timeout_raises_instead_of_queueing(db_url: str) -> None:

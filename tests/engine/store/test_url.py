@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.engine.store.url import async_url
+from gateway.engine.store.url import driver_url
 
 
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("sqlite:///gateway.db", "sqlite+aiosqlite:///gateway.db"),
+        ("sqlite:///gateway.db", "sqlite+pysqlite:///gateway.db"),
         ("postgresql://u:p@db:5432/gw", "postgresql+asyncpg://u:p@db:5432/gw"),
         ("postgres://u@db/gw?sslmode=require", "postgresql+asyncpg://u@db/gw?ssl=require"),
         (
@@ -20,10 +20,10 @@ from gateway.engine.store.url import async_url
     ],
 )
 def test_forms(given: str, expected: str) -> None:
-    assert async_url(given) == expected
+    assert driver_url(given) == expected
 
 
 @pytest.mark.parametrize("url", ["mysql://db/gw", "gateway.db", "postgresql://u@db/gw?sslrootcert=/ca.pem"])
 def test_what_cannot_be_used_is_refused_naming_the_fix(url: str) -> None:
     with pytest.raises(ValueError, match=r"sqlite:/// or postgresql://|PGSSLROOTCERT"):
-        async_url(url)
+        driver_url(url)
