@@ -13,11 +13,12 @@ from typing import Any
 import uvicorn
 
 from gateway import logs
+from gateway.api.auth import hash_key
 from gateway.app import create_app
-from gateway.protocol import deadline_protocol
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
+from gateway.request_deadlines import deadline_protocol
 from gateway.server import GatewayServer
-from gateway.settings import AuthMode, BackendKind, hash_key, load
+from gateway.settings import AuthMode, BackendKind, load
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

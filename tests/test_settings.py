@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import AuthMode, Settings, hash_key, key_matches, load
+from gateway.api.auth import hash_key, key_matches
+from gateway.settings import AuthMode, Settings, load
 
 EXAMPLE = Path(__file__).parent.parent / "config" / "gateway.env.example"
 

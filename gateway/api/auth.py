@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from starlette.requests import Request
 
 from gateway.backend import Caller
 from gateway.errors import Unauthorized
-from gateway.settings import AuthMode, Settings, hash_key, key_matches
+from gateway.settings import AuthMode, Settings
 
 OWN_TENANT = "own"  # own_key mode: one user, one tenant
+
+
+def hash_key(key: str) -> str:
+    """How gateway keys are stored: `sha256:<hex>` of the key text."""
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_matches(key: str, hashes: list[str]) -> bool:
+    """Constant-time check of a presented key against every stored hash."""
+    presented = hash_key(key).encode()
+    found = False
+    for stored in hashes:
+        found |= hmac.compare_digest(presented, stored.encode())
+    return found
 
 
 def client_key(request: Request) -> str:

@@ -8,9 +8,9 @@ import logging
 import openai
 import pytest
 
+from gateway.api.auth import hash_key
 from gateway.emulator.config import EmulatorConfig
 from gateway.emulator.model import text_reply
-from gateway.settings import hash_key
 from tests.api.helpers import CLIENT_KEY, UPSTREAM_KEY, emulated, stream_text
 
 
