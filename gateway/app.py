@@ -13,13 +13,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from gateway.api.context import AppContext
 from gateway.api.errors import gateway_error, http_error, internal_error
 from gateway.api.middleware import RequestContext
 from gateway.api.routes import routes
-from gateway.api.services import Services
 from gateway.backend import Backend
 from gateway.bridge.backend import open_bridge
-from gateway.engine.service import open_engine
+from gateway.engine.lifespan import open_engine
 from gateway.entropy import token_hex
 from gateway.errors import GatewayError
 from gateway.lifecycle import Lifecycle
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with open_backend(settings, metrics) as backend:
                 state["backend"] = backend
-                app.state.services = Services(
+                app.state.context = AppContext(
                     settings=settings,
                     backend=backend,
                     lifecycle=lifecycle,

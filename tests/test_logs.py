@@ -14,7 +14,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.logs import JSONFormatter, TextFormatter, configure, request_id
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import LogFormat
 
 NAMES = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "py.warnings")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.api.context import context
 from gateway.api.responses import JSON
-from gateway.api.services import services
 
 
 async def healthz(request: Request) -> Response:
@@ -17,7 +17,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """Ready: not draining, and the backend is ready (a cached check: MiniMax's host answers, and for
     the engine its database too)."""
-    lifecycle = services(request).lifecycle
+    lifecycle = context(request).lifecycle
     if lifecycle.draining:
         return JSON({"status": "draining"}, status_code=503)
     if not await lifecycle.ready():
@@ -26,6 +26,6 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    svc = services(request)
-    svc.metrics.draining.set(1 if svc.lifecycle.draining else 0)
-    return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    ctx = context(request)
+    ctx.metrics.draining.set(1 if ctx.lifecycle.draining else 0)
+    return Response(ctx.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.api.services import Services
+from gateway.api.context import AppContext
 from gateway.backend import RunResult
 from gateway.stream.relay import EventSource, relay
 from gateway.stream.response import EventStream
@@ -40,7 +40,7 @@ class Streaming:
         await response(scope, receive, send)
 
 
-async def run_result(svc: Services, stream: bool | None, call: Callable[[], Awaitable[RunResult]]) -> Any:
+async def run_result(ctx: AppContext, stream: bool | None, call: Callable[[], Awaitable[RunResult]]) -> Any:
     """JSON for a run, or its event stream. A stream takes its place among the open streams first
     (at the limit: a 503 before the backend is asked anything), then waits up to
     `first_event_wait` for the upstream to start: a rejection within it is an HTTP error; past it
@@ -50,7 +50,7 @@ async def run_result(svc: Services, stream: bool | None, call: Callable[[], Awai
         result = await call()
         assert isinstance(result, dict)
         return JSON(result)
-    handle = svc.lifecycle.open_stream()
+    handle = ctx.lifecycle.open_stream()
     source: EventSource | None = None
     try:
         found = await call()
@@ -58,7 +58,7 @@ async def run_result(svc: Services, stream: bool | None, call: Callable[[], Awai
         source = found
         opening = source.opening()
         if not opening.done():
-            await asyncio.wait({opening}, timeout=svc.settings.first_event_wait)
+            await asyncio.wait({opening}, timeout=ctx.settings.first_event_wait)
         if opening.done():
             opening.result()
     except BaseException:
@@ -66,4 +66,4 @@ async def run_result(svc: Services, stream: bool | None, call: Callable[[], Awai
         if source is not None:
             await source.aclose()
         raise
-    return EventStream(partial(relay, source, svc.metrics), handle, svc.metrics, svc.keepalive)
+    return EventStream(partial(relay, source, ctx.metrics), handle, ctx.metrics, ctx.keepalive)

@@ -7,31 +7,31 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.api.context import context
 from gateway.api.parsing import include, page, parse
 from gateway.api.responses import JSON, run_result
-from gateway.api.services import services
 from gateway.schemas.openai import MetadataIn, RunIn, SubmitToolOutputsIn, ThreadAndRunIn
 
 
 async def create(request: Request) -> Any:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, RunIn)
-    caller, thread_id, asked = svc.caller(request), request.path_params["thread_id"], include(request)
-    return await run_result(svc, body.stream, lambda: svc.backend.create_run(caller, thread_id, body, asked))
+    caller, thread_id, asked = ctx.caller(request), request.path_params["thread_id"], include(request)
+    return await run_result(ctx, body.stream, lambda: ctx.backend.create_run(caller, thread_id, body, asked))
 
 
 async def create_thread_and_run(request: Request) -> Any:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, ThreadAndRunIn)
-    caller = svc.caller(request)
-    return await run_result(svc, body.stream, lambda: svc.backend.create_thread_and_run(caller, body))
+    caller = ctx.caller(request)
+    return await run_result(ctx, body.stream, lambda: ctx.backend.create_thread_and_run(caller, body))
 
 
 async def submit_tool_outputs(request: Request) -> Any:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, SubmitToolOutputsIn)
-    caller, ids = svc.caller(request), _ids(request)
-    return await run_result(svc, body.stream, lambda: svc.backend.submit_tool_outputs(caller, *ids, body))
+    caller, ids = ctx.caller(request), _ids(request)
+    return await run_result(ctx, body.stream, lambda: ctx.backend.submit_tool_outputs(caller, *ids, body))
 
 
 def _ids(request: Request) -> tuple[str, str]:
@@ -39,37 +39,37 @@ def _ids(request: Request) -> tuple[str, str]:
 
 
 async def list_(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     return JSON(
-        await svc.backend.list_runs(svc.caller(request), request.path_params["thread_id"], page(request))
+        await ctx.backend.list_runs(ctx.caller(request), request.path_params["thread_id"], page(request))
     )
 
 
 async def retrieve(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.retrieve_run(svc.caller(request), *_ids(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.retrieve_run(ctx.caller(request), *_ids(request)))
 
 
 async def modify(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, MetadataIn)
-    return JSON(await svc.backend.modify_run(svc.caller(request), *_ids(request), body))
+    return JSON(await ctx.backend.modify_run(ctx.caller(request), *_ids(request), body))
 
 
 async def cancel(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.cancel_run(svc.caller(request), *_ids(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.cancel_run(ctx.caller(request), *_ids(request)))
 
 
 async def list_steps(request: Request) -> Response:
-    svc = services(request)
-    caller = svc.caller(request)
-    return JSON(await svc.backend.list_steps(caller, *_ids(request), page(request), include(request)))
+    ctx = context(request)
+    caller = ctx.caller(request)
+    return JSON(await ctx.backend.list_steps(caller, *_ids(request), page(request), include(request)))
 
 
 async def retrieve_step(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     step_id = request.path_params["step_id"]
     return JSON(
-        await svc.backend.retrieve_step(svc.caller(request), *_ids(request), step_id, include(request))
+        await ctx.backend.retrieve_step(ctx.caller(request), *_ids(request), step_id, include(request))
     )

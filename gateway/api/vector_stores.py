@@ -7,9 +7,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.api.context import context
 from gateway.api.parsing import page, parse
 from gateway.api.responses import JSON
-from gateway.api.services import services
 from gateway.schemas.documents import (
     AttributesIn,
     FileBatchIn,
@@ -33,99 +33,99 @@ def _batch(request: Request) -> tuple[str, str]:
 
 
 async def create(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, VectorStoreIn)
-    return JSON(await svc.backend.documents.create_vector_store(svc.caller(request), body))
+    return JSON(await ctx.backend.documents.create_vector_store(ctx.caller(request), body))
 
 
 async def list_(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.documents.list_vector_stores(svc.caller(request), page(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.documents.list_vector_stores(ctx.caller(request), page(request)))
 
 
 async def retrieve(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.documents.retrieve_vector_store(svc.caller(request), _vs(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.documents.retrieve_vector_store(ctx.caller(request), _vs(request)))
 
 
 async def modify(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, VectorStorePatch)
-    return JSON(await svc.backend.documents.modify_vector_store(svc.caller(request), _vs(request), body))
+    return JSON(await ctx.backend.documents.modify_vector_store(ctx.caller(request), _vs(request), body))
 
 
 async def delete(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.documents.delete_vector_store(svc.caller(request), _vs(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.documents.delete_vector_store(ctx.caller(request), _vs(request)))
 
 
 async def search(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, SearchIn)
-    return JSON(await svc.backend.documents.search_vector_store(svc.caller(request), _vs(request), body))
+    return JSON(await ctx.backend.documents.search_vector_store(ctx.caller(request), _vs(request), body))
 
 
 async def add_file(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, StoreFileIn)
-    return JSON(await svc.backend.documents.create_store_file(svc.caller(request), _vs(request), body))
+    return JSON(await ctx.backend.documents.create_store_file(ctx.caller(request), _vs(request), body))
 
 
 async def list_files(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     status = request.query_params.get("filter")
     return JSON(
-        await svc.backend.documents.list_store_files(svc.caller(request), _vs(request), page(request), status)
+        await ctx.backend.documents.list_store_files(ctx.caller(request), _vs(request), page(request), status)
     )
 
 
 async def retrieve_file(request: Request) -> Response:
-    svc = services(request)
-    found = await svc.backend.documents.retrieve_store_file(svc.caller(request), *_file(request))
+    ctx = context(request)
+    found = await ctx.backend.documents.retrieve_store_file(ctx.caller(request), *_file(request))
     # The SDKs' polling helpers wait this long between reads (their default is a second).
     poll = {"openai-poll-after-ms": "200"} if found.get("status") == "in_progress" else None
     return JSON(found, headers=poll)
 
 
 async def update_file(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, AttributesIn)
     vs, file = _file(request)
-    return JSON(await svc.backend.documents.update_store_file(svc.caller(request), vs, file, body))
+    return JSON(await ctx.backend.documents.update_store_file(ctx.caller(request), vs, file, body))
 
 
 async def delete_file(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.documents.delete_store_file(svc.caller(request), *_file(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.documents.delete_store_file(ctx.caller(request), *_file(request)))
 
 
 async def file_content(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.documents.store_file_content(svc.caller(request), *_file(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.documents.store_file_content(ctx.caller(request), *_file(request)))
 
 
 async def create_batch(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     body = await parse(request, FileBatchIn)
-    return JSON(await svc.backend.documents.create_file_batch(svc.caller(request), _vs(request), body))
+    return JSON(await ctx.backend.documents.create_file_batch(ctx.caller(request), _vs(request), body))
 
 
 async def retrieve_batch(request: Request) -> Response:
-    svc = services(request)
-    found = await svc.backend.documents.retrieve_file_batch(svc.caller(request), *_batch(request))
+    ctx = context(request)
+    found = await ctx.backend.documents.retrieve_file_batch(ctx.caller(request), *_batch(request))
     poll = {"openai-poll-after-ms": "200"} if found.get("status") == "in_progress" else None
     return JSON(found, headers=poll)
 
 
 async def cancel_batch(request: Request) -> Response:
-    svc = services(request)
-    return JSON(await svc.backend.documents.cancel_file_batch(svc.caller(request), *_batch(request)))
+    ctx = context(request)
+    return JSON(await ctx.backend.documents.cancel_file_batch(ctx.caller(request), *_batch(request)))
 
 
 async def list_batch_files(request: Request) -> Response:
-    svc = services(request)
+    ctx = context(request)
     vs, batch = _batch(request)
     status = request.query_params.get("filter")
     return JSON(
-        await svc.backend.documents.list_batch_files(svc.caller(request), vs, batch, page(request), status)
+        await ctx.backend.documents.list_batch_files(ctx.caller(request), vs, batch, page(request), status)
     )

@@ -15,7 +15,8 @@ from gateway.bridge.client import Credentials, MiniMaxClient
 from gateway.bridge.documents import UnsupportedDocuments
 from gateway.bridge.events import FrameEvents
 from gateway.bridge.follow import RunFollower
-from gateway.bridge.objects import (
+from gateway.bridge.models import model_aliases
+from gateway.bridge.shapes import (
     assistant_to_openai,
     message_to_openai,
     run_to_openai,
@@ -71,7 +72,7 @@ class BridgeBackend:
         self, settings: Settings, minimax: MiniMaxClient, metrics: Metrics, *, new_id: NewId, clock: Clock
     ) -> None:
         self._settings = settings
-        self._aliases = settings.aliases()
+        self._aliases = model_aliases(settings)
         self._minimax = minimax
         self._metrics = metrics
         self._new_id = new_id

@@ -16,7 +16,7 @@ import anyio
 
 from gateway.bridge.client import Credentials, MiniMaxClient
 from gateway.bridge.frames import Frame
-from gateway.bridge.objects import run_status
+from gateway.bridge.shapes import run_status
 from gateway.errors import UpstreamTimeout
 from gateway.stream.emitter import TERMINAL
 

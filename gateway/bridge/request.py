@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.bridge.objects import tool_to_minimax
+from gateway.bridge.shapes import tool_to_minimax
 from gateway.errors import InvalidRequest
 from gateway.schemas.openai import AssistantIn, AssistantPatch, MessageIn, RunIn, TextPart
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.bridge.frames import Frame, MessageData, ThreadMessageData
-from gateway.bridge.objects import (
+from gateway.bridge.shapes import (
     annotation_to_openai,
     run_fields_to_openai,
     run_status,

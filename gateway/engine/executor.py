@@ -35,6 +35,7 @@ from gateway.engine.chunks import (
 from gateway.engine.citations import Citations, Piece
 from gateway.engine.file_search import FileSearch
 from gateway.engine.job import Job, RunEvents
+from gateway.engine.models import model_aliases
 from gateway.engine.prompt import PromptTooLong, chat_request
 from gateway.engine.record import ACTIVE, record, replay
 from gateway.engine.store import HistoryItem, Store, StoreError
@@ -88,7 +89,7 @@ class Executor:
         self._store = store
         self._chat = chat
         self._settings = settings
-        self._aliases = settings.aliases()
+        self._aliases = model_aliases(settings)
         self.owner = owner  # this process's name on the leases it holds
         self._clock = clock
         self.jobs: dict[str, Job] = {}

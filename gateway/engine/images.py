@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Text, bindparam, cast, or_, select
 
+from gateway.engine.models import model_aliases
 from gateway.engine.store import HistoryItem, NotFound, Store, direct
 from gateway.engine.store.files import Files
 from gateway.engine.store.tables import messages
@@ -83,7 +84,7 @@ class Images:
 
     @classmethod
     def of(cls, settings: Settings) -> Images:
-        return cls(settings.max_image_bytes, tuple(settings.vision_models), settings.aliases())
+        return cls(settings.max_image_bytes, tuple(settings.vision_models), model_aliases(settings))
 
     def sees(self, model: str) -> bool:
         """Whether `model` (as the client named it) takes images, once `MODEL_ALIASES` mapped it."""

@@ -12,7 +12,7 @@ import openai
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 
 CLIENT_KEY = "gw-client-key-123"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 from tests.stream_checks import check, parse_sse
 

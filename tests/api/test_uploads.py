@@ -15,7 +15,7 @@ import pytest
 
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 
 MAX = 4096

@@ -10,7 +10,7 @@ import httpx
 
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 from tests.api.helpers import emulated
 

@@ -18,7 +18,7 @@ import yaml
 
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 from tests.deploy import checks, smoke
 from tests.deploy.base import DEPLOY, Base, BaseError, Doc, load_base, read_env_file

@@ -13,7 +13,7 @@ import pytest
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 
 # Every dialect value appears at least once; each line is one plausible MiniMax.

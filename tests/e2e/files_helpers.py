@@ -26,7 +26,7 @@ from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
 from gateway.emulator.state import Context
 from gateway.engine.retrieval.analyze import query_terms
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from tests.e2e.conftest import settings_for
 from tests.engine.helpers_lifecycle import wait_for
 from tests.postgres import PgServer, fresh_pg_db, in_thread

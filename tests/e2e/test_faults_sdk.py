@@ -11,7 +11,7 @@ from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
 from gateway.emulator.model import text_reply
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 
 QUESTION = "Tell me something long enough to stream in many frames, please."

@@ -28,7 +28,7 @@ from gateway.emulator.chat_request import parse_chat_request
 from gateway.emulator.config import EmulatorConfig
 from gateway.engine import executor
 from gateway.engine.file_search import CITE, INCLUDE_CONTENT
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from tests.e2e.conftest import settings_for
 from tests.e2e.files_helpers import DOCUMENTS, Gateway, engine_gateway, pg_database, settled_store
 

@@ -19,7 +19,7 @@ from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
 from gateway.emulator.model import text_reply, tool_result_reply
 from gateway.emulator.state import Context
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from tests.e2e.conftest import settings_for
 from tests.e2e.files_helpers import pg_database
 from tests.pictures import data_url, picture

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from gateway.emulator import EmulatorConfig, create_emulator_app
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 
 WEATHER_TOOL = {
     "type": "function",

@@ -17,7 +17,7 @@ import pytest
 
 from gateway.emulator import EmulatorConfig, create_emulator_app
 from gateway.emulator.state import Context
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 
 COMPAT, NATIVE = "/v1/chat/completions", "/v1/text/chatcompletion_v2"
 SPEAKER = {"role": "assistant", "name": "MiniMax AI", "audio_content": ""}

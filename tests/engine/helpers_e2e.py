@@ -19,7 +19,7 @@ from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
 from gateway.emulator.state import Context
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from gateway.settings import Settings
 from tests.stream_checks import parse_sse
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gateway.emulator import EmulatorConfig, create_emulator_app
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from tests.postgres import PgServer, fresh_pg_db, in_thread
 
 LEASE_SECONDS = 1.0

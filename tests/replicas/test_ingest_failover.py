@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from gateway.emulator.embeddings import embed
 from gateway.engine.ingest.chunking import chunks
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 from tests.e2e.files_helpers import (
     chunk_texts,
     engine_gateway,

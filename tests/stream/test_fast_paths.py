@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.bridge.objects import annotation_to_openai
+from gateway.bridge.shapes import annotation_to_openai
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
 from gateway.stream.events import Event, StreamEvent, TextDelta, text_delta_head

@@ -6,12 +6,12 @@ from typing import Any, TypedDict
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from gateway.engine.store import objects
+from gateway.engine.store import render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
-from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, page
+from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import assistants as t
 
 
@@ -71,7 +71,7 @@ class Assistants:
             "response_format": response_format,
         }
         await self._db.write(lambda conn: conn.execute(_INSERT, row))
-        return objects.assistant(row)
+        return render.assistant(row)
 
     async def retrieve(self, tenant: str, assistant_id: str) -> JSON:
         found = await self._db.read(
@@ -79,7 +79,7 @@ class Assistants:
         )
         if found is None:
             raise NotFound("assistant", assistant_id)
-        return objects.assistant(found)
+        return render.assistant(found)
 
     async def list(
         self,
@@ -96,7 +96,7 @@ class Assistants:
                 conn,
                 t,
                 [t.c.tenant == tenant],
-                objects.assistant,
+                render.assistant,
                 limit=limit,
                 order=order,
                 after=after,
@@ -116,7 +116,7 @@ class Assistants:
         found = await self._db.write(lambda conn: conn.execute(stmt).mappings().first())
         if found is None:
             raise NotFound("assistant", assistant_id)
-        return objects.assistant(found)
+        return render.assistant(found)
 
     async def delete(self, tenant: str, assistant_id: str) -> JSON:
         def body(conn: Connection) -> int:
@@ -124,4 +124,4 @@ class Assistants:
 
         if await self._db.write(body) == 0:
             raise NotFound("assistant", assistant_id)
-        return objects.deleted("assistant", assistant_id)
+        return render.deleted("assistant", assistant_id)

@@ -11,11 +11,11 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection
 
-from gateway.engine.store import direct, history, objects
+from gateway.engine.store import direct, history, render
 from gateway.engine.store.db import Db
 from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.messages import checkpoint_stmt, complete_key, complete_stmt
-from gateway.engine.store.objects import JSON
+from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import MESSAGE_INSERT, STEP_INSERT, Content, Replay, reply_rows, step_row
 from gateway.engine.store.steps import StepEnd, detail_values, end_values, set_stmt
 from gateway.engine.store.tables import tool_results
@@ -86,7 +86,7 @@ class Batch:
             self._db.clock(), tenant, thread_id=thread_id, run_id=run_id, assistant_id=assistant_id
         )
         self._creations += ((MESSAGE_INSERT, msg), (STEP_INSERT, step))
-        return objects.message(msg), objects.step(step)
+        return render.message(msg), render.step(step)
 
     def create_step(
         self, tenant: str, *, thread_id: str, run_id: str, assistant_id: str, step_details: JSON
@@ -101,7 +101,7 @@ class Batch:
             step_details=step_details,
         )
         self._creations.append((STEP_INSERT, row))
-        return objects.step(row)
+        return render.step(row)
 
     def checkpoint(self, message_id: str, content: Content) -> None:
         """Save an `in_progress` message's text so far."""

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
-from gateway.engine.store.objects import JSON, Row
+from gateway.engine.store.render import JSON, Row
 from gateway.engine.store.store_files import NewStoreFile, attach, usable_store
 from gateway.engine.store.tables import vector_store_chunks as c
 from gateway.engine.store.tables import vector_store_file_batches as t

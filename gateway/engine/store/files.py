@@ -17,8 +17,8 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
-from gateway.engine.store.objects import JSON, Row
 from gateway.engine.store.paging import page
+from gateway.engine.store.render import JSON, Row
 from gateway.engine.store.tables import file_parts as p
 from gateway.engine.store.tables import files as t
 from gateway.engine.store.tables import vector_store_files, vector_stores

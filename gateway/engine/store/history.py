@@ -16,8 +16,8 @@ from sqlalchemy import Connection, bindparam, select
 
 from gateway.engine.store import direct
 from gateway.engine.store.db import Db
-from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import exists
+from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import messages, run_steps, threads, tool_results
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from gateway.engine.store.db import Db
-from gateway.engine.store.objects import JSON
+from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import files, vector_stores
 from gateway.engine.store.tables import vector_store_chunks as c
 from gateway.engine.store.tables import vector_store_files as t

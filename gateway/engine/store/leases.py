@@ -11,9 +11,9 @@ from typing import Any, Final
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, or_, select, update
 
-from gateway.engine.store import objects
+from gateway.engine.store import render
 from gateway.engine.store.db import Db
-from gateway.engine.store.objects import JSON
+from gateway.engine.store.render import JSON
 from gateway.engine.store.steps import StepEnd, close_open
 from gateway.engine.store.tables import runs as t
 
@@ -73,7 +73,7 @@ class Leases:
     async def orphans(self, now: int) -> list[JSON]:
         """Runs whose lease lapsed, oldest first (what `fail_orphans` would fail)."""
         return await self._db.read(
-            lambda conn: [objects.run(r) for r in conn.execute(_ORPHANS, {"b_now": now}).mappings()]
+            lambda conn: [render.run(r) for r in conn.execute(_ORPHANS, {"b_now": now}).mappings()]
         )
 
     async def fail_orphans(self, now: int, message: str) -> list[JSON]:
@@ -111,7 +111,7 @@ class Leases:
                 return None
             row = conn.execute(act, {"b_id": run_id, "b_now": now}).mappings().one()
             close_open(conn, run_id, now, step_status, reason, row["last_error"])
-            return objects.run(row)
+            return render.run(row)
 
         done: list[JSON] = []
         while (run := await self._db.write(one)) is not None:

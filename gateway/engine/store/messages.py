@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Update, bindparam, delete, select, update
 
-from gateway.engine.store import objects
+from gateway.engine.store import render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, RunStateConflict
 from gateway.engine.store.guards import lock_idle, tenant_filter
-from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, thread_page
+from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import (
     MESSAGE_INSERT,
     STEP_INSERT,
@@ -120,14 +120,14 @@ class Messages:
             conn.execute(_INSERT, row)
 
         await self._db.write(body)
-        return objects.message(row)
+        return render.message(row)
 
     async def retrieve(self, tenant: str, thread_id: str, message_id: str) -> JSON:
         key = {"b_id": message_id, "b_thread": thread_id, "b_tenant": tenant}
         found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
         if found is None:
             raise NotFound("message", message_id)
-        return objects.message(found)
+        return render.message(found)
 
     async def list(
         self,
@@ -146,7 +146,7 @@ class Messages:
 
         cursor: dict[str, Any] = {"limit": limit, "order": order, "after": after, "before": before}
         return await self._db.read(
-            lambda conn: thread_page(conn, t, objects.message, tenant, thread_id, filters=filters, **cursor)
+            lambda conn: thread_page(conn, t, render.message, tenant, thread_id, filters=filters, **cursor)
         )
 
     async def modify(self, tenant: str, thread_id: str, message_id: str, *, metadata: dict[str, str]) -> JSON:
@@ -154,7 +154,7 @@ class Messages:
         found = await self._db.write(lambda conn: conn.execute(_SET_METADATA, key).mappings().first())
         if found is None:
             raise NotFound("message", message_id)
-        return objects.message(found)
+        return render.message(found)
 
     async def delete(self, tenant: str, thread_id: str, message_id: str) -> JSON:
         """ThreadBusy while the thread has an active run."""
@@ -170,7 +170,7 @@ class Messages:
                 raise NotFound("message", message_id)
 
         await self._db.write(body)
-        return objects.deleted("thread.message", message_id)
+        return render.deleted("thread.message", message_id)
 
     # -- the engine's side ------------------------------------------------------------------------
 
@@ -187,7 +187,7 @@ class Messages:
             conn.execute(STEP_INSERT, step)
 
         await self._db.write(body)
-        return objects.message(msg), objects.step(step)
+        return render.message(msg), render.step(step)
 
     async def checkpoint(self, tenant: str | None, message_id: str, content: Content) -> bool:
         """Save the text so far; False if the message is no longer `in_progress`. Not per chunk."""
@@ -209,7 +209,7 @@ class Messages:
         stmt = complete_stmt(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
         key = complete_key(tenant, message_id, self._db.clock(), content, status, incomplete_details, replay)
         found = await self._db.write(lambda conn: conn.execute(stmt, key).mappings().first())
-        return None if found is None else objects.message(found)
+        return None if found is None else render.message(found)
 
     async def finish(
         self,
@@ -250,6 +250,6 @@ class Messages:
                 raise RunStateConflict(
                     str(msg["run_id"]), "unknown", f"Step {step_id} is not open for this run."
                 )
-            return objects.message(msg), objects.step(step)
+            return render.message(msg), render.step(step)
 
         return await self._db.write(body)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Select, Table, bindparam, select
 
 from gateway.engine.store.errors import InvalidCursor, InvalidPage, NotFound
-from gateway.engine.store.objects import JSON, Row
+from gateway.engine.store.render import JSON, Row
 from gateway.engine.store.tables import threads
 
 

@@ -7,7 +7,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict
 from sqlalchemy import bindparam, func, select
 
 from gateway.engine.store.ids import new_id
-from gateway.engine.store.objects import JSON
+from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import messages as t
 from gateway.engine.store.tables import run_steps
 

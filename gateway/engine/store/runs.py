@@ -9,14 +9,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.engine.store import batch, direct, history, objects
+from gateway.engine.store import batch, direct, history, render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, ThreadBusy
 from gateway.engine.store.guards import THREAD_ROW, active_run, lock_idle
 from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.ids import new_id
-from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, thread_page
+from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
 from gateway.engine.store.tables import assistants, threads
 from gateway.engine.store.tables import runs as t
@@ -158,19 +158,19 @@ class Runs:
             if active is None:
                 raise
             raise ThreadBusy(thread_id, active) from None
-        return objects.run(row), turns
+        return render.run(row), turns
 
     async def retrieve(self, tenant: str, thread_id: str, run_id: str) -> JSON:
         key = {"b_id": run_id, "b_thread": thread_id, "b_tenant": tenant}
         found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
         if found is None:
             raise NotFound("run", run_id)
-        return objects.run(found)
+        return render.run(found)
 
     async def get(self, run_id: str) -> tuple[str, JSON] | None:
         """The engine's lookup by id alone: (tenant, run), or None."""
         found = await self._db.read(lambda conn: conn.execute(_GET_ANY, {"b_id": run_id}).mappings().first())
-        return None if found is None else (found["tenant"], objects.run(found))
+        return None if found is None else (found["tenant"], render.run(found))
 
     async def list(
         self,
@@ -185,16 +185,14 @@ class Runs:
         check(limit, order)
 
         cursor: dict[str, Any] = {"limit": limit, "order": order, "after": after, "before": before}
-        return await self._db.read(
-            lambda conn: thread_page(conn, t, objects.run, tenant, thread_id, **cursor)
-        )
+        return await self._db.read(lambda conn: thread_page(conn, t, render.run, tenant, thread_id, **cursor))
 
     async def modify(self, tenant: str, thread_id: str, run_id: str, *, metadata: dict[str, str]) -> JSON:
         key = {"b_id": run_id, "b_thread": thread_id, "b_tenant": tenant, "b_metadata": metadata}
         found = await self._db.write(lambda conn: conn.execute(_SET_METADATA, key).mappings().first())
         if found is None:
             raise NotFound("run", run_id)
-        return objects.run(found)
+        return render.run(found)
 
     async def transition(
         self,
@@ -225,7 +223,7 @@ class Runs:
             return found
 
         found = await self._db.write(body)
-        return None if found is None else objects.run(found)
+        return None if found is None else render.run(found)
 
     async def begin(self, run_id: str) -> builtins.list[HistoryItem] | None:
         """Start a run: `queued` -> `in_progress` and its thread's history, in one transaction; None (nothing

@@ -7,12 +7,12 @@ from typing import Any, Final, Literal
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from gateway.engine.store import objects
+from gateway.engine.store import render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.guards import tenant_filter
-from gateway.engine.store.objects import JSON
 from gateway.engine.store.paging import check, exists, page
+from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import STEP_INSERT, Replay, step_row
 from gateway.engine.store.tables import messages, runs, threads
 from gateway.engine.store.tables import run_steps as t
@@ -128,7 +128,7 @@ class Steps:
         ids = {"thread_id": thread_id, "run_id": run_id, "assistant_id": assistant_id}
         row = step_row(self._db.clock(), tenant, **ids, step_details=step_details, replay=replay)
         await self._db.write(lambda conn: conn.execute(STEP_INSERT, row))
-        return objects.step(row)
+        return render.step(row)
 
     async def update(
         self, tenant: str | None, step_id: str, *, step_details: JSON, replay: Replay | None = None
@@ -154,14 +154,14 @@ class Steps:
         stmt = set_stmt(tenant is not None, frozenset(values))
         key = {"b_id": step_id, "b_tenant": tenant, **{"b_" + k: v for k, v in values.items()}}
         found = await self._db.write(lambda conn: conn.execute(stmt, key).mappings().first())
-        return None if found is None else objects.step(found)
+        return None if found is None else render.step(found)
 
     async def retrieve(self, tenant: str, thread_id: str, run_id: str, step_id: str) -> JSON:
         key = {"b_id": step_id, "b_run": run_id, "b_thread": thread_id, "b_tenant": tenant}
         found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
         if found is None:
             raise NotFound("run step", step_id)
-        return objects.step(found)
+        return render.step(found)
 
     async def list(
         self,
@@ -184,7 +184,7 @@ class Steps:
                 conn,
                 t,
                 [t.c.run_id == run_id, t.c.tenant == tenant],
-                objects.step,
+                render.step,
                 limit=limit,
                 order=order,
                 after=after,

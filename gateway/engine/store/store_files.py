@@ -16,8 +16,8 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, StoreError
-from gateway.engine.store.objects import JSON, Row
 from gateway.engine.store.paging import page
+from gateway.engine.store.render import JSON, Row
 from gateway.engine.store.tables import files, vector_stores
 from gateway.engine.store.tables import vector_store_chunks as c
 from gateway.engine.store.tables import vector_store_files as t

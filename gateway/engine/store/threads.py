@@ -7,11 +7,11 @@ from typing import TypedDict
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from gateway.engine.store import objects
+from gateway.engine.store import render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
-from gateway.engine.store.objects import JSON
+from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
 from gateway.engine.store.tables import threads as t
 
@@ -56,7 +56,7 @@ class Threads:
                 conn.execute(MESSAGE_INSERT, rows)
 
         await self._db.write(body)
-        return objects.thread(row)
+        return render.thread(row)
 
     async def retrieve(self, tenant: str, thread_id: str) -> JSON:
         found = await self._db.read(
@@ -64,7 +64,7 @@ class Threads:
         )
         if found is None:
             raise NotFound("thread", thread_id)
-        return objects.thread(found)
+        return render.thread(found)
 
     async def modify(self, tenant: str, thread_id: str, changes: ThreadChanges) -> JSON:
         if not changes:
@@ -75,7 +75,7 @@ class Threads:
         found = await self._db.write(lambda conn: conn.execute(stmt).mappings().first())
         if found is None:
             raise NotFound("thread", thread_id)
-        return objects.thread(found)
+        return render.thread(found)
 
     async def delete(self, tenant: str, thread_id: str) -> JSON:
         """Deletes its messages, runs, steps and tool results too (foreign keys ON DELETE CASCADE)."""
@@ -85,4 +85,4 @@ class Threads:
 
         if await self._db.write(body) == 0:
             raise NotFound("thread", thread_id)
-        return objects.deleted("thread", thread_id)
+        return render.deleted("thread", thread_id)

@@ -9,10 +9,10 @@ from typing import Any, TypedDict
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from gateway.engine.store import objects
+from gateway.engine.store import render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound, RunStateConflict, ToolOutputsMismatch
-from gateway.engine.store.objects import JSON
+from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import run_steps, runs, tool_results
 
 
@@ -135,6 +135,6 @@ async def submit(
         )
         if queued is None:  # cannot happen under the row lock; the CAS keeps it so anyway
             raise RunStateConflict(run_id, "unknown")
-        return objects.run(queued), objects.step(done)
+        return render.run(queued), render.step(done)
 
     return await db.write(body)

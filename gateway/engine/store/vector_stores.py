@@ -16,8 +16,8 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
-from gateway.engine.store.objects import JSON, Row
 from gateway.engine.store.paging import page
+from gateway.engine.store.render import JSON, Row
 from gateway.engine.store.store_files import NewStoreFile, attach
 from gateway.engine.store.tables import INGEST_STATUSES
 from gateway.engine.store.tables import vector_store_files as f

@@ -21,7 +21,7 @@ from aiohttp import web
 from gateway.emulator import EmulatorConfig, create_emulator_app
 from gateway.emulator.embeddings import embed as emulator_embed
 from gateway.engine.retrieval.embeddings import MAX_RETRY_AFTER, Embeddings, EmbeddingsError, retry_delay
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
 
 KEY = "emb-test-key"
 FAST = 0.001  # seconds of backoff: retries without waiting

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.bridge.objects import RUN_FIELDS, run_to_openai
+from gateway.bridge.shapes import RUN_FIELDS, run_to_openai
 
 FULL_RUN: dict[str, Any] = {
     "id": "run_1",

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.app import create_app
-from gateway.protocol import deadline_protocol
-from gateway.serve import ServerThread
+from gateway.loopback import ServerThread
+from gateway.request_deadlines import deadline_protocol
 from gateway.settings import Settings
 
 HEAD, BODY = 0.5, 0.8

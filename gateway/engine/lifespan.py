@@ -19,6 +19,7 @@ from gateway.engine.executor import Executor
 from gateway.engine.file_search import FileSearch
 from gateway.engine.images import Images
 from gateway.engine.ingest.worker import IngestWorker
+from gateway.engine.models import model_aliases
 from gateway.engine.retrieval.embeddings import Embeddings
 from gateway.engine.retrieval.searcher import Searcher
 from gateway.engine.signals import Signals
@@ -113,7 +114,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
             ]
             try:
                 yield EngineBackend(
-                    store, executor, signals, settings.aliases(), documents, Images.of(settings)
+                    store, executor, signals, model_aliases(settings), documents, Images.of(settings)
                 )
             finally:
                 for task in tasks:

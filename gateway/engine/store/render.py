@@ -1,4 +1,4 @@
-"""Rows -> OpenAI's v2 objects (the field sets `gateway.translate.objects` returns), exactly."""
+"""Rows -> OpenAI's v2 objects, field for field as the SDKs' `types/beta` models read them."""
 
 from __future__ import annotations
 

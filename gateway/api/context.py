@@ -15,7 +15,7 @@ from gateway.stream.response import Keepalive
 
 
 @dataclass(frozen=True)
-class Services:
+class AppContext:
     settings: Settings
     backend: Backend
     lifecycle: Lifecycle
@@ -27,6 +27,6 @@ class Services:
         return caller(request, self.settings, self.key_hashes)
 
 
-def services(request: Request) -> Services:
-    svc: Services = request.app.state.services
-    return svc
+def context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.context
+    return ctx
