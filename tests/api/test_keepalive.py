@@ -7,7 +7,7 @@ from typing import Any
 import anyio
 import httpx
 
-from tests.api.test_runs_edge import RUN, body, frame, gateway, start, text
+from tests.api.scripted import RUN, body, frame, gateway, start, text
 from tests.stream_checks import check, parse_sse
 
 

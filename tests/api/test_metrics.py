@@ -9,7 +9,7 @@ import anyio
 import httpx
 
 from tests.api.helpers import emulated, metric, stream_text
-from tests.api.test_runs_edge import RUN, body, frame, gateway, start, text
+from tests.api.scripted import RUN, body, frame, gateway, start, text
 from tests.stream_checks import parse_sse
 
 

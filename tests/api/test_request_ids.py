@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.test_runs_edge import RUN, body, frame, gateway, start, text
+from tests.api.scripted import RUN, body, frame, gateway, start, text
 
 
 def test_request_id_is_kept_returned_and_sent_upstream() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import httpx
 
-from tests.api.test_runs_edge import RUN, body, frame, gateway, start
+from tests.api.scripted import RUN, body, frame, gateway, start
 
 
 def test_stream_limit_answers_503_with_retry_after() -> None:

@@ -11,7 +11,7 @@ import pytest
 from gateway.emulator.chat_chunks import ChunkMaker
 from gateway.emulator.chat_model import ChatReply, reply_for
 from gateway.emulator.chat_request import parse_chat_request
-from gateway.emulator.config import EmulatorConfig
+from tests.engine.dialects import DIALECTS
 from tests.engine.helpers_e2e import (
     Stack,
     add_message,
@@ -24,17 +24,6 @@ from tests.engine.helpers_e2e import (
 )
 from tests.stream_checks import check
 
-DIALECTS = {
-    "inline": EmulatorConfig(),
-    "split-cumulative-final": EmulatorConfig(
-        chat_thinking="split", chat_reasoning="cumulative", chat_ending="final_message", chunking="split"
-    ),
-    "split-incremental-3chars": EmulatorConfig(chat_thinking="split", chars_per_chunk=3, split_seed=4),
-    "both-done-emptyrole-crlf": EmulatorConfig(
-        chat_thinking="both", chat_ending="done", chat_empty_role=True, line_ending="\r\n"
-    ),
-    "closer-only": EmulatorConfig(chat_thinking="closer_only", chunking="split", split_seed=9),
-}
 INSTRUCTIONS = "Answer like a ship's captain."
 MORE = "Mention the weather."
 

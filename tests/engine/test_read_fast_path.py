@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from gateway.engine import chunks
+from tests.engine.dialects import DIALECTS
 from tests.engine.helpers_e2e import Stack, assistant, messages, post_events, stack, steps, thread
 from tests.engine.helpers_lifecycle import WEATHER
-from tests.engine.test_conversation import DIALECTS
 
 _ID = re.compile(r"^(asst|thread|msg|run|step|call)_\w+$")  # MiniMax's call ids are call_function_…
 _answer = chunks.ChatStreamDecoder.answer

@@ -11,7 +11,7 @@ import httpx
 
 from gateway.emulator.model import text_reply
 from tests.replicas.conftest import Cluster
-from tests.replicas.test_replicas import _wait_for_reply, _wait_for_run, sdk, stream_run
+from tests.replicas.helpers import sdk, stream_run, wait_for_reply, wait_for_run
 from tests.stream_checks import check
 
 TERMINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
@@ -38,8 +38,8 @@ def test_the_gateway_rides_out_a_database_restart(cluster: Cluster) -> None:
         target=lambda: seen.extend(stream_run(cluster.a.url, thread.id, assistant.id)), daemon=True
     )
     streaming.start()
-    run_id = _wait_for_run(cluster.b.url, thread.id, "in_progress")
-    _wait_for_reply(cluster.b.url, thread.id)
+    run_id = wait_for_run(cluster.b.url, thread.id, "in_progress")
+    wait_for_reply(cluster.b.url, thread.id)
 
     cluster.server.stop()
     wait_until(lambda: ready(cluster.a.url) == 503 and ready(cluster.b.url) == 503, 5, "readiness failing")

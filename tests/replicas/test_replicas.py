@@ -10,36 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import openai
 
 from gateway.emulator.model import text_reply, tool_result_reply
 from tests.replicas.conftest import LEASE_SECONDS, SWEEP_INTERVAL, Cluster
+from tests.replicas.helpers import AUTH, WEATHER, sdk, stream_run, wait_for_reply, wait_for_run
 from tests.stream_checks import check, parse_sse
-
-KEY = "sk-replicas"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
-    },
-}
-
-
-def sdk(url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=url, api_key=KEY, max_retries=0)
-
-
-def stream_run(url: str, thread_id: str, assistant_id: str) -> list[tuple[str, dict[str, Any]]]:
-    with httpx.Client(timeout=60) as http:
-        response = http.post(
-            f"{url}/threads/{thread_id}/runs",
-            headers=AUTH,
-            json={"assistant_id": assistant_id, "stream": True},
-        )
-    assert response.status_code == 200, response.text
-    return parse_sse(response.content)
 
 
 def test_objects_made_on_one_replica_are_served_by_the_other(cluster: Cluster) -> None:
@@ -93,8 +68,8 @@ def test_cancel_on_b_ends_the_stream_on_a_within_a_second(cluster: Cluster) -> N
         ended.set()
 
     threading.Thread(target=follow, daemon=True).start()
-    run_id = _wait_for_run(cluster.b.url, thread.id, "in_progress")
-    _wait_for_reply(cluster.b.url, thread.id)  # the thinking is over: text is streaming
+    run_id = wait_for_run(cluster.b.url, thread.id, "in_progress")
+    wait_for_reply(cluster.b.url, thread.id)  # the thinking is over: text is streaming
     asked = time.monotonic()
     cancelled = sdk(cluster.b.url).beta.threads.runs.cancel(run_id, thread_id=thread.id)
     assert ended.wait(5), "the stream on A did not end"
@@ -161,8 +136,8 @@ def test_a_killed_replicas_run_ends_failed_within_the_lease(cluster: Cluster, tm
         messages=[{"role": "user", "content": "Never finishes [[fault:pace:100]]"}]
     )
     run = a.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
-    _wait_for_run(cluster.b.url, thread.id, "in_progress")
-    _wait_for_reply(cluster.b.url, thread.id)
+    wait_for_run(cluster.b.url, thread.id, "in_progress")
+    wait_for_reply(cluster.b.url, thread.id)
     cluster.a.kill()
     killed = time.monotonic()
     b = sdk(cluster.b.url)
@@ -182,24 +157,3 @@ def test_a_killed_replicas_run_ends_failed_within_the_lease(cluster: Cluster, tm
     assert [s.status for s in steps] == ["failed"]
     (reply,) = [m for m in b.beta.threads.messages.list(thread.id) if m.role == "assistant"]
     assert reply.status == "incomplete"
-
-
-def _wait_for_reply(url: str, thread_id: str) -> None:
-    client = sdk(url)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if any(m.role == "assistant" for m in client.beta.threads.messages.list(thread_id)):
-            return
-        time.sleep(0.05)
-    raise AssertionError("no reply started")
-
-
-def _wait_for_run(url: str, thread_id: str, status: str) -> str:
-    client = sdk(url)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        runs = client.beta.threads.runs.list(thread_id).data
-        if runs and runs[0].status == status:
-            return runs[0].id
-        time.sleep(0.05)
-    raise AssertionError(f"no run reached {status}")
