@@ -1,7 +1,8 @@
 """The OS's randomness for ids, drawn 4 KB at a time: one `os.urandom` per ~120 ids instead of one each.
 
 On the event loop `os.urandom` (and so `uuid.uuid4`) lets go of the GIL and then waits to take it back
-from the store's threads: ~120 µs of stalled loop per call under load (cProfile, bench chat_s32). The
+from the store's threads, stalling the loop under load (tests/bench/README.md, "Measurements behind
+the design"). The
 pool is locked (ids are made on the loop and in the store's threads); a forked child draws afresh.
 """
 

@@ -2,8 +2,8 @@
 
 aiohttp keeps a chunked body as one buffer entry per HTTP chunk, and `StreamReader.readany()` takes
 them one by one, asking the protocol to resume reading after each (a parser call and a timer
-reschedule per entry). MiniMax sends every SSE event as an HTTP chunk of its own, so that upkeep was
-about 1.5 µs of the engine's 14 µs per chunk (bench `chat_s32`, and the bridge pays it too).
+reschedule per entry). MiniMax sends every SSE event as an HTTP chunk of its own, so that upkeep is
+paid per chunk, by both backends (measured: tests/bench/README.md, "Measurements behind the design").
 `while waiting(r): await wait(r)`, then `take(r)` (as `SSEBody` reads) does what `readany()` does, for
 the whole buffer at once: the same bytes, the same flow control (one resume check at the end instead
 of one per entry), the same errors and timeouts.

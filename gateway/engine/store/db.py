@@ -2,8 +2,8 @@
 
 PostgreSQL: an asyncpg `AsyncEngine`; the body runs through `AsyncConnection.run_sync` (greenlet), so each
 statement is awaited on the loop. SQLite: a pysqlite engine and one worker thread hop per transaction. The
-async driver (aiosqlite) hops threads per DBAPI call (cursor, execute, fetch, close...), about 160 hops and
-10 ms CPU per run here against ~2 ms this way (`tests/engine/store/bench.py`).
+async driver (aiosqlite) hops threads per DBAPI call (cursor, execute, fetch, close...), about 160 hops per
+run (`tests/engine/store/bench.py`; tests/bench/README.md, "Measurements behind the design").
 
 SQLite's driver starts transactions lazily, at the first write, so a read-then-write transaction could fail
 with SQLITE_BUSY halfway. We emit BEGIN ourselves (SQLAlchemy's documented recipe, minus its `begin` event

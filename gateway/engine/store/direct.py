@@ -1,8 +1,8 @@
 """The engine's hot statements on SQLite straight on the driver's cursor: compiled once, binds in order.
 
-SQLAlchemy's execution path (an execution context, parameter construction, result metadata) costs ~20 µs
-per statement on this machine where the driver's `execute` of the same SQL and values takes 5-9 µs, and
-a streamed run makes ten such statements. For SQLite, `execute`, `first`, `scalar` and `rows` compile a
+SQLAlchemy's execution path (an execution context, parameter construction, result metadata) costs a few
+times what the driver's `execute` of the same SQL and values does, and a streamed run makes ten such
+statements (tests/bench/README.md, "Measurements behind the design"). For SQLite, `execute`, `first`, `scalar` and `rows` compile a
 statement once per shape of its parameters (with SQLAlchemy, so the SQL is the same), then bind the
 values in the compiled order through each bind's own type processor (JSON serialized as SQLAlchemy
 would) and process result columns with each column's result processor. Statements this cannot run the

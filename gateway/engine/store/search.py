@@ -60,7 +60,7 @@ _SQLITE = text(
 # On PostgreSQL the chunks matching the query are found through the GIN index alone, and the files still
 # being ingested are left out by a plain filter, not a join: a table just filled has no statistics yet,
 # and with none the planner preferred the B-tree on vector_store_id (every chunk of the store, each one's
-# tsvector tested: 30-40 ms over 10,000 chunks, for a rare word) or a nested loop over the files. `|| ''`
+# tsvector tested, slow for a rare word in a large store) or a nested loop over the files. `|| ''`
 # keeps that B-tree out of the plan; the few files in progress are read first (`_BUSY`).
 _POSTGRES = text(
     f"""
