@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -51,5 +55,22 @@ class Metrics:
         )
         self.draining = Gauge("gateway_draining", "1 while the process drains for shutdown", registry=r)
 
+    def count_store_transactions(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Serve `gateway_store_transactions_total{kind}` from the store's own counts."""
+        self.registry.register(_StoreTransactions(counts))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _StoreTransactions(Collector):
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "gateway_store_transactions", "Store transactions begun, by kind (write, read)", labels=["kind"]
+        )
+        for kind, n in self._counts().items():
+            family.add_metric([kind], n)
+        yield family

@@ -69,6 +69,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
         lease_ttl=settings.lease_seconds,
         migrate=settings.migrates_on_start(),
     )
+    metrics.count_store_transactions(lambda: store.db.transactions)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     try:
         async with upstream_http(settings) as (_http, session):

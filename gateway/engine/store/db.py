@@ -68,6 +68,7 @@ class Db:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
+        self.transactions = {"write": 0, "read": 0}  # begun, by kind: read by /metrics
 
     async def write(self, body: Body[T]) -> T:
         """Run `body` in one write transaction, committed when it returns (rolled back if it raises)."""
@@ -90,6 +91,7 @@ class _Postgres(Db):
         self.engine = engine
 
     async def write(self, body: Body[T]) -> T:
+        self.transactions["write"] += 1
         try:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(body)
@@ -98,7 +100,15 @@ class _Postgres(Db):
                 raise unavailable(exc) from exc
             raise
 
-    read = write
+    async def read(self, body: Body[T]) -> T:
+        self.transactions["read"] += 1
+        try:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(body)
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
+            raise
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -130,9 +140,11 @@ class _Sqlite(Db):
             raise unavailable(exc) from exc
 
     async def write(self, body: Body[T]) -> T:
+        self.transactions["write"] += 1
         return await self._hop("BEGIN IMMEDIATE", body, self._writer)
 
     async def read(self, body: Body[T]) -> T:
+        self.transactions["read"] += 1
         return await self._hop("BEGIN", body, self._threads)
 
     async def close(self) -> None:
