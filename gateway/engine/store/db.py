@@ -28,6 +28,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.engine.store.errors import StoreUnavailable
+from gateway.engine.store.group import GroupCommit
 from gateway.engine.store.ids import Clock
 from gateway.engine.store.url import driver_url
 from gateway.engine.store.workers import Workers
@@ -69,9 +70,15 @@ class Db:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.transactions = {"write": 0, "read": 0}  # begun, by kind: read by /metrics
+        self._group = GroupCommit(self._write_transaction)
 
     async def write(self, body: Body[T]) -> T:
-        """Run `body` in one write transaction, committed when it returns (rolled back if it raises)."""
+        """Run `body` in a write transaction, committed when it returns (rolled back if it raises; see
+        `group.py`: writes queued together share one transaction, each caller gets its own outcome)."""
+        return await self._group.write(body)
+
+    async def _write_transaction(self, body: Body[T]) -> T:
+        """One write transaction of its own."""
         raise NotImplementedError
 
     async def read(self, body: Body[T]) -> T:
@@ -90,7 +97,7 @@ class _Postgres(Db):
         super().__init__(clock)
         self.engine = engine
 
-    async def write(self, body: Body[T]) -> T:
+    async def _write_transaction(self, body: Body[T]) -> T:
         self.transactions["write"] += 1
         try:
             async with self.engine.begin() as conn:
@@ -111,6 +118,7 @@ class _Postgres(Db):
             raise
 
     async def close(self) -> None:
+        await self._group.close()
         await self.engine.dispose()
 
 
@@ -139,7 +147,7 @@ class _Sqlite(Db):
         except (*UNAVAILABLE, sqlite3.OperationalError) as exc:  # the BEGIN's own failure is not wrapped
             raise unavailable(exc) from exc
 
-    async def write(self, body: Body[T]) -> T:
+    async def _write_transaction(self, body: Body[T]) -> T:
         self.transactions["write"] += 1
         return await self._hop("BEGIN IMMEDIATE", body, self._writer)
 
@@ -148,6 +156,7 @@ class _Sqlite(Db):
         return await self._hop("BEGIN", body, self._threads)
 
     async def close(self) -> None:
+        await self._group.close()
         await asyncio.get_running_loop().run_in_executor(None, self._shutdown)
 
     def _shutdown(self) -> None:
