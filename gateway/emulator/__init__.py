@@ -7,6 +7,6 @@ The gateway's default upstream when run with `--emulator`, and the upstream of i
 
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.model import text_reply, tool_result_reply
+from gateway.emulator.replies import text_reply, tool_result_reply
 
 __all__ = ["EmulatorConfig", "create_emulator_app", "text_reply", "tool_result_reply"]

@@ -9,14 +9,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from gateway.emulator import embeddings
-from gateway.emulator.api import Handler, endpoint
-from gateway.emulator.chat import ChatHandlers
+from gateway.emulator.assistants.create_stream import StreamHandler
+from gateway.emulator.assistants.crud import CrudHandlers
+from gateway.emulator.assistants.endpoint import Handler, endpoint
+from gateway.emulator.assistants.runs import RunHandlers
+from gateway.emulator.bodies import install_cut_log_filter
+from gateway.emulator.chat.completions import ChatHandlers
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.crud import CrudHandlers
-from gateway.emulator.faults import install_cut_log_filter
-from gateway.emulator.runs import RunHandlers
 from gateway.emulator.state import Context
-from gateway.emulator.stream import StreamHandler
 
 READ = ["GET", "POST"]  # reads are GET (query or JSON body); go-minimax POSTs some of them
 WRITE = ["POST"]

@@ -20,16 +20,17 @@ _LINE_ENDINGS: dict[str, LineEnding] = {"lf": "\n", "crlf": "\r\n"}
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """How the emulator speaks. Defaults are the best-supported reading of the wire note.
+    """How the emulator speaks. Defaults are the best-supported reading of MiniMax's wire
+    (docs/minimax-wire.md; docs/minimax-chat.md for the chat knobs).
 
     text_mode: what each `message` frame's `text.value` carries: the new piece (`incremental`), the
         whole text so far (`cumulative`), or new pieces plus one final frame with the whole text
-        (`incremental_final`).
+        (`incremental_final`); see (docs/minimax-wire.md, "Message text: cumulative or incremental").
     step_frames: emit `run step` frames at all.
     base_resp_style: `status_code` ({} then {"status_code":0,...} on the final frame), `code`
         ({"code":0,"message":""} then {"code":0,"message":"success"}), `empty` ({} always).
     echo_user: echo the input turn as a `role:"user"` message frame.
-    chunking: `frames` (one body write per frame) or `split` (seeded random cuts, see frames.Splitter).
+    chunking: `frames` (one body write per frame) or `split` (seeded random cuts, see splitter.Splitter).
     pace_ms: delay between frames (and between background run changes); 0 = as fast as possible.
     chars_per_frame: reply characters (not bytes) per message frame.
     api_key: None accepts any non-empty bearer token; a string must match exactly.

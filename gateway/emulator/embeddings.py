@@ -33,7 +33,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.emulator.api import JsonResponse
+from gateway.emulator.bodies import JsonResponse
 from gateway.engine.retrieval.analyze import query_terms
 
 DEFAULT_DIMENSIONS = 256

@@ -1,4 +1,5 @@
-"""Object ids (prefix + 32 lowercase hex, wire note §7) and Unix-second timestamps."""
+"""Object ids (prefix + 32 lowercase hex; docs/minimax-wire.md, "Ids, timestamps and other
+details") and Unix-second timestamps."""
 
 from __future__ import annotations
 

@@ -1,15 +1,16 @@
-"""Per-app state: config, store and background runner (the emulator keeps no module-level state)."""
+"""Per-app state of both emulated APIs: config, the Assistants store and background runner, and the
+chat-completions record (the emulator keeps no module-level state)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gateway.emulator.assistants.progression import Progression
+from gateway.emulator.assistants.records import Store
+from gateway.emulator.assistants.runner import Runner
+from gateway.emulator.assistants.shapes import Run
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.engine import Engine
-from gateway.emulator.objects import Run
-from gateway.emulator.runner import Runner
-from gateway.emulator.store import Store
 
 ChatStreamEnd = Literal["completed", "client_closed", "cut", "error"]
 
@@ -28,5 +29,5 @@ class Context:
     def __post_init__(self) -> None:
         self.runner = Runner(self.store)
 
-    def engine(self, run: Run) -> Engine:
-        return Engine(self.store, run, chars_per_frame=self.config.chars_per_frame)
+    def progression(self, run: Run) -> Progression:
+        return Progression(self.store, run, chars_per_frame=self.config.chars_per_frame)

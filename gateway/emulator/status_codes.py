@@ -1,4 +1,5 @@
-"""MiniMax status codes, their standard messages (wire note §6), and the ApiError handlers raise."""
+"""MiniMax status codes, their standard messages (docs/minimax-wire.md, "Errors and status codes"), the
+REST `base_resp` envelope, and the ApiError handlers raise."""
 
 from __future__ import annotations
 

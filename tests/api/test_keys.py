@@ -10,7 +10,7 @@ import pytest
 
 from gateway.api.auth import hash_key
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.model import text_reply
+from gateway.emulator.replies import text_reply
 from tests.api.helpers import CLIENT_KEY, UPSTREAM_KEY, emulated, stream_text
 
 

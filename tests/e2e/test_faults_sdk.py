@@ -10,7 +10,7 @@ import pytest
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.model import text_reply
+from gateway.emulator.replies import text_reply
 from gateway.loopback import ServerThread
 from gateway.settings import Settings
 

@@ -23,8 +23,8 @@ from openai.types.beta.threads.runs import RunStep, ToolCall
 
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
-from gateway.emulator.chat_model import reply_for
-from gateway.emulator.chat_request import parse_chat_request
+from gateway.emulator.chat.model import reply_for
+from gateway.emulator.chat.request import parse_chat_request
 from gateway.emulator.config import EmulatorConfig
 from gateway.engine import executor
 from gateway.engine.file_search import CITE, INCLUDE_CONTENT

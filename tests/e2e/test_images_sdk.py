@@ -17,7 +17,7 @@ import pytest
 from gateway.app import create_app
 from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.model import text_reply, tool_result_reply
+from gateway.emulator.replies import text_reply, tool_result_reply
 from gateway.emulator.state import Context
 from gateway.loopback import ServerThread
 from tests.e2e.conftest import settings_for

@@ -15,7 +15,7 @@ from openai import AssistantEventHandler
 from openai.types.beta.threads import Message, Text, TextDelta
 from openai.types.beta.threads.runs import ToolCall
 
-from gateway.emulator.model import text_reply
+from gateway.emulator.replies import text_reply
 from tests.stream_checks import check, parse_sse
 
 QUESTION = "What is 1 + 1? Answer in 中文 too 🙂"

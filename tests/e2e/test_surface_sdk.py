@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai import AssistantEventHandler
 
-from gateway.emulator.model import text_reply, tool_result_reply
+from gateway.emulator.replies import text_reply, tool_result_reply
 
 WEATHER = {
     "type": "function",

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from gateway.emulator.chat_chunks import ChunkMaker
-from gateway.emulator.chat_model import ChatReply, reply_for
-from gateway.emulator.chat_request import parse_chat_request
+from gateway.emulator.chat.chunks import ChunkMaker
+from gateway.emulator.chat.model import ChatReply, reply_for
+from gateway.emulator.chat.request import parse_chat_request
 from tests.engine.dialects import DIALECTS
 from tests.engine.helpers_e2e import (
     Stack,

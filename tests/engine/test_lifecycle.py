@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import openai
 
-from gateway.emulator.model import text_reply, tool_result_reply
+from gateway.emulator.replies import text_reply, tool_result_reply
 from tests.engine.helpers_lifecycle import (
     MODEL,
     WEATHER,

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.emulator.model import text_reply, tool_result_reply
+from gateway.emulator.replies import text_reply, tool_result_reply
 from tests.engine.helpers_lifecycle import (
     MODEL,
     WEATHER,

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.emulator.chat_model import reply_for
-from gateway.emulator.chat_request import parse_chat_request
+from gateway.emulator.chat.model import reply_for
+from gateway.emulator.chat.request import parse_chat_request
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.model import tool_result_reply
+from gateway.emulator.replies import tool_result_reply
 from tests.engine.helpers_e2e import (
     TIME,
     WEATHER,

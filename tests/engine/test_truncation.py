@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from gateway.emulator.chat_model import reply_for
-from gateway.emulator.chat_request import parse_chat_request
+from gateway.emulator.chat.model import reply_for
+from gateway.emulator.chat.request import parse_chat_request
 from gateway.emulator.config import EmulatorConfig
 from tests.engine.helpers_e2e import (
     WEATHER,

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from gateway.emulator.model import text_reply
+from gateway.emulator.replies import text_reply
 from tests.replicas.conftest import Cluster
 from tests.replicas.helpers import sdk, stream_run, wait_for_reply, wait_for_run
 from tests.stream_checks import check

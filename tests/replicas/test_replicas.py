@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gateway.emulator.model import text_reply, tool_result_reply
+from gateway.emulator.replies import text_reply, tool_result_reply
 from tests.replicas.conftest import LEASE_SECONDS, SWEEP_INTERVAL, Cluster
 from tests.replicas.helpers import AUTH, WEATHER, sdk, stream_run, wait_for_reply, wait_for_run
 from tests.stream_checks import check, parse_sse

@@ -33,7 +33,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from gateway.emulator.model import text_reply
+from gateway.emulator.replies import text_reply
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """POST /v1/threads/run/create_stream: validate, then write a run's changes as MiniMax SSE frames.
 
-Frame order for a text run: run (queued), run (in_progress), [user echo], [run step message_creation
-in_progress], N x message (role "ai"), [run step completed], run (completed, final base_resp).
+Frame order for a text run (docs/minimax-wire.md, "Frame order"): run (queued), run (in_progress),
+[user echo], [run step message_creation in_progress], N x message (role "ai"), [run step completed],
+run (completed, final base_resp).
 Annotations ride on the message frame whose piece completes the marker (`incremental`,
 `incremental_final`), on every frame once complete (`cumulative`), and on the extra final frame of
 `incremental_final`. If the client goes away (or `cut:N` fires) the run continues in the background.
@@ -12,12 +13,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Iterator
 
-from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
 
-from gateway.emulator.api import JSON, Params
-from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.engine import (
+from gateway.emulator.assistants.endpoint import JSON, Params
+from gateway.emulator.assistants.faults import Faults
+from gateway.emulator.assistants.frames import FrameEncoder
+from gateway.emulator.assistants.progression import (
     Change,
     MessageDone,
     RunChanged,
@@ -27,14 +28,13 @@ from gateway.emulator.engine import (
     fail_run,
     is_final,
 )
-from gateway.emulator.errors import invalid, standard_message
-from gateway.emulator.faults import Faults, StreamCut
-from gateway.emulator.frames import FrameEncoder, Splitter
-from gateway.emulator.objects import Run
-from gateway.emulator.runs import prepare_run
+from gateway.emulator.assistants.runs import prepare_run
+from gateway.emulator.assistants.shapes import Run
+from gateway.emulator.bodies import FrameStreamResponse, StreamCut
+from gateway.emulator.config import EmulatorConfig
+from gateway.emulator.splitter import Splitter
 from gateway.emulator.state import Context
-
-STREAM_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache", "connection": "close"}
+from gateway.emulator.status_codes import invalid, standard_message
 
 
 def frame_payloads(change: Change, config: EmulatorConfig) -> list[JSON]:
@@ -118,21 +118,6 @@ async def stream_frames(
             ctx.runner.spawn(run, changes)
 
 
-class FrameStreamResponse(StreamingResponse):
-    """Closes the frame generator when the response ends for any reason (e.g. the client left), so the
-    generator's cleanup (handing a still-active run to the background runner) runs at once, not at GC."""
-
-    def __init__(self, frames: AsyncGenerator[bytes, None]) -> None:
-        super().__init__(frames, headers=STREAM_HEADERS)
-        self._frames = frames
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._frames.aclose()
-
-
 class StreamHandler:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -148,5 +133,5 @@ class StreamHandler:
         if isinstance(prepared, Response):
             return prepared
         run = prepared.run
-        changes = self.ctx.engine(run).start(prepared.inputs)
+        changes = self.ctx.progression(run).start(prepared.inputs)
         return FrameStreamResponse(stream_frames(self.ctx, run, changes, prepared.faults))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from gateway.emulator.api import JSON, Params
-from gateway.emulator.errors import invalid
+from gateway.emulator.assistants.endpoint import JSON, Params
+from gateway.emulator.assistants.shapes import Assistant, Message, TextContent, Thread
 from gateway.emulator.ids import hex_id, new_id, now
-from gateway.emulator.objects import Assistant, Message, TextContent, Thread
 from gateway.emulator.state import Context
+from gateway.emulator.status_codes import invalid
 
 
 class CrudHandlers:

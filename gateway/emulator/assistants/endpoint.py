@@ -9,9 +9,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.emulator.assistants.records import T, paginate
+from gateway.emulator.bodies import JsonResponse
 from gateway.emulator.config import EmulatorConfig
-from gateway.emulator.errors import NOT_AUTHORIZED, ApiError, base_resp, error_body, invalid
-from gateway.emulator.store import T, paginate
+from gateway.emulator.status_codes import NOT_AUTHORIZED, ApiError, base_resp, error_body, invalid
 
 JSON = dict[str, Any]
 MODELS = frozenset(
@@ -31,13 +32,6 @@ BAD_KEY = "not authorized"
 GROUP_MISMATCH = "token not match group"
 
 R = TypeVar("R")
-
-
-class JsonResponse(Response):
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def ok(obj: JSON) -> JsonResponse:

@@ -1,10 +1,11 @@
-"""Per-request fault injection from run metadata (`emulator_fault`, `emulator_pace_ms`), and StreamCut.
+"""Per-request fault injection from run metadata (`emulator_fault`, `emulator_pace_ms`).
 
 `emulator_fault` holds one or more comma-separated specs; "after N frames" counts SSE frames already
 written (a malformed frame counts):
 - `error_frame:N[:CODE]`: a frame with no `data` and a non-zero base_resp (default 1000), then a
   clean end; the run is marked failed.
-- `cut:N`: abort the connection (chunked body left unterminated); the run goes on in the background.
+- `cut:N`: abort the connection (chunked body left unterminated, `bodies.StreamCut`); the run goes on
+  in the background.
 - `error_body:CODE`: HTTP 200 with a one-line `{"base_resp": ...}` body instead of a stream.
 - `http_status:STATUS`: that HTTP status with a JSON base_resp body.
 - `malformed:N`: one frame whose data is not valid JSON, then continue normally.
@@ -16,30 +17,12 @@ http_status, error_frame (N counts run changes; the run fails) and stall (N coun
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gateway.emulator.errors import error_body, invalid, standard_message
+from gateway.emulator.status_codes import error_body, invalid, standard_message
 
 _HTTP_TO_CODE = {401: 1004, 403: 1004, 408: 1001, 429: 1002, 504: 1001}
-
-
-class StreamCut(Exception):
-    """Raised inside a stream body to abort the connection on purpose (`cut:N`)."""
-
-
-class _CutLogFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, StreamCut)
-
-
-def install_cut_log_filter() -> None:
-    """Keep uvicorn from logging a traceback for deliberate cuts (idempotent)."""
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _CutLogFilter) for f in logger.filters):
-        logger.addFilter(_CutLogFilter())
 
 
 @dataclass

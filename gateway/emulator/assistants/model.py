@@ -1,4 +1,5 @@
-"""The deterministic "model": reply texts, tool decisions and tool outputs, as pure functions.
+"""The deterministic "model" of the Assistants API: tool decisions, built-in tool outputs and replies,
+as pure functions (the reply texts themselves are `gateway.emulator.replies`').
 
 Decision rule for the latest user message and the tools available to a run (run override, else the
 assistant's), first match wins:
@@ -21,10 +22,10 @@ from urllib.parse import quote
 
 import orjson
 
+from gateway.emulator.replies import TRAILING, function_arguments, text_after, text_reply
+
 BuiltinType = Literal["web_search", "code_interpreter", "retrieval"]
 CITATION_MARKER = "【1†source】"
-_TRAILING = " \t\r\n.,!?;:\u3002\uff0c\uff01\uff1f\uff1b\uff1a"  # ASCII and CJK punctuation
-_LEAD_WORD = re.compile(r"^(?:for|with|on)\s+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -46,41 +47,6 @@ Decision = FunctionCall | BuiltinCall | None
 class Reply:
     text: str
     annotations: tuple[dict[str, Any], ...] = field(default=())
-
-
-def text_reply(user_text: str) -> str:
-    """The exact reply streamed for a plain user message (multi-byte: CJK, emoji beyond the BMP, accents)."""
-    return (
-        f"You said: {user_text}. 你好，世界 🌍 — café, naïve. "  # noqa: RUF001
-        "This deterministic reply comes from the MiniMax emulator; ¡olé! 👋 Ende."
-    )
-
-
-def tool_result_reply(name: str, output: str) -> str:
-    """The reply after a function tool's output was submitted."""
-    return f"The result of {name} is: {output}"
-
-
-def _text_after(text: str, end: int) -> str:
-    rest = _LEAD_WORD.sub("", text[end:].strip())
-    return rest.rstrip(_TRAILING)
-
-
-def _first_property(parameters: Any) -> str:
-    if isinstance(parameters, str):  # some callers send the JSON schema as a string
-        try:
-            parameters = orjson.loads(parameters)
-        except orjson.JSONDecodeError:
-            return "input"
-    props = parameters.get("properties") if isinstance(parameters, Mapping) else None
-    if isinstance(props, Mapping) and props:
-        return str(next(iter(props)))
-    return "input"
-
-
-def function_arguments(user_text: str, name_end: int, parameters: Any) -> str:
-    """`{"<first property or input>": "<text after the tool name, minus for/with/on and punctuation>"}`."""
-    return orjson.dumps({_first_property(parameters): _text_after(user_text, name_end)}).decode()
 
 
 def _find_word(text: str, word: str) -> re.Match[str] | None:
@@ -107,14 +73,14 @@ def decide(user_text: str, tools: Sequence[Mapping[str, Any]]) -> Decision:
     lower = user_text.lower()
     if "web_search" in types and "search" in lower:
         return BuiltinCall(
-            "web_search", _text_after(user_text, lower.index("search") + len("search")) or user_text
+            "web_search", text_after(user_text, lower.index("search") + len("search")) or user_text
         )
     if "code_interpreter" in types:
         for key in ("run code", "calculate"):
             if key in lower:
-                return BuiltinCall("code_interpreter", _text_after(user_text, lower.index(key) + len(key)))
+                return BuiltinCall("code_interpreter", text_after(user_text, lower.index(key) + len(key)))
     if "retrieval" in types and ("file" in lower or "document" in lower):
-        return BuiltinCall("retrieval", user_text.rstrip(_TRAILING))
+        return BuiltinCall("retrieval", user_text.rstrip(TRAILING))
     return None
 
 

@@ -1,10 +1,10 @@
 """A run's progression as a sequence of state changes, shared by streamed and background runs.
 
-`Engine.start()` / `Engine.resume()` return synchronous generators. Each `next()` applies one state
-change to the store and yields a `Change` describing it; the caller (stream.py or runner.py) paces
-the calls and renders the change at once (changes reference live objects). Between changes the
-engine checks whether the run was cancelled or failed from outside; if so it yields that run and
-stops. The last change of every sequence is a `RunChanged` with a final status (`is_final`).
+`Progression.start()` / `Progression.resume()` return synchronous generators. Each `next()` applies one
+state change to the store and yields a `Change` describing it; the caller (create_stream.py or
+runner.py) paces the calls and renders the change at once (changes reference live objects). Between
+changes the progression checks whether the run was cancelled or failed from outside; if so it yields
+that run and stops. The last change of every sequence is a `RunChanged` with a final status (`is_final`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.emulator import model
+from gateway.emulator.assistants import model
+from gateway.emulator.assistants.records import Store
+from gateway.emulator.assistants.shapes import FINAL_STATUSES, Message, Run, RunStep, TextContent
 from gateway.emulator.ids import hex_id, new_id, now
-from gateway.emulator.objects import FINAL_STATUSES, Message, Run, RunStep, TextContent
-from gateway.emulator.store import Store
+from gateway.emulator.replies import tool_result_reply
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def is_final(change: Change) -> bool:
 
 
 def cancel_run(store: Store, run: Run) -> None:
-    """Mark `run` cancelled now; its in-progress steps too. A running engine stops at its next change."""
+    """Mark `run` cancelled now; its in-progress steps too. A running progression stops at its next change."""
     t = now()
     run.status, run.cancelled_at, run.updated_at, run.pending_calls = "cancelled", t, t, None
     for step in store.steps(run.id):
@@ -88,7 +89,7 @@ def chunks(text: str, size: int) -> Iterator[tuple[int, str]]:
         yield start, text[start : start + size]
 
 
-class Engine:
+class Progression:
     def __init__(self, store: Store, run: Run, *, chars_per_frame: int) -> None:
         self.store = store
         self.run = run
@@ -163,12 +164,12 @@ class Engine:
         if step is not None:
             self._complete(step)
             texts = [
-                model.tool_result_reply(c["function"]["name"], c["function"]["output"])
+                tool_result_reply(c["function"]["name"], c["function"]["output"])
                 for c in step.tool_calls
                 if c.get("type") == "function"
             ]
             yield StepChanged(step)
-        yield from self._reply(model.Reply(" ".join(texts) or model.tool_result_reply("tool", "")))
+        yield from self._reply(model.Reply(" ".join(texts) or tool_result_reply("tool", "")))
 
     def _reply(self, reply: model.Reply) -> Iterator[Change]:
         run = self.run

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from gateway.emulator.errors import ApiError, invalid
-from gateway.emulator.objects import Assistant, Message, Run, RunStep, Thread
+from gateway.emulator.assistants.shapes import Assistant, Message, Run, RunStep, Thread
+from gateway.emulator.status_codes import ApiError, invalid
 
 
 class _HasId(Protocol):

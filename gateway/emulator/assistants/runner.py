@@ -1,4 +1,4 @@
-"""Background progression of runs: drives an Engine's changes with pacing in asyncio tasks it owns."""
+"""Background progression of runs: drives a Progression's changes with pacing in asyncio tasks it owns."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 import logging
 from collections.abc import Iterator
 
-from gateway.emulator.engine import Change, fail_run, is_final
-from gateway.emulator.errors import standard_message
-from gateway.emulator.faults import Faults
-from gateway.emulator.objects import Run
-from gateway.emulator.store import Store
+from gateway.emulator.assistants.faults import Faults
+from gateway.emulator.assistants.progression import Change, fail_run, is_final
+from gateway.emulator.assistants.records import Store
+from gateway.emulator.assistants.shapes import Run
+from gateway.emulator.status_codes import standard_message
 
 log = logging.getLogger(__name__)
 

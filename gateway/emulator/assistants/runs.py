@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from starlette.responses import Response
 
-from gateway.emulator.api import JSON, JsonResponse, Params
-from gateway.emulator.engine import cancel_run, pending_tool_step
-from gateway.emulator.errors import base_resp, invalid
-from gateway.emulator.faults import Faults, pace_seconds, parse_faults
+from gateway.emulator.assistants.endpoint import JSON, Params
+from gateway.emulator.assistants.faults import Faults, pace_seconds, parse_faults
+from gateway.emulator.assistants.progression import cancel_run, pending_tool_step
+from gateway.emulator.assistants.shapes import Message, Run, RunStep, TextContent
+from gateway.emulator.bodies import JsonResponse
 from gateway.emulator.ids import hex_id, new_id, now
-from gateway.emulator.objects import Message, Run, RunStep, TextContent
 from gateway.emulator.state import Context
+from gateway.emulator.status_codes import base_resp, invalid
 
 RETRIEVAL_INSTRUCTION = (
     "\n回答中若参考了函数返回结果中的信息,请在该句末尾用【1†source】【2†source】【3†source】的形式标注信息来源。"
@@ -87,7 +88,8 @@ def prepare_run(ctx: Context, p: Params, inputs: list[JSON] | None) -> PreparedR
 
 
 def _step_item(step: RunStep) -> JSON:
-    """run_steps/list items each carry their own base_resp (wire note §1, MC RunStep)."""
+    """run_steps/list items each carry their own base_resp (docs/minimax-wire.md, "Envelopes and
+    base_resp")."""
     return {**step.to_json(stream=False), "base_resp": base_resp()}
 
 
@@ -106,7 +108,7 @@ class RunHandlers:
             return prepared
         run = prepared.run
         body = run.to_json(stream=False)  # the queued snapshot, before the task can advance it
-        self.ctx.runner.spawn(run, self.ctx.engine(run).start(), prepared.faults)
+        self.ctx.runner.spawn(run, self.ctx.progression(run).start(), prepared.faults)
         return body
 
     def _run(self, p: Params) -> Run:
@@ -158,7 +160,7 @@ class RunHandlers:
             calls[call_id]["function"]["output"] = output
         run.pending_calls, run.status, run.updated_at = None, "queued", now()
         body = run.to_json(stream=False)
-        self.ctx.runner.spawn(run, self.ctx.engine(run).resume())
+        self.ctx.runner.spawn(run, self.ctx.progression(run).resume())
         return body
 
     async def list_steps(self, p: Params) -> JSON:

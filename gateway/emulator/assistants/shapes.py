@@ -1,6 +1,7 @@
-"""The in-memory Assistants objects and their JSON shapes, REST and stream (wire note §4).
+"""The in-memory Assistants objects and their JSON shapes, REST and stream (docs/minimax-wire.md,
+"Frame shapes").
 
-Wire choices where the note is silent:
+Wire choices where what MiniMax sends is not pinned down:
 - Reply messages are stored with role "assistant". REST (messages/list, retrieve) shows "assistant";
   stream frames show "ai", MiniMax's stream role. User messages carry "" for assistant_id/run_id.
 - Content items carry an "id" (32 hex) in stream frames only.

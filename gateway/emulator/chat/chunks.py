@@ -4,7 +4,8 @@ whole-reply `chat.completion` object (final-message ending and non-streamed answ
 Chunk order: [reasoning chunks (split, both)], content chunks (think part per dialect, then the text),
 tool-call chunks, then `{"finish_reason":"tool_calls","delta":{}}` for tool replies (for stop/length the
 finish rides on the last content or reasoning chunk), then the ending. Empty-role chunks, when on, come
-first and after every fourth delta chunk.
+first and after every fourth delta chunk. The shapes: (docs/minimax-chat.md, "Chunk shapes"),
+(docs/minimax-chat.md, "Reasoning") and (docs/minimax-chat.md, "Tool-call deltas").
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from gateway.emulator.chat_model import ChatReply, ToolCall
-from gateway.emulator.chat_request import ChatRequest
+from gateway.emulator.chat.model import ChatReply, ToolCall
+from gateway.emulator.chat.request import ChatRequest
 from gateway.emulator.config import EmulatorConfig
 
 JSON = dict[str, Any]

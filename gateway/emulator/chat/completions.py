@@ -1,7 +1,7 @@
 """POST /v1/chat/completions and /v1/text/chatcompletion_v2: auth, validation, faults, then the reply as
 an SSE stream (or one `chat.completion` object when `stream` is not true).
 
-Both paths send the same chunks; they differ in how a request fails (see chat_errors). Every JSON
+Both paths send the same chunks; they differ in how a request fails (see chat.errors). Every JSON
 object body is recorded on the context before anything else is checked, and each stream's end
 (completed, client_closed, cut, error) is recorded there too.
 """
@@ -15,18 +15,16 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from gateway.emulator.api import JsonResponse
-from gateway.emulator.chat_chunks import Chunk, ChunkMaker
-from gateway.emulator.chat_errors import LOGIN_FAIL, chat_message, error_response, http_fault_response
-from gateway.emulator.chat_faults import ChatFaults
-from gateway.emulator.chat_model import reply_for
-from gateway.emulator.chat_request import parse_chat_request
-from gateway.emulator.errors import ApiError
-from gateway.emulator.faults import StreamCut
-from gateway.emulator.frames import Splitter
+from gateway.emulator.bodies import FrameStreamResponse, JsonResponse, StreamCut
+from gateway.emulator.chat.chunks import Chunk, ChunkMaker
+from gateway.emulator.chat.errors import LOGIN_FAIL, chat_message, error_response, http_fault_response
+from gateway.emulator.chat.faults import ChatFaults
+from gateway.emulator.chat.model import reply_for
+from gateway.emulator.chat.request import parse_chat_request
 from gateway.emulator.ids import hex_id, now
+from gateway.emulator.splitter import Splitter
 from gateway.emulator.state import ChatStreamEnd, Context
-from gateway.emulator.stream import FrameStreamResponse
+from gateway.emulator.status_codes import ApiError
 
 MALFORMED = b'{"id":"malformed","choices":[{"index":0,"delta":{"content":'
 

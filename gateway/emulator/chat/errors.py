@@ -1,12 +1,13 @@
-"""Chat-completions error answers: native (HTTP 200 + base_resp) and OpenAI-compatible (status + error)."""
+"""Chat-completions error answers: native (HTTP 200 + base_resp) and OpenAI-compatible (status + error),
+as (docs/minimax-chat.md, "Errors") describes them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.emulator.api import JsonResponse
-from gateway.emulator.errors import standard_message
+from gateway.emulator.bodies import JsonResponse
 from gateway.emulator.ids import hex_id
+from gateway.emulator.status_codes import standard_message
 
 LOGIN_FAIL = "login fail: Please carry the API secret key in the 'Authorization' field of the request header"
 _MESSAGES = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from gateway.emulator.errors import invalid
+from gateway.emulator.status_codes import invalid
 
 MARKER = re.compile(r"\[\[fault:([^\]]*)\]\]")
 _SHAPES = {

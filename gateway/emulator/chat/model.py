@@ -1,19 +1,20 @@
 """The deterministic chat model: a ChatRequest to its reply (reasoning, text, tool calls, finish, usage).
 
-The visible results are those of the Assistants model (`gateway.emulator.model`) for the same text.
+The visible results are those of the Assistants model (`assistants.model`) for the same text: the words
+are `gateway.emulator.replies`'.
 Rules, first match wins:
-1. the last message is a tool message: text `model.tool_result_reply(name, output)` for each trailing
+1. the last message is a tool message: text `replies.tool_result_reply(name, output)` for each trailing
    tool message in order, joined by a space (`name`: the function of the call it answers; a
-   `file_search` result is quoted and cited by `chat_search.quote`), finish `stop`;
+   `file_search` result is quoted and cited by `chat.search.quote`), finish `stop`;
 1b. a `file_search` function is offered, the last message is a user message and `tool_choice` is not
    `none`: a `file_search` call with the user's text, then calls of the function tools it names;
 2. the last message is a user message, `tool_choice` is not `none`, and its text names function tools
    of the request (as words): one call per named tool in the order named, arguments
-   `model.function_arguments(text, <end of the name>, <the tool's parameters>)` plus
+   `replies.function_arguments(text, <end of the name>, <the tool's parameters>)` plus
    `"padding": "x" * 4000` when the text has the word "big"; with the word "explain", the short text
    `Let me call <names>.` comes first; finish `tool_calls`;
-3. otherwise the text `model.text_reply(user text)`, finish `stop`; when the last user message holds
-   images (the vision model), `chat_vision.describe_images(their URLs)` and a space come first.
+3. otherwise the text `replies.text_reply(user text)`, finish `stop`; when the last user message holds
+   images (the vision model), `chat.vision.describe_images(their URLs)` and a space come first.
 Every reply thinks first. Tokens are ceil(chars / 4); with a token limit the reply (reasoning, then
 text, then arguments) is cut at 4 x limit characters: tool calls are dropped and finish is `length`.
 """
@@ -27,10 +28,10 @@ from typing import Any
 
 import orjson
 
-from gateway.emulator import chat_search
-from gateway.emulator.chat_request import ChatRequest, ChatTool
-from gateway.emulator.chat_vision import describe_images
-from gateway.emulator.model import function_arguments, text_reply, tool_result_reply
+from gateway.emulator.chat import search
+from gateway.emulator.chat.request import ChatRequest, ChatTool
+from gateway.emulator.chat.vision import describe_images
+from gateway.emulator.replies import function_arguments, text_reply, tool_result_reply
 
 BIG_PADDING = 4000
 
@@ -99,8 +100,8 @@ def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
         reasoning = f"I received {n} tool result{'s' if n != 1 else ''}. I will quote each one verbatim."
         replies = [
             (
-                chat_search.quote(r.output, req.user_text)
-                if r.name == chat_search.NAME
+                search.quote(r.output, req.user_text)
+                if r.name == search.NAME
                 else tool_result_reply(r.name, r.output)
             )
             for r in req.tool_results
@@ -108,15 +109,15 @@ def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
         return reasoning, " ".join(replies), ()
     asking = req.last_role == "user" and req.tool_choice != "none"
     named = named_tools(req.user_text, req.tools) if asking else []
-    if asking and chat_search.offered([t.name for t in req.tools]):
-        search = ToolCall(
-            call_id(key, 0), chat_search.NAME, orjson.dumps({"queries": [req.user_text]}).decode()
+    if asking and search.offered([t.name for t in req.tools]):
+        search_call = ToolCall(
+            call_id(key, 0), search.NAME, orjson.dumps({"queries": [req.user_text]}).decode()
         )
         others = tuple(
             ToolCall(call_id(key, i + 1), tool.name, _arguments(req.user_text, tool, end))
-            for i, (tool, end) in enumerate(t for t in named if t[0].name != chat_search.NAME)
+            for i, (tool, end) in enumerate(t for t in named if t[0].name != search.NAME)
         )
-        return "The answer may be in the user's files: I will search them.", "", (search, *others)
+        return "The answer may be in the user's files: I will search them.", "", (search_call, *others)
     if named:
         calls = tuple(
             ToolCall(call_id(key, i), tool.name, _arguments(req.user_text, tool, end))

@@ -1,7 +1,8 @@
-"""Chat-completions request validation (MiniMax's rules, every problem a 2013) into a ChatRequest.
+"""Chat-completions request validation (MiniMax's rules, every problem a 2013) into a ChatRequest; the
+models are those of (docs/minimax-chat.md, "Models").
 
 A user message's content may be a list of text and `image_url` parts (OpenAI's chat shape); images are
-taken by the vision model only (`chat_vision.VISION_MODELS`): another model answers 2013."""
+taken by the vision model only (`chat.vision.VISION_MODELS`): another model answers 2013."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.emulator.chat_faults import ChatFaults, split_faults
-from gateway.emulator.chat_vision import VISION_MODELS, url_is_valid
-from gateway.emulator.errors import invalid
+from gateway.emulator.chat.faults import ChatFaults, split_faults
+from gateway.emulator.chat.vision import VISION_MODELS, url_is_valid
+from gateway.emulator.status_codes import invalid
 
 CHAT_MODELS = (
     "MiniMax-M3",

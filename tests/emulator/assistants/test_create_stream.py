@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from gateway.emulator import EmulatorConfig, create_emulator_app, text_reply
-from gateway.emulator.frames import cut_offsets, cuts_inside_characters, split_plan
+from gateway.emulator.splitter import cut_offsets, cuts_inside_characters, split_plan
 
 OK_FINAL = {"status_code": 0, "status_msg": "success"}
 

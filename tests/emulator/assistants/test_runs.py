@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from gateway.emulator import text_reply, tool_result_reply
-from gateway.emulator.model import BuiltinCall, FunctionCall, decide
+from gateway.emulator.assistants.model import BuiltinCall, FunctionCall, decide
 
 PARAMS = {"type": "object", "properties": {"location": {"type": "string"}, "unit": {"type": "string"}}}
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": PARAMS}}

@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.emulator.chat_model import ChatReply, reply_for
-from gateway.emulator.chat_request import parse_chat_request
-from gateway.emulator.model import function_arguments, text_reply, tool_result_reply
-from tests.emulator.test_emulator_chat_reader import COMPAT, NATIVE, ChatEmu, Read, chat_emu, split_think
+from gateway.emulator.chat.model import ChatReply, reply_for
+from gateway.emulator.chat.request import parse_chat_request
+from gateway.emulator.replies import function_arguments, text_reply, tool_result_reply
+from tests.emulator.chat.test_reader import COMPAT, NATIVE, ChatEmu, Read, chat_emu, split_think
 
 __all__ = ["chat_emu"]  # the fixture, shared with the reader module
 

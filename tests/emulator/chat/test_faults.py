@@ -11,8 +11,8 @@ import httpx
 import orjson
 import pytest
 
-from gateway.emulator.model import text_reply, tool_result_reply
-from tests.emulator.test_emulator_chat_reader import (
+from gateway.emulator.replies import text_reply, tool_result_reply
+from tests.emulator.chat.test_reader import (
     COMPAT,
     NATIVE,
     ChatEmu,

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from gateway.emulator.chat_model import reply_for
-from gateway.emulator.chat_request import parse_chat_request
-from gateway.emulator.chat_vision import describe_images, image_size
-from gateway.emulator.model import text_reply
-from tests.emulator.test_emulator_chat_faults import assert_compat, assert_native
-from tests.emulator.test_emulator_chat_reader import COMPAT, NATIVE, chat_emu
+from gateway.emulator.chat.model import reply_for
+from gateway.emulator.chat.request import parse_chat_request
+from gateway.emulator.chat.vision import describe_images, image_size
+from gateway.emulator.replies import text_reply
+from tests.emulator.chat.test_faults import assert_compat, assert_native
+from tests.emulator.chat.test_reader import COMPAT, NATIVE, chat_emu
 from tests.pictures import data_url, picture
 
 __all__ = ["chat_emu"]  # the fixture, shared with the reader module
