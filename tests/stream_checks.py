@@ -1,4 +1,5 @@
-"""Check an OpenAI `thread.*` event sequence against what the SDKs rely on (stream spec §3).
+"""Check an OpenAI `thread.*` event sequence against what the SDKs rely on (docs/openai-stream.md,
+"Ordering rules the SDKs rely on").
 
 Used by the translator's unit tests and by the end-to-end tests on real gateway output.
 """

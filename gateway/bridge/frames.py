@@ -1,10 +1,10 @@
 """Classify one MiniMax stream payload as a run / message / run-step frame, an error, or nothing.
 
-Tolerates every envelope variant in wire note §4.1/§5: `base_resp` as `status_code`+`status_msg`,
-`code`+`message`, `{}` or absent; object tags `run`/`thread.run`, `message`/`thread.message`,
-`run step`/`thread.run.step`. A JSON object of no known kind yields `None` (the caller counts and
-logs it). A payload that is not a JSON object raises `UnreadableFrame`: it may have carried text,
-so the run fails rather than go on without it.
+Tolerates every envelope variant in docs/minimax-wire.md ("Envelopes and base_resp", "Frame shapes"):
+`base_resp` as `status_code`+`status_msg`, `code`+`message`, `{}` or absent; object tags
+`run`/`thread.run`, `message`/`thread.message`, `run step`/`thread.run.step`. A JSON object of no known
+kind yields `None` (the caller counts and logs it). A payload that is not a JSON object raises
+`UnreadableFrame`: it may have carried text, so the run fails rather than go on without it.
 
 Message frames, nearly all of a stream, are decoded by msgspec into `MessageData`, which keeps only
 the fields the translator reads and skips the rest without building them; every other payload

@@ -1,7 +1,8 @@
 """OpenAI request bodies -> MiniMax request bodies. Pure: the api layer sends what these return.
 
 A run's input turn goes in create_stream's `messages` (MiniMax appends it to the thread and echoes
-it); every other new message is added first with `threads/messages/add`, in order (wire note §7).
+it); every other new message is added first with `threads/messages/add`, in order
+(docs/minimax-wire.md, "The stream request").
 """
 
 from __future__ import annotations

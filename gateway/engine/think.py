@@ -1,8 +1,8 @@
 """Split MiniMax's `content` stream into thinking and answer text at `<think>` / `</think>`, at any split.
 
 MiniMax puts its thinking inside `content` as `<think>\\n...\\n</think>\\n\\n` before the answer
-(minimax-chat.md §4). `ThinkSplitter.feed(piece)` returns `(reasoning, text)` for each piece, the
-reasoning always preceding the text; nothing is lost or doubled, whatever the cuts.
+(docs/minimax-chat.md, "Reasoning"). `ThinkSplitter.feed(piece)` returns `(reasoning, text)` for each
+piece, the reasoning always preceding the text; nothing is lost or doubled, whatever the cuts.
 
 Rules:
 - Only a `<think>` at the very start of the content opens thinking; anywhere else it is answer text.

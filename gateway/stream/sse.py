@@ -47,6 +47,7 @@ def encode_into(events: Sequence[StreamEvent], parts: list[bytes]) -> list[bytes
 
 
 def error_event(message: str, *, type_: str = "server_error", code: str | None = None) -> bytes:
-    """An `event: error` the SDKs raise as APIError (wrapped form, see stream spec §2)."""
+    """An `event: error` the SDKs raise as APIError (the wrapped form of docs/openai-stream.md, "Errors in a
+    stream")."""
     body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
     return b"event: error\ndata: " + orjson.dumps(body) + b"\n\n"

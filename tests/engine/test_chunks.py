@@ -1,4 +1,5 @@
-"""ChatStreamDecoder: each chat-stream variant of minimax-chat.md decodes exactly, none lost or doubled."""
+"""ChatStreamDecoder: each chat-stream variant of docs/minimax-chat.md decodes exactly, none lost or
+doubled."""
 
 # ruff: noqa: RUF001  (the fixtures are verbatim captures with full-width punctuation)
 
@@ -27,7 +28,7 @@ from gateway.engine.chunks import (
 )
 from gateway.stream.text import TextMode
 
-# minimax-chat.md §6, verbatim.
+# An M2.7 stream as captured (docs/minimax-chat.md, "Chunk shapes"), verbatim.
 M27_FIRST = b'{"id":"06fb6b59859725e9e95103a455583ff8","choices":[{"index":0,"delta":{"content":"<think>\\nThe","role":"assistant","name":"MiniMax AI","audio_content":""}}],"created":1789671513,"model":"MiniMax-M2.7","object":"chat.completion.chunk","usage":null,"input_sensitive":false,"output_sensitive":false,"input_sensitive_type":0,"output_sensitive_type":0,"output_sensitive_int":0}'  # noqa: E501
 M27_LAST = b'{"id":"06fb6b59859725e9e95103a455583ff8","choices":[{"finish_reason":"stop","index":0,"delta":{"content":" h + k + 1 is an integer, a + b equals 2 times an integer \xe2\x80\x94 by definition, it is even.\\n\\n\xe2\x88\x8e","role":"assistant","name":"MiniMax AI","audio_content":""}}],"created":1789671513,"model":"MiniMax-M2.7","object":"chat.completion.chunk","usage":null,"input_sensitive":false,"output_sensitive":false,"input_sensitive_type":0,"output_sensitive_type":0,"output_sensitive_int":0}'  # noqa: E501
 M27_USAGE = b'{"id":"06fb6b59859725e9e95103a455583ff8","choices":[],"created":1789671513,"model":"MiniMax-M2.7","object":"chat.completion.chunk","usage":{"total_tokens":939,"total_characters":0,"prompt_tokens":767,"completion_tokens":172,"completion_tokens_details":{"reasoning_tokens":25},"prompt_tokens_details":{"cached_tokens":443}},"base_resp":{"status_code":0,"status_msg":""}}'  # noqa: E501
