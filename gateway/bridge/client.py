@@ -1,19 +1,19 @@
 """MiniMax's Assistants API over HTTP: REST calls with `base_resp` checks, and streamed runs.
 
 The bridge's only module that sends requests upstream (REST through httpx, streams through the
-aiohttp session under it: see `stream.py`). Everything it raises is a `GatewayError`, mapped here
-once: which calls name only ids (a "bad parameters" answer to them means an unknown id, 404) is
-data (`ID_ONLY`), not a flag at each call site.
+aiohttp session under it: see `stream.py`; retries and the first-byte deadline are
+`gateway.upstream.http`'s, shared with the engine). Everything it raises is a `GatewayError`
+(transport failures are mapped in `gateway.upstream.errors`, MiniMax's answers here, once): which
+calls name only ids (a "bad parameters" answer to them means an unknown id, 404) is data
+(`ID_ONLY`), not a flag at each call site.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from functools import partial
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, NamedTuple
 
 import aiohttp
 import httpx
@@ -21,16 +21,12 @@ import orjson
 
 from gateway.bridge.frames import error_of
 from gateway.bridge.stream import UpstreamStream
-from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, UpstreamError
 from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
-from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status, from_transport
-from gateway.upstream.http import LARGE_BODY, post_body, retrying
-
-log = logging.getLogger("gateway.upstream")
-T = TypeVar("T")
-
+from gateway.upstream.errors import TRANSPORT_FAILURES, from_base_resp, from_http_status
+from gateway.upstream.http import LARGE_BODY, StreamPost, retrying
 
 ID_ONLY: Final = frozenset(
     {
@@ -75,16 +71,12 @@ class MiniMaxClient:
         """`session`: the aiohttp session under `http` (one connection pool for both)."""
         self._base = settings.upstream_v1()
         self._http = http
-        self._session = session
         self._stream_url = f"{self._base}/threads/run/create_stream"
-        self._stream_timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout, sock_read=settings.idle_timeout
-        )
+        self._post = StreamPost(settings, session, metrics)
         self._metrics = metrics
         self._retries = settings.upstream_retries
         self._first_byte = httpx.Timeout(settings.first_byte_timeout, connect=settings.connect_timeout)
         self._idle = httpx.Timeout(settings.idle_timeout, connect=settings.connect_timeout)
-        self._first_byte_seconds = settings.first_byte_timeout
 
     def _request(
         self,
@@ -108,14 +100,10 @@ class MiniMaxClient:
             timeout=timeout,
         )
 
-    async def _send(self, request: Callable[[], httpx.Request], stream: bool = False) -> httpx.Response:
+    async def _send(self, request: Callable[[], httpx.Request]) -> httpx.Response:
         """Send (a new request each attempt: a large body is a stream, read once)."""
         return await retrying(
-            lambda: self._http.send(request(), stream=stream),
-            (httpx.HTTPError,),
-            from_transport,
-            retries=self._retries,
-            metrics=self._metrics,
+            lambda: self._http.send(request()), retries=self._retries, metrics=self._metrics
         )
 
     async def call(
@@ -148,62 +136,31 @@ class MiniMaxClient:
         headers["Accept"] = "text/event-stream"
         headers["Accept-Encoding"] = "identity"  # a compressed event stream would be held back in buffers
         params = {"GroupId": auth.group_id} if auth.group_id else None
-        data = orjson.dumps(body)
         ids = named_ids(body)
-        started = time.monotonic()
-        response: aiohttp.ClientResponse | None = None
-        try:
-            async with asyncio.timeout(self._first_byte_seconds):
-                response = await self._post_stream(data, headers, params)
-                if response.status != 200:
-                    content = await response.read()
-                    _json_result(response.status, content, response.headers, ids=ids)
-                stream = UpstreamStream(response, ids)
-                await stream.open()
-            self._metrics.upstream_latency.labels(call="threads/run/create_stream").observe(
-                time.monotonic() - started
-            )
+
+        async def first_frame(response: aiohttp.ClientResponse) -> UpstreamStream:
+            if response.status != 200:
+                _json_result(response.status, await response.read(), response.headers, ids=ids)
+            stream = UpstreamStream(response, ids)
+            await stream.open()
             return stream
-        except TimeoutError:
-            if response is not None:
-                response.close()
-            self._metrics.upstream_errors.labels(code="first_byte_timeout").inc()
-            raise UpstreamTimeout("MiniMax did not start the stream in time") from None
-        except BaseException as exc:
-            if response is not None:
-                response.close()
-                if isinstance(exc, GatewayError):
-                    self._metrics.upstream_errors.labels(code=_code_of(exc, response.status)).inc()
-            raise
 
-    async def _post_stream(
-        self, data: bytes, headers: dict[str, str], params: dict[str, str] | None
-    ) -> aiohttp.ClientResponse:
-        """POST create_stream, retrying (with backoff) only where nothing reached MiniMax."""
-
-        def post() -> Awaitable[aiohttp.ClientResponse]:
-            return self._session.post(
-                self._stream_url,
-                data=post_body(data),
-                headers=headers,
-                params=params,
-                timeout=self._stream_timeout,
-                allow_redirects=False,
-            )
-
-        return await retrying(
-            post,
-            (aiohttp.ClientError, TimeoutError),
-            from_aiohttp,
-            retries=self._retries,
-            metrics=self._metrics,
+        return await self._post.open(
+            self._stream_url,
+            orjson.dumps(body),
+            headers,
+            params=params,
+            call="threads/run/create_stream",
+            accept=first_frame,
+            error_label=_stream_error_label,
+            late="MiniMax did not start the stream in time",
         )
 
     async def reachable(self) -> bool:
         """Whether MiniMax's host answers HTTP at all (any status): the readiness check."""
         try:
             await self._http.request("HEAD", self._base, timeout=self._first_byte)
-        except httpx.HTTPError:
+        except TRANSPORT_FAILURES:
             return False
         return True
 
@@ -226,6 +183,12 @@ def _code_of(exc: GatewayError, status: int) -> str:
     """The metric label of a MiniMax failure: its base_resp code, else the HTTP status."""
     code = exc.message.removeprefix("MiniMax error ").split(":", 1)[0]
     return code if code.isdigit() else f"http_{status}"
+
+
+def _stream_error_label(exc: GatewayError, status: int | None) -> str | None:
+    """A stream's rejection is counted as a REST call's; one that never got an answer is not (`retrying`
+    counted it)."""
+    return None if status is None else _code_of(exc, status)
 
 
 def _json_result(

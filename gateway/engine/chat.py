@@ -7,21 +7,18 @@ either of MiniMax's two shapes, or an HTTP 200 carrying a failing `base_resp`) r
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
 import orjson
 
-from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, UpstreamError
 from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
-from gateway.upstream.errors import from_aiohttp, from_base_resp, from_http_status
-from gateway.upstream.http import post_body, retrying
+from gateway.upstream.errors import TRANSPORT_FAILURES, from_base_resp, from_http_status
+from gateway.upstream.http import StreamPost
 from gateway.upstream.sse_body import SSEBody
 
 CHAT_PATH = "chat/completions"
@@ -56,19 +53,15 @@ class ChatClient:
     def __init__(self, settings: Settings, session: aiohttp.ClientSession, metrics: Metrics) -> None:
         self._url = f"{settings.upstream_v1()}/{CHAT_PATH}"
         self._session = session
-        self._metrics = metrics
-        self._retries = settings.upstream_retries
         self._first_byte = settings.first_byte_timeout
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout, sock_read=settings.idle_timeout
-        )
+        self._post = StreamPost(settings, session, metrics)
 
     async def reachable(self) -> bool:
         """Whether MiniMax's host answers HTTP at all (any status): half of the readiness check."""
         try:
             async with self._session.head(self._url, timeout=aiohttp.ClientTimeout(total=self._first_byte)):
                 return True
-        except (aiohttp.ClientError, TimeoutError):
+        except TRANSPORT_FAILURES:
             return False
 
     async def open(self, body: dict[str, Any], api_key: str) -> SSEBody:
@@ -80,40 +73,26 @@ class ChatClient:
             "Accept-Encoding": "identity",  # a compressed event stream would be held back in buffers
             "X-Request-ID": request_id.get(),
         }
-        data = orjson.dumps(body)
+        return await self._post.open(
+            self._url,
+            orjson.dumps(body),
+            headers,
+            call=CHAT_PATH,
+            accept=_stream_of,
+            error_label=_error_label,
+            late="MiniMax did not answer the chat completion in time",
+        )
 
-        def post() -> Awaitable[aiohttp.ClientResponse]:
-            return self._session.post(
-                self._url, data=post_body(data), headers=headers, timeout=self._timeout, allow_redirects=False
-            )
 
-        started = time.monotonic()
-        response: aiohttp.ClientResponse | None = None
-        try:
-            async with asyncio.timeout(self._first_byte):
-                response = await retrying(
-                    post,
-                    (aiohttp.ClientError, TimeoutError),
-                    from_aiohttp,
-                    retries=self._retries,
-                    metrics=self._metrics,
-                )
-                if response.status != 200 or not response.content_type.startswith("text/event-stream"):
-                    content = await response.read()
-                    raise rejection(response.status, content, response.headers.get("retry-after"))
-        except TimeoutError:
-            if response is not None:
-                response.close()
-            self._metrics.upstream_errors.labels(code="first_byte_timeout").inc()
-            raise UpstreamTimeout("MiniMax did not answer the chat completion in time") from None
-        except GatewayError as exc:
-            if response is not None:
-                response.close()
-            self._metrics.upstream_errors.labels(code=str(exc.code or exc.status)).inc()
-            raise
-        except BaseException:
-            if response is not None:
-                response.close()
-            raise
-        self._metrics.upstream_latency.labels(call=CHAT_PATH).observe(time.monotonic() - started)
-        return SSEBody(response)
+async def _stream_of(response: aiohttp.ClientResponse) -> SSEBody:
+    """The answer's event stream, or the rejection it is instead."""
+    if response.status != 200 or not response.content_type.startswith("text/event-stream"):
+        content = await response.read()
+        raise rejection(response.status, content, response.headers.get("retry-after"))
+    return SSEBody(response)
+
+
+def _error_label(exc: GatewayError, status: int | None) -> str | None:
+    """A rejection is counted by the error's code or status; a call that never got an answer is not
+    (`retrying` counted it, by the HTTP library's class)."""
+    return None if status is None else str(exc.code or exc.status)

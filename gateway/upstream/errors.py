@@ -6,8 +6,9 @@ parameters" on a call whose only parameters are ids means an unknown id: 404, as
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from typing import Final
+from collections.abc import Collection, Mapping
+from types import TracebackType
+from typing import Final, NamedTuple
 
 import aiohttp
 import httpx
@@ -88,30 +89,69 @@ def from_http_status(status: int, message: str, retry_after: str | None) -> Gate
     return UpstreamError(text)
 
 
-def from_aiohttp(exc: aiohttp.ClientError | TimeoutError) -> GatewayError:
-    """Connection-level failures. Only a failure to connect means nothing reached MiniMax (so a
-    retry is safe); a dropped connection or a read timeout may come after it took the request.
-    Messages name the failure, never the request (it holds the key)."""
-    error: GatewayError
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        error = UpstreamTimeout("MiniMax did not accept the connection in time")
-    elif isinstance(exc, aiohttp.ClientConnectorError):
-        error = UpstreamError("could not connect to MiniMax")
-    elif isinstance(exc, TimeoutError):
-        return UpstreamTimeout(f"MiniMax did not answer in time ({type(exc).__name__})")
-    else:
-        return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")
-    error.reached_upstream = False
-    return error
+class Failure(NamedTuple):
+    """What a failure of the HTTP library means for the gateway."""
+
+    error: type[GatewayError]
+    message: str  # `{name}`: the library's class name. Never its text: that can hold the request.
+    reached_upstream: bool = True  # False: nothing reached MiniMax, so a retry is safe
 
 
-def from_transport(exc: httpx.HTTPError) -> GatewayError:
-    """The same for REST calls through httpx. httpx-aiohttp renames every aiohttp connection error,
-    a server that hung up after taking the request included, to ConnectTimeout; the aiohttp error
-    it keeps as the cause is what tells whether the request got there."""
-    cause = exc.__cause__
-    if isinstance(cause, aiohttp.ClientError | TimeoutError):
-        return from_aiohttp(cause)
-    if isinstance(exc, httpx.TimeoutException):
-        return UpstreamTimeout(f"MiniMax did not answer in time ({type(exc).__name__})")
-    return UpstreamError(f"the connection to MiniMax failed ({type(exc).__name__})")
+TRANSPORT_ERRORS: Final[Mapping[type[Exception], Failure]] = {
+    # aiohttp: streams read it directly, and REST calls go through httpx on top of it. Only a failure
+    # to connect means nothing reached MiniMax; a dropped connection or a read timeout may come after
+    # it took the request. The first class that matches decides, so the specific come first (aiohttp's
+    # timeouts are also `ClientError`s; a class-hierarchy lookup would take them as dropped connections).
+    aiohttp.ConnectionTimeoutError: Failure(
+        UpstreamTimeout, "MiniMax did not accept the connection in time", reached_upstream=False
+    ),
+    aiohttp.ClientConnectorError: Failure(
+        UpstreamError, "could not connect to MiniMax", reached_upstream=False
+    ),
+    TimeoutError: Failure(UpstreamTimeout, "MiniMax did not answer in time ({name})"),
+    aiohttp.ClientError: Failure(UpstreamError, "the connection to MiniMax failed ({name})"),
+    # httpx's own, for REST calls. httpx-aiohttp renames every aiohttp connection error, a server that
+    # hung up after taking the request included, to ConnectTimeout: the aiohttp error it keeps as the
+    # cause is what tells whether the request got there, so that is looked up instead (`transport_error`).
+    httpx.TimeoutException: Failure(UpstreamTimeout, "MiniMax did not answer in time ({name})"),
+    httpx.HTTPError: Failure(UpstreamError, "the connection to MiniMax failed ({name})"),
+}
+"""The HTTP libraries' exceptions -> the gateway's upstream errors: the one place they are mapped."""
+
+TRANSPORT_FAILURES: Final = tuple(TRANSPORT_ERRORS)
+"""Every exception class `TRANSPORT_ERRORS` maps: whatever the HTTP libraries raise when a call fails."""
+
+
+def transport_error(exc: Exception) -> GatewayError:
+    """The gateway's error for one of `TRANSPORT_FAILURES` (see `TRANSPORT_ERRORS`)."""
+    if isinstance(exc, httpx.HTTPError) and isinstance(exc.__cause__, aiohttp.ClientError | TimeoutError):
+        exc = exc.__cause__
+    for kind, failure in TRANSPORT_ERRORS.items():
+        if isinstance(exc, kind):
+            error = failure.error(failure.message.format(name=type(exc).__name__))
+            if not failure.reached_upstream:
+                error.reached_upstream = False
+            return error
+    raise TypeError(f"not a failure of the HTTP library: {type(exc).__name__}")
+
+
+class TransportErrors:
+    """The boundary with the HTTP library, as httpx's `map_httpcore_exceptions` is with httpcore:
+    `with TransportErrors() as boundary:` lets none of `TRANSPORT_FAILURES` out, only the error
+    `TRANSPORT_ERRORS` maps it to (with no cause: the library's exception can hold the request, and
+    its key). `caught` names the class it mapped (the metric label of a call that gives up)."""
+
+    __slots__ = ("caught",)
+
+    def __init__(self) -> None:
+        self.caught: str | None = None
+
+    def __enter__(self) -> TransportErrors:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if isinstance(exc, TRANSPORT_FAILURES):
+            self.caught = type(exc).__name__
+            raise transport_error(exc) from None

@@ -1,21 +1,24 @@
-"""The one upstream connection pool (aiohttp for streams, httpx on top of it for REST calls), and
-the one retry policy for calls to MiniMax."""
+"""The one upstream connection pool (aiohttp for streams, httpx on top of it for REST calls), the
+one retry policy for calls to MiniMax, and the one way to POST a request that opens a stream."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TypeAlias, TypeVar
 
 import aiohttp
 import anyio
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UpstreamTimeout
 from gateway.metrics import Metrics
 from gateway.settings import Settings
+from gateway.upstream.errors import TransportErrors
 
 T = TypeVar("T")
 LARGE_BODY = 1 << 20  # aiohttp writes bytes above this in one call, and warns that it may stall the loop
@@ -27,26 +30,94 @@ def post_body(data: bytes) -> bytes | io.BytesIO:
     return io.BytesIO(data) if len(data) > LARGE_BODY else data
 
 
-async def retrying(
-    send: Callable[[], Awaitable[T]],
-    failures: tuple[type[Exception], ...],
-    to_error: Callable[[Any], GatewayError],
-    *,
-    retries: int,
-    metrics: Metrics,
-) -> T:
+async def retrying(send: Callable[[], Awaitable[T]], *, retries: int, metrics: Metrics) -> T:
     """Run `send`, retrying (with backoff) only failures where nothing reached MiniMax: never a
-    duplicate. `to_error` maps the client library's exception."""
+    duplicate. The HTTP library's exceptions come out as the gateway's (`TransportErrors`); one that
+    gives up is counted in `gateway_upstream_errors`, labelled with the library's class name."""
     for attempt in range(retries + 1):
+        boundary = TransportErrors()
         try:
-            return await send()
-        except failures as exc:
-            error = to_error(exc)
+            with boundary:
+                return await send()
+        except GatewayError as error:
+            if boundary.caught is None:  # not the library's: nothing to retry
+                raise
             if error.reached_upstream or attempt == retries:
-                metrics.upstream_errors.labels(code=type(exc).__name__).inc()
-                raise error from None
-            await anyio.sleep(0.1 * 3**attempt)
+                metrics.upstream_errors.labels(code=boundary.caught).inc()
+                raise
+        await anyio.sleep(0.1 * 3**attempt)
     raise AssertionError("unreachable")
+
+
+ErrorLabel: TypeAlias = Callable[[GatewayError, int | None], str | None]
+"""The `gateway_upstream_errors` label of a call's failure, given the HTTP status MiniMax answered
+with (None: it never answered); None: not counted there."""
+
+
+class StreamPost:
+    """POSTs that open a streamed answer from MiniMax, the same way for both backends: retries of
+    what could not connect (`retrying`), all within `first_byte_timeout`, the response closed on any
+    failure, and the outcome counted (latency by call, errors by label)."""
+
+    __slots__ = ("_first_byte", "_metrics", "_retries", "_session", "_timeout")
+
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, metrics: Metrics) -> None:
+        self._session = session
+        self._metrics = metrics
+        self._retries = settings.upstream_retries
+        self._first_byte = settings.first_byte_timeout
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=settings.idle_timeout
+        )
+
+    async def open(
+        self,
+        url: str,
+        data: bytes,
+        headers: Mapping[str, str],
+        *,
+        params: Mapping[str, str] | None = None,
+        call: str,
+        accept: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        error_label: ErrorLabel,
+        late: str,
+    ) -> T:
+        """POST `data` to `url` and hand the response to `accept`, which reads as far as it takes to
+        tell a start from a rejection, and returns what owns the response from then on or raises the
+        rejection's `GatewayError`. All within `first_byte_timeout` (past it: `UpstreamTimeout(late)`).
+        `call` labels the latency, `error_label` a failure."""
+
+        def post() -> Awaitable[aiohttp.ClientResponse]:
+            return self._session.post(
+                url,
+                data=post_body(data),
+                headers=headers,
+                params=params,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+
+        started = time.monotonic()
+        response: aiohttp.ClientResponse | None = None
+        try:
+            async with asyncio.timeout(self._first_byte):
+                response = await retrying(post, retries=self._retries, metrics=self._metrics)
+                opened = await accept(response)
+        except TimeoutError:
+            if response is not None:
+                response.close()
+            self._metrics.upstream_errors.labels(code="first_byte_timeout").inc()
+            raise UpstreamTimeout(late) from None
+        except BaseException as exc:
+            if response is not None:
+                response.close()
+            if isinstance(exc, GatewayError):
+                label = error_label(exc, None if response is None else response.status)
+                if label is not None:
+                    self._metrics.upstream_errors.labels(code=label).inc()
+            raise
+        self._metrics.upstream_latency.labels(call=call).observe(time.monotonic() - started)
+        return opened
 
 
 @asynccontextmanager

