@@ -55,7 +55,9 @@ class Citations:
                 if len(tail) <= MAX_MARKER and "\n" not in tail:
                     self._held = tail  # may still become a marker
                     text = text[:at]
-                break
+                    break
+                at = text.find(OPEN, at + 1)  # this one cannot; a later `【` still may
+                continue
             found = text[at : end + 1]
             file_id = self._markers.get(found)
             if file_id is not None and "\n" not in found:
