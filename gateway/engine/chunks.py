@@ -27,8 +27,8 @@ Most chunks of a reply carry one piece of answer text and nothing else. Once the
 (the thinking settled, no `<think>` part held), such a chunk is read by `_answer_piece`: msgspec
 decodes only the fields the decoder reads into typed structs, and the piece is taken as the general
 path would take it. Any other chunk, or one msgspec cannot read, goes to the general path
-(`_feed`), which alone decides what is malformed. `tests/engine/test_chunks_fast_path.py` drives
-random streams through both.
+(`feed_general`), which alone decides what is malformed. `tests/engine/test_chunks_fast_path.py`
+drives random streams through `feed` and through `feed_general` alone.
 """
 
 from __future__ import annotations
@@ -237,9 +237,7 @@ class ChatStreamDecoder:
         piece = self.answer(payload)
         if piece is not None:
             return [Text(piece)]
-        if self._done or self._eof:
-            raise MalformedChunk(payload, "data after the end of the stream")
-        return self._feed(payload)
+        return self.feed_general(payload)
 
     def answer(self, payload: bytes) -> str | None:
         """The fast path: if `payload` is one plain piece of answer text (and the answer flows), that
@@ -257,8 +255,12 @@ class ChatStreamDecoder:
             self._content.append(piece)
         return piece
 
-    def _feed(self, payload: bytes) -> list[Delta]:
-        """The general path: every field of every kind of chunk."""
+    def feed_general(self, payload: bytes) -> list[Delta]:
+        """The general path: `feed` without its fast path (`answer`), every field of every kind of
+        chunk. `feed` takes it for each chunk `answer` declines; the fast-path tests and bench feed
+        whole streams through it to compare."""
+        if self._done or self._eof:
+            raise MalformedChunk(payload, "data after the end of the stream")
         out: list[Delta] = []
         if len(payload) < 16 and payload.strip() == b"[DONE]":
             self._done = True

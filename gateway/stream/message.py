@@ -7,6 +7,11 @@ first time it has something to show, so indexes are contiguous from 0 with one i
 Text goes through `TextAccumulator`, so deltas are exact in every dialect. Annotations are
 deduplicated by (type, text, start, end): a backend may repeat them on every update or send them
 once at the end; `annotate` maps a backend's annotation to OpenAI's. Other item types are not carried.
+Content whose values have JSON types the stream cannot read (an item id that is a list, annotations
+that are a number, an image file id that is not a string) raises `UnreadableData`.
+
+`apply` reads the usual update (one text piece for a block already shown) itself and hands every
+other update to `apply_general`, the general path; the fast-path tests compare the two.
 """
 
 from __future__ import annotations
@@ -20,6 +25,18 @@ from gateway.stream.text import TextAccumulator, TextMode
 DELTA = "thread.message.delta"
 Annotate = Callable[[dict[str, Any]], dict[str, Any]]
 _new = tuple.__new__  # builds an Event without its Python-level __new__ (once per frame)
+
+
+class UnreadableData(Exception):
+    """An update has a value of a JSON type the stream cannot read (the message says which)."""
+
+
+def _key(item: dict[str, Any], position: int) -> Any:
+    """A content item's key: its id, else its position; an id must be a JSON scalar."""
+    key = item.get("id") or position
+    if type(key) is list or type(key) is dict:
+        raise UnreadableData("a content item id is a list or an object")
+    return key
 
 
 class _Block:
@@ -37,10 +54,14 @@ class _Block:
 
     def new_annotations(self, raw: Any, annotate: Annotate) -> list[dict[str, Any]]:
         out = []
+        if raw and type(raw) is not list and type(raw) is not str and type(raw) is not dict:
+            raise UnreadableData("annotations are not a list")
         for ann in raw or ():
             if not isinstance(ann, dict):
                 continue
             key = (ann.get("type"), ann.get("text"), ann.get("start_index"), ann.get("end_index"))
+            if any(type(part) is list or type(part) is dict for part in key):
+                raise UnreadableData("an annotation's type, text or offsets is a list or an object")
             if key in self.seen:
                 continue
             self.seen.add(key)
@@ -75,24 +96,38 @@ class MessageStream:
         """Diff one update's `content` against what was sent; at most one delta event (a
         pre-encoded `TextDelta` when the frame adds one text piece and nothing else). Runs once per
         frame of every stream: lookups are inlined and plain types checked exactly."""
-        if type(content) is not list:
-            return []
-        blocks = self._blocks
-        if len(content) == 1 and type(item := content[0]) is dict and type(text := item.get("text")) is dict:
+        if (
+            type(content) is list
+            and len(content) == 1
+            and type(item := content[0]) is dict
+            and type(text := item.get("text")) is dict
+        ):
             # The usual frame: one text item, of a block already shown, no annotations. Same result
-            # as the loop below, with none of its bookkeeping.
-            block = blocks.get(item.get("id") or 0)
+            # as `apply_general`, with none of its bookkeeping.
+            try:
+                block = self._blocks.get(item.get("id") or 0)
+            except TypeError:  # an id that cannot be a key: `apply_general` reports it
+                block = None
             value = text.get("value")
             if block is not None and block.head and type(value) is str and not text.get("annotations"):
                 piece = block.text.push(value)
                 return [_new(TextDelta, (block.head, piece))] if piece else []
+        return self.apply_general(content)
+
+    def apply_general(self, content: Any) -> list[StreamEvent]:
+        """The general path: `apply` without its single-item branch, every item of every update.
+        `apply` takes it for every update that branch leaves; the fast-path tests and bench apply
+        whole streams through it to compare."""
+        if type(content) is not list:
+            return []
+        blocks = self._blocks
         deltas: list[dict[str, Any] | tuple[_Block, str]] = []  # (block, piece): a plain text piece
         for position, item in enumerate(content):
             if type(item) is not dict:
                 continue
-            key = item.get("id") or position
             text = item.get("text")
             if text is not None or item.get("type") == "text":
+                key = _key(item, position)
                 if type(text) is dict:
                     value = text.get("value")
                     raw_annotations = text.get("annotations")
@@ -111,9 +146,14 @@ class MessageStream:
                     )
                 elif piece:
                     deltas.append((block, piece))
-            elif item.get("type") == "image_file" and key not in blocks:
+            elif item.get("type") == "image_file" and (key := _key(item, position)) not in blocks:
+                image = item.get("image_file") or {}
+                if type(image) is not dict:
+                    raise UnreadableData("an image_file is not an object")
+                file_id = image.get("file_id", "")
+                if file_id and type(file_id) is not str:
+                    raise UnreadableData("an image file id is not a string")
                 block = blocks[key] = _Block("image_file", self._mode)
-                file_id = (item.get("image_file") or {}).get("file_id", "")
                 block.text.push(file_id)
                 deltas.append(
                     {

@@ -72,6 +72,14 @@ class TextAccumulator:
             self._pieces.append(value)
             self._length += len(value)
             return value
+        if self._held_ext is None and self._held_equal is None:  # `push_general`'s first case, inlined
+            return self._take(value)  # (every value of a cumulative stream: one call less)
+        return self.push_general(value)
+
+    def push_general(self, value: str) -> str:
+        """`push` without its fast append: every value read through `_take` / `_resolve_held`.
+        `push` takes it for every value the fast append leaves; the fast-path tests and bench push
+        whole streams through it to compare."""
         if self._held_ext is None and self._held_equal is None:
             return self._take(value)
         if value == self._held_equal:

@@ -5,14 +5,15 @@
 
 Each workload is one run's MiniMax frames, decoded by `parse_frame` beforehand (as the bridge does,
 typed `MessageData`), then timed through translator + relay into an in-memory write: once with
-production code, once with one copy replaced by its general path (`tests.bench.fast_path_refs`). The
-engine's chat decoder (`ChatStreamDecoder._answer_piece`, copy 5) is timed alone on bench-shaped
-chunks (`upstream_chat.py`) against `GeneralDecoder`. Best of `--repeat` runs each, interleaved in
-alternating order, the garbage collector off while timing; both must write the same bytes. The
-saving is the share of the general path's time per frame that the copy takes off. That time leaves
-out what every frame costs besides (reading the socket, SSE decoding, parsing, the socket write), so
-a copy's share of the gateway's real per-frame cost is smaller still. Not collected by pytest (no
-`test_` prefix).
+production code, once with one copy switched to the production general path it hands other inputs
+to (`RunStreamTranslator.on_frame_general`, `MessageStream.apply_general`,
+`TextAccumulator.push_general`). The engine's chat decoder (`ChatStreamDecoder.answer`, copy 5) is
+timed alone on bench-shaped chunks (`upstream_chat.py`), `feed` against `feed_general`. Best of
+`--repeat` runs each, interleaved in alternating order, the garbage collector off while timing;
+both must write the same bytes. The saving is the share of the general path's time per frame that
+the copy takes off. That time leaves out what every frame costs besides (reading the socket, SSE
+decoding, parsing, the socket write), so a copy's share of the gateway's real per-frame cost is
+smaller still. Not collected by pytest (no `test_` prefix).
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ import itertools
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any, NamedTuple
+from unittest.mock import patch
 
 import orjson
 
@@ -36,8 +38,9 @@ from gateway.bridge.translator import RunStreamTranslator
 from gateway.engine.chunks import ChatStreamDecoder
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
+from gateway.stream.message import MessageStream
 from gateway.stream.relay import relay
-from tests.bench.fast_path_refs import GeneralDecoder, GeneralTranslator, general_paths
+from gateway.stream.text import TextAccumulator
 from tests.bench.upstream_chat import ChatFrames
 
 RUN = {"id": "run_1", "object": "run", "thread_id": "thread_1", "assistant_id": "asst_1"}
@@ -73,22 +76,31 @@ def stream(frames: int, cumulative: bool) -> list[Frame]:
     return decoded  # type: ignore[return-value]
 
 
-class Path(NamedTuple):
-    """What runs a workload: the translator class, the relay, and the general paths swapped in."""
+@contextmanager
+def general_paths(*paths: tuple[type, str]) -> Iterator[None]:
+    """While open, each (class, method) is its production general path (`method`_general)."""
+    with ExitStack() as stack:
+        for cls, method in paths:
+            stack.enter_context(patch.object(cls, method, getattr(cls, f"{method}_general")))
+        yield
 
-    translator: type[RunStreamTranslator]
+
+class Path(NamedTuple):
+    """What runs a workload: the relay, and the general paths switched in."""
+
     relay: Callable[..., Any]
     paths: Callable[[], AbstractContextManager[None]]
 
 
-PRODUCTION = Path(RunStreamTranslator, relay, nullcontext)
+TRANSLATOR = (RunStreamTranslator, "on_frame")
+MESSAGE = (MessageStream, "apply")
+TEXT = (TextAccumulator, "push")
+PRODUCTION = Path(relay, nullcontext)
 COPIES = {  # the copy -> its general path
-    "2 RunStreamTranslator.on_frame hot path": Path(GeneralTranslator, relay, nullcontext),
-    "3 MessageStream.apply single item": Path(
-        RunStreamTranslator, relay, lambda: general_paths(message=True)
-    ),
-    "4 TextAccumulator.push fast append": Path(RunStreamTranslator, relay, lambda: general_paths(text=True)),
-    "all three": Path(GeneralTranslator, relay, lambda: general_paths(message=True, text=True)),
+    "2 RunStreamTranslator.on_frame hot path": Path(relay, lambda: general_paths(TRANSLATOR)),
+    "3 MessageStream.apply single item": Path(relay, lambda: general_paths(MESSAGE)),
+    "4 TextAccumulator.push fast append": Path(relay, lambda: general_paths(TEXT)),
+    "all three": Path(relay, lambda: general_paths(TRANSLATOR, MESSAGE, TEXT)),
 }
 
 
@@ -120,13 +132,13 @@ def timed(path: Path, frames: list[Frame], per_read: int) -> tuple[int, str]:
 
     async def main() -> int:
         counter = itertools.count()
-        translator = path.translator(
+        translator = RunStreamTranslator(
             {"thread_id": "thread_1"}, new_id=lambda p: f"{p}{next(counter)}", clock=lambda: 1700000000
         )
         metrics = Metrics()
-        source = FrameEvents(Reads(frames, per_read), translator, metrics)
         handle = Lifecycle(1, _ready, 1).open_stream()
         with path.paths():
+            source = FrameEvents(Reads(frames, per_read), translator, metrics)  # (binds `on_frame`)
             gc.collect()
             gc.disable()
             try:
@@ -193,7 +205,7 @@ def main() -> None:
         f = decoder_figures(chat_payloads(args.frames), args.repeat)
         print(f"\nengine chat decoder, {args.frames} answer chunks, µs per chunk (decoder alone)")
         print(
-            f"  {'5 ChatStreamDecoder._answer_piece':42} {f.copy_us:7.3f} [{f.copy_median:7.3f}] "
+            f"  {'5 ChatStreamDecoder.answer':42} {f.copy_us:7.3f} [{f.copy_median:7.3f}] "
             f"{f.general_us:7.3f} [{f.general_median:7.3f}] {f.saving:7.1f}%"
         )
 
@@ -206,22 +218,22 @@ def chat_payloads(chunks: int) -> list[bytes]:
 
 
 def decoder_figures(payloads: list[bytes], repeat: int) -> Figures:
-    runs: dict[type[ChatStreamDecoder], list[float]] = {ChatStreamDecoder: [], GeneralDecoder: []}
+    runs: dict[str, list[float]] = {"feed": [], "feed_general": []}
     outputs = set()
     for i in range(repeat):
-        for cls in (ChatStreamDecoder, GeneralDecoder)[:: 1 if i % 2 else -1]:
-            decoder = cls()
+        for name in ("feed", "feed_general")[:: 1 if i % 2 else -1]:
+            feed = getattr(ChatStreamDecoder(), name)
             gc.collect()
             gc.disable()
             try:
                 start = time.perf_counter_ns()
-                out = [decoder.feed(p) for p in payloads]
-                runs[cls].append((time.perf_counter_ns() - start) / 1000 / len(payloads))
+                out = [feed(p) for p in payloads]
+                runs[name].append((time.perf_counter_ns() - start) / 1000 / len(payloads))
             finally:
                 gc.enable()
             outputs.add(repr(out))
     assert len(outputs) == 1, "the fast path and the general path decoded differently"
-    fast, general = runs[ChatStreamDecoder], runs[GeneralDecoder]
+    fast, general = runs["feed"], runs["feed_general"]
     return Figures(min(fast), min(general), statistics.median(fast), statistics.median(general))
 
 

@@ -1,6 +1,10 @@
-"""`RunStreamTranslator.on_frame`'s hot path gives exactly what `_start` + `_on_message` give, on
-random MiniMax frame sequences, in both frame forms (the typed decoder's `MessageData` and dicts);
-so do the stream core's inlined copies when they run inside the translator.
+"""`RunStreamTranslator.on_frame`'s hot path gives exactly what `on_frame_general` gives, on random
+MiniMax frame sequences, in both frame forms (the typed decoder's `MessageData` and dicts); so do the
+stream core's inlined copies (`MessageStream.apply` vs `apply_general`, `TextAccumulator.push` vs
+`push_general`) when they run inside the translator. The general paths are the production methods,
+switched in for the reference run with `general_paths`. Hypothesis checks equality on random
+sequences; a fixed sequence shows that every hot-path case is reached, and a planted difference in
+`on_frame_general` that the comparison catches it.
 
 Frames follow the helpers of `test_translator.py`; their content comes from the strategies of
 `tests/stream/test_fast_paths.py`. Message ids come and go (present, absent, changing, not
@@ -13,8 +17,10 @@ from __future__ import annotations
 import copy
 import itertools
 from collections import Counter
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from typing import Any
+from unittest.mock import patch
 
 import orjson
 import pytest
@@ -23,9 +29,18 @@ from hypothesis import strategies as st
 
 from gateway.bridge.frames import Frame, MessageData, parse_frame
 from gateway.bridge.translator import RunStreamTranslator
-from gateway.stream.text import TextMode
-from tests.bench.fast_path_refs import GeneralTranslator, general_paths
-from tests.stream.test_fast_paths import ABSENT, DIALECTS, SETTINGS, Texts, draw_content, outcome
+from gateway.stream.message import MessageStream
+from gateway.stream.text import TextAccumulator, TextMode
+from tests.stream.test_fast_paths import (
+    ABSENT,
+    DIALECTS,
+    SETTINGS,
+    Texts,
+    draw_content,
+    one_more_char,
+    outcome,
+    text_item,
+)
 
 RUN, THREAD, ASST = "run_1", "thread_1", "asst_1"
 KINDS = ("message",) * 12 + ("step", "run", "error")
@@ -128,32 +143,93 @@ def outputs(
     return out
 
 
-VARIANTS = {  # the copy checked -> (reference translator, other copies left out with it)
-    "translator hot path": (GeneralTranslator, {}),
-    "MessageStream single item": (RunStreamTranslator, {"message": True}),
-    "TextAccumulator fast append": (RunStreamTranslator, {"text": True}),
-    "all three copies": (GeneralTranslator, {"message": True, "text": True}),
+PATHS = {  # a fast path -> the production method it hands other inputs to, switched in by name
+    "translator": (RunStreamTranslator, "on_frame"),
+    "message": (MessageStream, "apply"),
+    "text": (TextAccumulator, "push"),
 }
+
+
+@contextmanager
+def general_paths(*names: str) -> Iterator[None]:
+    """While open, each named fast path is its general path (`on_frame` is `on_frame_general`, ...)."""
+    with ExitStack() as stack:
+        for name in names:
+            cls, method = PATHS[name]
+            stack.enter_context(patch.object(cls, method, getattr(cls, f"{method}_general")))
+        yield
+
+
+VARIANTS = {  # the copy checked -> the general paths switched in for the reference run
+    "translator hot path": ("translator",),
+    "MessageStream single item": ("message",),
+    "TextAccumulator fast append": ("text",),
+    "all three copies": ("translator", "message", "text"),
+}
+
+
+def compare(
+    variant: str, mode: TextMode, drawn: list[tuple[str, dict[str, Any]]], seen: Counter[str] | None = None
+) -> None:
+    """The drawn frames through production and through the variant's general paths, in both frame
+    forms: the same outcomes, or AssertionError."""
+    for typed in (False, True):
+        fast, slow = make(RunStreamTranslator, mode), make(RunStreamTranslator, mode)
+        frames = [as_frame(kind, obj, typed) for kind, obj in drawn]
+        copies = [as_frame(kind, obj, typed) for kind, obj in drawn]
+        expected = outputs(slow, copies, general_paths(*VARIANTS[variant]))
+        assert outputs(fast, frames, nullcontext(), seen) == expected
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_frames_translate_the_same_with_and_without_the_copies(variant: str) -> None:
-    reference, general = VARIANTS[variant]
-    seen: Counter[str] = Counter()
-
     @SETTINGS
     @given(st.data())
     def check(data: st.DataObject) -> None:
         mode, dialect = data.draw(st.sampled_from(list(TextMode))), data.draw(st.sampled_from(DIALECTS))
         texts: Texts = {}
         drawn = [draw_frame(data, texts, dialect) for _ in range(data.draw(st.integers(1, 30)))]
-        for typed in (False, True):
-            fast, slow = make(RunStreamTranslator, mode), make(reference, mode)
-            frames = [as_frame(kind, obj, typed) for kind, obj in drawn]
-            copies = [as_frame(kind, obj, typed) for kind, obj in drawn]
-            expected = outputs(slow, copies, general_paths(**general))
-            assert outputs(fast, frames, nullcontext(), seen) == expected
+        compare(variant, mode, drawn)
 
     check()
-    hot = [key for key in seen if key.startswith("hot")]
-    assert len(hot) == 4 and min(seen[key] for key in hot) >= 10 and seen["near"] >= 20, seen
+
+
+def message_frame(value: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+    message = {"object": "message", "id": "msg_1", "role": "ai", "run_id": RUN, "thread_id": THREAD}
+    return "message", {**message, "content": text_item(value), **fields}
+
+
+RUN_FRAME = {"id": RUN, "object": "run", "thread_id": THREAD, "assistant_id": ASST}
+FIXED = [  # every way through on_frame: general, hot, hot completing, near (a user echo, another id)
+    ("run", {**RUN_FRAME, "status": "in_progress"}),
+    message_frame("Hel"),
+    message_frame("lo"),
+    message_frame("hi", role="user"),
+    message_frame(" wörld", status="completed"),
+    message_frame("Next", id="msg_3"),
+    message_frame(" one", id="msg_3"),
+    message_frame(".", id="msg_3", status="completed"),
+    message_frame("Last", id="msg_4"),
+    message_frame("?", id="msg_5"),
+    ("run", {**RUN_FRAME, "status": "completed"}),
+]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("mode", list(TextMode))
+def test_a_fixed_sequence_reaches_every_hot_path_case(variant: str, mode: TextMode) -> None:
+    seen: Counter[str] = Counter()
+    compare(variant, mode, FIXED, seen)
+    hot = ["hot (dict)", "hot (typed)", "hot (dict) completing", "hot (typed) completing"]
+    assert all(seen[key] >= 2 for key in hot) and seen["near"] >= 4, seen
+
+
+def test_the_comparison_catches_a_planted_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+    on_frame_general = RunStreamTranslator.on_frame_general
+    monkeypatch.setattr(
+        RunStreamTranslator,
+        "on_frame_general",
+        lambda self, frame: one_more_char(on_frame_general(self, frame)),
+    )
+    with pytest.raises(AssertionError):
+        compare("translator hot path", TextMode.INCREMENTAL, FIXED)

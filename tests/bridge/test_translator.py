@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
+import orjson
 import pytest
 
+from gateway.bridge.events import FrameEvents
 from gateway.bridge.frames import Frame
-from gateway.bridge.translator import RunStreamTranslator
+from gateway.bridge.translator import RunStreamTranslator, UnexpectedFrame
+from gateway.errors import UpstreamError
+from gateway.lifecycle import Lifecycle
+from gateway.metrics import Metrics
 from gateway.stream.events import Event
+from gateway.stream.message import MessageStream
+from gateway.stream.relay import INTERNAL, relay
 from gateway.stream.text import TextMode
 from tests.stream_checks import check
 
@@ -363,3 +371,137 @@ def test_per_frame_cost_does_not_grow_with_the_message() -> None:
         events = translator.on_frame(message("tok "))
         sizes.append(sum(len(str(e.data)) for e in events))
     assert max(sizes[1000:]) <= max(sizes[1:1000])
+
+
+# -- frames of an unexpected shape ----------------------------------------------------------------
+
+
+class _Frames:
+    """A `FrameSource` handing out the frames one at a time."""
+
+    def __init__(self, frames: list[Frame]) -> None:
+        self._frames = iter(frames)
+
+    async def next_batch(self) -> list[Frame] | None:
+        frame = next(self._frames, None)
+        return None if frame is None else [frame]
+
+    async def aclose(self) -> None:
+        pass
+
+
+def client_sees(frames: list[Frame]) -> list[tuple[str, Any]]:
+    """The (event, data) pairs a client reads when the relay streams `frames` through the translator."""
+    written: list[bytes] = []
+
+    async def write(chunk: bytes, last: bool = False) -> None:
+        written.append(chunk)
+
+    async def ready() -> bool:
+        return True
+
+    async def main() -> None:
+        source = FrameEvents(_Frames(frames), make_translator(), Metrics())
+        await relay(source, Metrics(), write, Lifecycle(1, ready, 1).open_stream())
+
+    asyncio.run(main())
+    out = []
+    for block in b"".join(written).decode().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in lines:
+            out.append((lines["event"], orjson.loads(lines["data"]) if lines["data"] != "[DONE]" else None))
+    return out
+
+
+def _data(frame: Frame) -> dict[str, Any]:
+    assert isinstance(frame.data, dict)
+    return frame.data
+
+
+def _item(**fields: Any) -> Frame:
+    content = [{"type": "text", "text": {"value": "lo", "annotations": []}, **fields}]
+    return Frame("message", {**_data(message("lo")), "content": content})
+
+
+def _annotated(annotations: Any) -> Frame:
+    return _item(text={"value": "lo", "annotations": annotations})
+
+
+MALFORMED = {  # a frame MiniMax never sends -> the kind and what the client is told about it
+    "a content item id that is a list": (
+        _item(id=["c1"]),
+        "message",
+        "a content item id is a list or an object",
+    ),
+    "annotations that are a number": (_annotated(5), "message", "annotations are not a list"),
+    "a citation that is a string": (
+        _annotated([{"type": "web_citation", "text": "x", "web_citation": "https://example.com"}]),
+        "message",
+        "an annotation's file_path or citation is not an object",
+    ),
+    "an image_file that is a string": (
+        Frame(
+            "message",
+            {**_data(message("")), "content": [{"id": "img", "type": "image_file", "image_file": "file_1"}]},
+        ),
+        "message",
+        "an image_file is not an object",
+    ),
+    "a tool call id that is an object": (
+        step(
+            "in_progress", "tool_calls", step_id="step_2", tool_calls=[{"id": {"a": 1}, "type": "function"}]
+        ),
+        "step",
+        "a tool call id is a list or an object",
+    ),
+    "message_creation that is a list": (
+        Frame(
+            "step",
+            {**_data(step("in_progress", step_id="step_2")), "step_details": {"message_creation": ["msg_1"]}},
+        ),
+        "step",
+        "step_details.message_creation is not an object",
+    ),
+    "required_action tool calls that are a number": (
+        run(
+            "requires_action",
+            required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": 5}},
+        ),
+        "run",
+        "required_action tool_calls is not a list",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_a_frame_of_an_unexpected_shape_fails_the_run_with_an_upstream_error(case: str) -> None:
+    frame, kind, what = MALFORMED[case]
+    translator = make_translator()
+    for before in (run("in_progress"), step("in_progress"), message("Hel")):
+        translator.on_frame(before)
+    with pytest.raises(UnexpectedFrame) as raised:
+        translator.on_frame(frame)
+    assert isinstance(raised.value, UpstreamError)
+    message_text = f"MiniMax sent a {kind} frame of an unexpected shape ({what})"
+    assert raised.value.message == message_text
+    # What the client reads: the run fails with that error (not the relay's message for a bug of ours).
+    events = client_sees([run("in_progress"), step("in_progress"), message("Hel"), frame, message("never")])
+    assert events[-2][0] == "thread.run.failed" and events[-1] == ("done", None)
+    assert events[-2][1]["last_error"] == {"code": "server_error", "message": message_text}
+    assert INTERNAL not in str(events)
+
+
+def test_an_error_of_our_own_is_not_reported_as_malformed_upstream_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(self: MessageStream, content: Any) -> list[Any]:
+        raise AttributeError("a bug")
+
+    monkeypatch.setattr(MessageStream, "apply_general", broken)
+    translator = make_translator()
+    translator.on_frame(run("in_progress"))
+    with pytest.raises(AttributeError):
+        translator.on_frame(message("Hel"))
+    events = client_sees([run("in_progress"), message("Hel")])
+    assert events[-2][0] == "thread.run.failed"
+    assert events[-2][1]["last_error"] == {"code": "server_error", "message": INTERNAL}

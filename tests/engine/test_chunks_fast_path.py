@@ -2,24 +2,26 @@
 
 Random streams of chunks, most of them plain answer pieces, many of them odd (extra fields, wrong
 types, errors, finishes, usage, thinking, tool calls, a final message, broken JSON), go through a
-decoder with the fast path and through one that only has the general path (`GeneralDecoder`); the
-deltas, the errors and the accumulated state must be the same. The test counts how often the fast
-path took a chunk and how often it declined one, so a strategy that stopped reaching either fails
-instead of passing.
+decoder's `feed` and through another decoder's `feed_general` (the production general path `feed`
+hands declined chunks to); the deltas, the errors and the accumulated state must be the same. The
+test counts how often the fast path took a chunk and how often it declined one, so a strategy that
+stopped reaching either fails instead of passing; a fixed stream reaches both deterministically, and
+a planted difference in `feed_general` shows that the comparison catches one.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.engine import chunks
-from gateway.engine.chunks import ChatStreamDecoder, ChatStreamError, MalformedChunk
-from tests.bench.fast_path_refs import GeneralDecoder
+from gateway.engine.chunks import ChatStreamDecoder, ChatStreamError, Delta, MalformedChunk, Text
 
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PIECE = st.one_of(st.text(alphabet="ab é🌍\n", max_size=6), st.text(alphabet="<>/think\n", max_size=8))
@@ -99,11 +101,14 @@ def payload(draw: st.DrawFn) -> bytes:
     return body
 
 
-def run(decoder: ChatStreamDecoder, payloads: list[bytes]) -> tuple[list[Any], Any]:
+def run(
+    decoder: ChatStreamDecoder, payloads: list[bytes], feed: Callable[[bytes], list[Delta]] | None = None
+) -> tuple[list[Any], Any]:
     out: list[Any] = []
+    feed = feed or decoder.feed
     for p in payloads:
         try:
-            out.append(decoder.feed(p))
+            out.append(feed(p))
         except (ChatStreamError, MalformedChunk) as exc:
             out.append((type(exc).__name__, str(exc)))
             break
@@ -132,19 +137,55 @@ def _counting(chunk: Any) -> str | None:
 def test_fast_path_matches_general_path(
     opening: list[bytes], payloads: list[bytes], closer_only: bool
 ) -> None:
-    stream = opening + payloads
-    fast, general = (
-        ChatStreamDecoder(think_closer_only=closer_only),
-        GeneralDecoder(think_closer_only=closer_only),
-    )
     chunks._answer_piece = _counting
     try:
-        assert run(fast, stream) == run(general, stream)
+        compare(opening + payloads, closer_only)
     finally:
         chunks._answer_piece = _answer_piece
+
+
+def compare(stream: list[bytes], closer_only: bool = False) -> None:
+    """`stream` through `feed` and through `feed_general` alone: the same, or AssertionError."""
+    fast, general = (
+        ChatStreamDecoder(think_closer_only=closer_only),
+        ChatStreamDecoder(think_closer_only=closer_only),
+    )
+    assert run(fast, stream) == run(general, stream, general.feed_general)
 
 
 def test_the_strategy_reaches_both_paths() -> None:
     REACHED.clear()
     test_fast_path_matches_general_path()
     assert REACHED["taken"] > 300 and REACHED["declined"] > 300, REACHED
+
+
+FIXED = [  # declined (thinking open, the first answer text, a finish) and taken (later answer pieces)
+    OPENINGS[0],
+    b'{"choices":[{"delta":{"content":"Hel"}}]}',
+    b'{"choices":[{"index":0,"delta":{"content":"lo","role":"assistant"}}]}',
+    b'{"choices":[{"delta":{"content":" you"}}]}',
+    b'{"choices":[{"delta":{"content":"!"},"finish_reason":"stop"}]}',
+    b'{"choices":[],"usage":{"total_tokens":3}}',
+    b"[DONE]",
+]
+
+
+def test_a_fixed_stream_reaches_both_paths() -> None:
+    REACHED.clear()
+    chunks._answer_piece = _counting
+    try:
+        compare(FIXED)
+    finally:
+        chunks._answer_piece = _answer_piece
+    assert REACHED["taken"] == 2 and REACHED["declined"] >= 2, REACHED
+
+
+def test_the_comparison_catches_a_planted_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+    feed_general = ChatStreamDecoder.feed_general
+
+    def one_more_char(self: ChatStreamDecoder, payload: bytes) -> list[Delta]:
+        return [Text(d.piece + "!") if type(d) is Text else d for d in feed_general(self, payload)]
+
+    monkeypatch.setattr(ChatStreamDecoder, "feed_general", one_more_char)
+    with pytest.raises(AssertionError):
+        compare(FIXED)

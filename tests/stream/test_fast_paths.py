@@ -1,6 +1,8 @@
 """The stream core's inlined copies give exactly what the general path gives, on random inputs:
 the relay's text-delta encoding (vs `encode_into`), `MessageStream.apply`'s single-item branch (vs
-its loop) and `TextAccumulator.push`'s fast append (vs `_take` / `_resolve_held`).
+`apply_general`) and `TextAccumulator.push`'s fast append (vs `push_general`). The general paths are
+the production methods the fast paths hand every other input to; a planted difference in each
+shows that the comparison catches one.
 
 Each test also counts how often its inputs reached the copy and its edge cases, so a strategy
 that stopped reaching them fails instead of passing vacuously. The content strategies here are
@@ -27,7 +29,6 @@ from gateway.stream.message import MessageStream
 from gateway.stream.relay import relay
 from gateway.stream.sse import DONE, encode_into
 from gateway.stream.text import _INCREMENTAL, TextAccumulator, TextMode
-from tests.bench.fast_path_refs import GeneralAccumulator, GeneralMessageStream
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -240,6 +241,34 @@ def single_item(stream: MessageStream, content: Any) -> str:
     return "copy" if shown and type(text.get("value")) is str and not text.get("annotations") else "near"
 
 
+def apply_both(fast: MessageStream, general: MessageStream, content: Any) -> tuple[Any, ...]:
+    """One update through `fast.apply` and `general.apply_general`: the same outcome, or AssertionError."""
+    result = outcome(fast.apply, content)
+    assert result == outcome(general.apply_general, copy.deepcopy(content)), content
+    return result
+
+
+def close_both(fast: MessageStream, general: MessageStream) -> None:
+    assert outcome(fast.closing_events, "completed", 1) == outcome(general.closing_events, "completed", 1)
+
+
+def two_streams(mode: TextMode) -> tuple[MessageStream, MessageStream]:
+    snapshot = {"id": "msg_1", "object": "thread.message", "content": []}
+    return (
+        MessageStream(dict(snapshot), mode, annotation_to_openai),
+        MessageStream(dict(snapshot), mode, annotation_to_openai),
+    )
+
+
+def text_item(value: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": {"value": value, "annotations": []}}]
+
+
+def one_more_char(events: list[StreamEvent]) -> list[StreamEvent]:
+    """A planted difference: each text piece one character longer."""
+    return [TextDelta(e.head, e.piece + "!") if type(e) is TextDelta else e for e in events]
+
+
 @pytest.mark.parametrize("mode", list(TextMode))
 def test_message_single_item_branch_matches_the_loop(mode: TextMode) -> None:
     seen: Counter[str] = Counter()
@@ -248,21 +277,49 @@ def test_message_single_item_branch_matches_the_loop(mode: TextMode) -> None:
     @given(st.data())
     def check(data: st.DataObject) -> None:
         dialect = data.draw(st.sampled_from(DIALECTS))
-        snapshot = {"id": "msg_1", "object": "thread.message", "content": []}
-        fast = MessageStream(dict(snapshot), mode, annotation_to_openai)
-        general = GeneralMessageStream(dict(snapshot), mode, annotation_to_openai)
+        fast, general = two_streams(mode)
         texts: Texts = {}
         for _ in range(data.draw(st.integers(1, 25))):
             content = draw_content(data, texts, dialect)
             seen[single_item(fast, content)] += 1
-            result = outcome(fast.apply, content)
-            assert result == outcome(general.apply, copy.deepcopy(content))
-            if result[0] == "raised":
+            if apply_both(fast, general, content)[0] == "raised":
                 return
-        assert outcome(fast.closing_events, "completed", 1) == outcome(general.closing_events, "completed", 1)
+        close_both(fast, general)
 
     check()
     assert seen["copy"] >= 100 and seen["near"] >= 100, seen
+
+
+FIXED_UPDATES = [  # shows block 0, then single items for it ("copy"), then for a block not shown ("near")
+    text_item("ab"),
+    text_item("c"),
+    text_item("ab"),
+    [{"id": "c1", "type": "text", "text": {"value": "x", "annotations": []}}],
+    [{"type": "text", "text": {"value": "d", "annotations": [ANNOTATIONS[1]]}}],
+    text_item("é"),
+]
+
+
+@pytest.mark.parametrize("mode", list(TextMode))
+def test_message_fixed_updates_reach_the_branch(mode: TextMode) -> None:
+    fast, general = two_streams(mode)
+    seen: Counter[str] = Counter()
+    for content in FIXED_UPDATES:
+        seen[single_item(fast, content)] += 1
+        apply_both(fast, general, content)
+    close_both(fast, general)
+    assert seen["copy"] >= 2 and seen["near"] >= 2, seen
+
+
+def test_message_comparison_catches_a_planted_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+    apply_general = MessageStream.apply_general
+    monkeypatch.setattr(
+        MessageStream, "apply_general", lambda self, content: one_more_char(apply_general(self, content))
+    )
+    fast, general = two_streams(TextMode.INCREMENTAL)
+    apply_both(fast, general, text_item("ab"))  # (a first piece goes the general way in both)
+    with pytest.raises(AssertionError):
+        apply_both(fast, general, text_item("c"))
 
 
 # -- 4. TextAccumulator.push's fast append ------------------------------------------------------
@@ -284,6 +341,18 @@ def fast_append(acc: TextAccumulator, value: str) -> str:
 EDGES = ("the text so far", "the last value", "empty", "about as long as the text")
 
 
+def push_both(fast: TextAccumulator, general: TextAccumulator, value: str) -> None:
+    """One value through `fast.push` and `general.push_general`: the same piece and text, or
+    AssertionError."""
+    assert fast.push(value) == general.push_general(value), value
+    assert (fast.text, len(fast)) == (general.text, len(general))
+
+
+def finish_both(fast: TextAccumulator, general: TextAccumulator) -> None:
+    assert fast.finish() == general.finish()
+    assert (fast.text, len(fast)) == (general.text, len(general))
+
+
 @pytest.mark.parametrize("mode", list(TextMode))
 def test_push_fast_append_matches_take(mode: TextMode) -> None:
     seen: Counter[str] = Counter()
@@ -291,7 +360,7 @@ def test_push_fast_append_matches_take(mode: TextMode) -> None:
     @SETTINGS
     @given(st.data())
     def check(data: st.DataObject) -> None:
-        fast, general = TextAccumulator(mode), GeneralAccumulator(mode)
+        fast, general = TextAccumulator(mode), TextAccumulator(mode)
         dialect = data.draw(st.sampled_from(DIALECTS))
         texts: Texts = {}
         last = ""
@@ -305,11 +374,9 @@ def test_push_fast_append_matches_take(mode: TextMode) -> None:
                     size = len(fast)
                     value = data.draw(st.text(alphabet="ab", min_size=max(size - 1, 0), max_size=size + 1))
             seen[fast_append(fast, value)] += 1
-            assert fast.push(value) == general.push(value), value
-            assert (fast.text, len(fast)) == (general.text, len(general))
+            push_both(fast, general, value)
             last = value
-        assert fast.finish() == general.finish()
-        assert (fast.text, len(fast)) == (general.text, len(general))
+        finish_both(fast, general)
 
     check()
     if mode is TextMode.CUMULATIVE:
@@ -319,3 +386,29 @@ def test_push_fast_append_matches_take(mode: TextMode) -> None:
     if mode is TextMode.INCREMENTAL:
         edges = ["empty value", "copy, equal length"]
     assert all(seen[edge] >= 10 for edge in edges), seen
+
+
+FIXED_VALUES = {  # values that reach the fast append and each case it leaves to `push_general`
+    TextMode.AUTO: ["ab", "c", "de", "", "abcde", "f", "xy", "ab", "abc"],
+    TextMode.INCREMENTAL: ["ab", "c", "", "abc", "d", "ef"],
+}
+
+
+@pytest.mark.parametrize("mode", list(FIXED_VALUES))
+def test_push_fixed_values_reach_the_fast_append(mode: TextMode) -> None:
+    fast, general = TextAccumulator(mode), TextAccumulator(mode)
+    seen: Counter[str] = Counter()
+    for value in FIXED_VALUES[mode]:
+        seen[fast_append(fast, value)] += 1
+        push_both(fast, general, value)
+    finish_both(fast, general)
+    edges = ["copy", "empty value"] + (["equal length"] if mode is TextMode.AUTO else ["copy, equal length"])
+    assert all(seen[edge] for edge in edges), seen
+
+
+def test_push_comparison_catches_a_planted_difference(monkeypatch: pytest.MonkeyPatch) -> None:
+    push_general = TextAccumulator.push_general
+    monkeypatch.setattr(TextAccumulator, "push_general", lambda self, value: push_general(self, value) + "!")
+    fast, general = TextAccumulator(TextMode.INCREMENTAL), TextAccumulator(TextMode.INCREMENTAL)
+    with pytest.raises(AssertionError):
+        push_both(fast, general, "ab")
