@@ -36,6 +36,7 @@ from gateway.schemas.openai import (
     ThreadAndRunIn,
     ThreadIn,
 )
+from gateway.schemas.status import RunStatus
 from gateway.settings import Settings
 from gateway.stream.events import Clock, Event, NewId, StreamEvent
 from gateway.upstream.http import upstream_http
@@ -315,7 +316,7 @@ class BridgeBackend:
             timeout=settings.follow_timeout,
         )
         translator = RunStreamTranslator(
-            {**run, "status": "queued"},
+            {**run, "status": RunStatus.QUEUED.value},
             new_id=self._new_id,
             clock=self._clock,
             text_mode=settings.text_mode,

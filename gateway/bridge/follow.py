@@ -18,7 +18,7 @@ from gateway.bridge.client import Credentials, MiniMaxClient
 from gateway.bridge.frames import Frame
 from gateway.bridge.shapes import run_status
 from gateway.errors import UpstreamTimeout
-from gateway.stream.emitter import TERMINAL
+from gateway.schemas.status import STREAM_END, StepStatus
 
 
 class RunFollower:
@@ -61,10 +61,10 @@ class RunFollower:
         for step in page.get("data") or ():
             frames.extend(await self._step_frames(step))
         status = run_status(run)
-        if status != self._run_status or status in TERMINAL:
+        if status != self._run_status or status in STREAM_END:
             self._run_status = status
             frames.append(Frame("run", run))
-        self._done = status in TERMINAL
+        self._done = status in STREAM_END
         return frames
 
     async def _step_frames(self, step: dict[str, Any]) -> list[Frame]:
@@ -73,8 +73,8 @@ class RunFollower:
         self._step_status[step_id] = status
         frames = []
         if before is None:
-            frames.append(Frame("step", {**step, "status": "in_progress"}))
-        if step.get("type") == "message_creation" and before in (None, "in_progress"):
+            frames.append(Frame("step", {**step, "status": StepStatus.IN_PROGRESS.value}))
+        if step.get("type") == "message_creation" and before in (None, StepStatus.IN_PROGRESS):
             message_id = ((step.get("step_details") or {}).get("message_creation") or {}).get("message_id")
             if message_id:
                 message = await self._get(
@@ -84,7 +84,7 @@ class RunFollower:
                 if message.get("content") != self._contents.get(message_id):
                     self._contents[message_id] = message.get("content")
                     frames.append(Frame("message", message))
-        if status != "in_progress" and status != before:
+        if status != StepStatus.IN_PROGRESS and status != before:
             frames.append(Frame("step", step))
         return frames
 

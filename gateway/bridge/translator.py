@@ -33,7 +33,8 @@ from gateway.bridge.shapes import (
     tool_call_to_openai,
 )
 from gateway.errors import UpstreamError
-from gateway.stream.emitter import TERMINAL, RunEmitter
+from gateway.schemas.status import STREAM_END
+from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import Clock, NewId, StreamEvent
 from gateway.stream.message import UnreadableData
 from gateway.stream.text import TextMode
@@ -258,7 +259,7 @@ class RunStreamTranslator:
         emitter = self.emitter
         emitter.run.update(run_fields_to_openai(data))
         status = run_status(data)
-        if status in TERMINAL:
+        if status in STREAM_END:
             emitter.close(status, events)
         else:
             emitter.advance(status, events)

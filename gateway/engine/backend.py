@@ -29,10 +29,12 @@ from gateway.schemas.openai import (
     ThreadAndRunIn,
     ThreadIn,
 )
+from gateway.schemas.status import RunStatus
 from gateway.stream.events import Event
 
 T = TypeVar("T")
 CANCEL_WAIT = 1.0  # seconds a cancel call waits for the run to be recorded cancelled
+_CANCELLABLE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)  # executing, not yet cancelling: cancel it there
 _UNRUNNABLE = {"code_interpreter"}
 
 
@@ -367,15 +369,15 @@ class EngineBackend:
         runs = self._store.runs
         run = await runs.retrieve(caller.tenant, thread_id, run_id)
         status = run["status"]
-        if status in ("queued", "in_progress"):
-            if await runs.transition(caller.tenant, run_id, ("queued", "in_progress"), "cancelling"):
+        if status in _CANCELLABLE:
+            if await runs.transition(caller.tenant, run_id, _CANCELLABLE, RunStatus.CANCELLING):
                 await self._signals.cancel(run_id)
                 await self._settled(caller, thread_id, run_id, CANCEL_WAIT)
-        elif status == "requires_action":
+        elif status == RunStatus.REQUIRES_ACTION:
             await runs.transition(
-                caller.tenant, run_id, ("requires_action",), "cancelled", close_children=True
+                caller.tenant, run_id, (RunStatus.REQUIRES_ACTION,), RunStatus.CANCELLED, close_children=True
             )
-        elif status != "cancelling":
+        elif status != RunStatus.CANCELLING:
             raise InvalidRequest(f"Cannot cancel run with status '{status}'.")
         return await runs.retrieve(caller.tenant, thread_id, run_id)
 
@@ -386,7 +388,8 @@ class EngineBackend:
             return
         deadline = asyncio.get_running_loop().time() + seconds
         while asyncio.get_running_loop().time() < deadline:
-            if (await self._store.runs.retrieve(caller.tenant, thread_id, run_id))["status"] != "cancelling":
+            found = await self._store.runs.retrieve(caller.tenant, thread_id, run_id)
+            if found["status"] != RunStatus.CANCELLING:
                 return
             await asyncio.sleep(0.05)
 

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from gateway.backend import Caller
 from gateway.engine import file_search, images
@@ -41,6 +41,7 @@ from gateway.engine.record import ACTIVE, record, replay
 from gateway.engine.store import HistoryItem, Store, StoreError
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.metrics import Metrics
+from gateway.schemas.status import RunStatus, StepStatus
 from gateway.settings import Settings
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import Clock, StreamEvent
@@ -142,7 +143,7 @@ class Executor:
                 None,
                 job.run_id,
                 ACTIVE,
-                "failed",
+                RunStatus.FAILED,
                 close_children=True,
                 last_error={"code": _run_code(exc), "message": exc.message},
             )
@@ -224,7 +225,7 @@ class Executor:
         try:
             opening: list[StreamEvent] = []
             emitter.start(opening)
-            emitter.advance("in_progress", opening)
+            emitter.advance(RunStatus.IN_PROGRESS, opening)
             if resumed_step is not None:
                 emitter.close_old_step(resumed_step, opening)
                 opening = file_search.streamed(opening)
@@ -232,7 +233,9 @@ class Executor:
                 raise _Gone  # cancelled (or failed by a sweep) before `_open` could start it
             await job.publish(opening)
             if isinstance(pending, PromptTooLong):
-                emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
+                emitter.close(
+                    RunStatus.INCOMPLETE, closing, incomplete_details={"reason": "max_prompt_tokens"}
+                )
             else:
                 async with asyncio.timeout(self._settings.run_timeout):
                     more: list[Delta] | PromptTooLong | None = pending
@@ -244,15 +247,18 @@ class Executor:
                             rounds += 1
                             more = await self._serve(job)
                 if isinstance(more, PromptTooLong):
-                    emitter.close("incomplete", closing, incomplete_details={"reason": "max_prompt_tokens"})
+                    emitter.close(
+                        RunStatus.INCOMPLETE, closing, incomplete_details={"reason": "max_prompt_tokens"}
+                    )
                 elif job.server_args:  # still searching after MAX_SEARCH_ROUNDS: no answer will come
                     closing = emitter.fail("server_error", TOO_MANY_SEARCHES)
                 else:
                     self._end(job, closing)
         except _Gone:
             found = await self._store.runs.get(job.run_id)
-            status = found[1]["status"] if found is not None else "failed"
-            job.stop_reason = ("cancelled" if status in ("cancelling", "cancelled") else "failed", _GONE)
+            status = found[1]["status"] if found is not None else RunStatus.FAILED
+            cancelled = status in (RunStatus.CANCELLING, RunStatus.CANCELLED)
+            job.stop_reason = (RunStatus.CANCELLED if cancelled else RunStatus.FAILED, _GONE)
             closing = self._stopped(job)
         except asyncio.CancelledError:
             if job.stop_reason is None:
@@ -274,10 +280,10 @@ class Executor:
         assert job.stop_reason is not None
         status, message = job.stop_reason
         events: list[StreamEvent] = []
-        if status == "cancelled":
-            emitter.close("cancelled", events)
+        if status == RunStatus.CANCELLED:
+            emitter.close(RunStatus.CANCELLED, events)
         else:
-            emitter.close("failed", events, last_error={"code": "server_error", "message": message})
+            emitter.close(RunStatus.FAILED, events, last_error={"code": "server_error", "message": message})
         return events
 
     async def _stream(self, job: Job, pending: list[Delta]) -> None:
@@ -339,43 +345,41 @@ class Executor:
         """One read's deltas into events; a message or tool step opened goes into the job's batch."""
         emitter = job.emitter
         for delta in deltas:
-            kind = type(delta)
-            if kind is Text:
-                assert isinstance(delta, Text)
-                message = emitter.message or self._open_message(job, events)
-                if job.citations is None:
-                    events.append(message.append_text(delta.piece))
-                else:
-                    _cite(job.citations.feed(delta.piece), message, events)
-            elif kind is Reasoning:
-                continue  # kept by the decoder, stored with the turn, never shown as text
-            elif kind is ToolCallStart:
-                assert isinstance(delta, ToolCallStart)
-                step = emitter.step
-                if step is None or step.type != "tool_calls":
-                    step = self._open_tool_step(job, events)
-                job.tool_names[delta.index] = (delta.id, delta.name)
-                if delta.name == file_search.NAME and file_search.declared(job.run) is not None:
-                    job.server_args[delta.index] = []  # served here: its arguments are not shown
-                    shaped = {"id": delta.id, "type": file_search.NAME, file_search.NAME: {}}
-                    events.extend(step.apply_calls([(delta.index, shaped)]))
-                else:
-                    events.extend(step.apply_calls([(delta.index, _call(delta.id, delta.name, ""))]))
-            elif kind is ToolCallArgs:
-                assert isinstance(delta, ToolCallArgs) and emitter.step is not None
-                if delta.index in job.server_args:
-                    job.server_args[delta.index].append(delta.piece)
-                    continue
-                call_id, name = job.tool_names[delta.index]
-                events.extend(emitter.step.apply_calls([(delta.index, _call(call_id, name, delta.piece))]))
-            elif kind is Finish:
-                assert isinstance(delta, Finish)
-                job.finish_reason = delta.reason
-            elif kind is Usage:
-                assert isinstance(delta, Usage)
-                job.usage = _sum_usage(job.usage, delta.data)
-                if emitter.step is not None:
-                    emitter.step.set_usage(delta.data)
+            match delta:
+                case Text(piece=piece):
+                    message = emitter.message or self._open_message(job, events)
+                    if job.citations is None:
+                        events.append(message.append_text(piece))
+                    else:
+                        _cite(job.citations.feed(piece), message, events)
+                case Reasoning():
+                    continue  # kept by the decoder, stored with the turn, never shown as text
+                case ToolCallStart(index=index, id=call_id, name=name):
+                    step = emitter.step
+                    if step is None or step.type != "tool_calls":
+                        step = self._open_tool_step(job, events)
+                    job.tool_names[index] = (call_id, name)
+                    if name == file_search.NAME and file_search.declared(job.run) is not None:
+                        job.server_args[index] = []  # served here: its arguments are not shown
+                        shaped = {"id": call_id, "type": file_search.NAME, file_search.NAME: {}}
+                        events.extend(step.apply_calls([(index, shaped)]))
+                    else:
+                        events.extend(step.apply_calls([(index, _call(call_id, name, ""))]))
+                case ToolCallArgs(index=index, piece=piece):
+                    assert emitter.step is not None
+                    if index in job.server_args:
+                        job.server_args[index].append(piece)
+                        continue
+                    call_id, name = job.tool_names[index]
+                    events.extend(emitter.step.apply_calls([(index, _call(call_id, name, piece))]))
+                case Finish(reason=reason):
+                    job.finish_reason = reason
+                case Usage(data=data):
+                    job.usage = _sum_usage(job.usage, data)
+                    if emitter.step is not None:
+                        emitter.step.set_usage(data)
+                case _:
+                    assert_never(delta)
 
     def _open_message(self, job: Job, events: list[StreamEvent]) -> Any:
         job.citations = Citations(job.markers) if job.markers else None
@@ -426,7 +430,7 @@ class Executor:
         if step.function_calls():
             await job.publish(file_search.streamed(events, job.include))
             return None
-        job.emitter.close_step(events, "completed")
+        job.emitter.close_step(events, StepStatus.COMPLETED)
         try:
             await record(job, events, job.batch, now=True)
         finally:
@@ -450,16 +454,19 @@ class Executor:
         step = emitter.step
         if step is not None and step.type == "tool_calls" and step.function_calls():
             emitter.run["expires_at"] = self._clock() + REQUIRES_ACTION_SECONDS
-            emitter.close("requires_action", events, usage=job.usage)
+            emitter.close(RunStatus.REQUIRES_ACTION, events, usage=job.usage)
         elif reason == "length":
             emitter.close(
-                "incomplete", events, incomplete_details={"reason": "max_completion_tokens"}, usage=job.usage
+                RunStatus.INCOMPLETE,
+                events,
+                incomplete_details={"reason": "max_completion_tokens"},
+                usage=job.usage,
             )
         elif reason in ("stop", "tool_calls") or (reason is None and job.decoder.content):
-            emitter.close("completed", events, usage=job.usage)
+            emitter.close(RunStatus.COMPLETED, events, usage=job.usage)
         else:
             emitter.close(
-                "failed",
+                RunStatus.FAILED,
                 events,
                 last_error={"code": "server_error", "message": f"MiniMax ended the reply with {reason!r}"},
             )
@@ -485,7 +492,7 @@ class Executor:
         """Fail every run still executing here (the process is going away), and wait for them."""
         tasks = [job.task for job in self.jobs.values() if job.task is not None]
         for job in list(self.jobs.values()):
-            job.stop("failed", message)
+            job.stop(RunStatus.FAILED, message)
         if tasks:
             await asyncio.wait(tasks, timeout=5)
 

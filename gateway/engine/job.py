@@ -15,6 +15,7 @@ from typing import Any
 from gateway.engine.chunks import ChatStreamDecoder
 from gateway.engine.citations import Citations
 from gateway.engine.store import Batch
+from gateway.schemas.status import RunStatus
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import StreamEvent
 from gateway.upstream.sse_body import SSEBody
@@ -116,7 +117,7 @@ class Job:
         self.finish_reason: str | None = None
         self.failure: Exception | None = None  # MiniMax's error, read after deltas still to go out
         self.usage: dict[str, Any] | None = run.get("usage")  # summed over the run's model calls
-        self.stop_reason: tuple[str, str] | None = None  # ("cancelled" | "failed", message) once asked
+        self.stop_reason: tuple[str, str] | None = None  # (cancelled or failed, message) once asked
         self.closing: list[StreamEvent] = []  # closing events made outside the task (a drained stream)
         # Done once MiniMax's stream is open and read to its first delta (or the run ended before):
         # with the rejection as its exception, if MiniMax refused.
@@ -187,7 +188,7 @@ class RunEvents:
         left = job.detach()
         if job.emitter.terminal:
             return left
-        job.stop("failed", message)
+        job.stop(RunStatus.FAILED, message)
         job.closing = job.emitter.fail(code, message)
         return left + job.closing
 

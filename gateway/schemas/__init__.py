@@ -1,1 +1,1 @@
-"""Wire models only, no behaviour."""
+"""Wire models and the status vocabulary (`status`) only, no behaviour."""

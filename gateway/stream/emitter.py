@@ -10,22 +10,77 @@ end). No clock or randomness of its own: ids and time come in through `NewId` an
 - every assistant message sits inside a `message_creation` step (opened for it when needed);
 - `requires_action` lists the function calls awaiting outputs, and each of them was streamed as a
   tool-step delta first (a tool step is opened for calls that were not);
-- exactly one terminal run event, after which everything else is ignored; `finish()` and `fail()`
-  close whatever is open so the stream always ends properly.
+- exactly one terminal run event (a `STREAM_END` status), after which `close`, `fail` and `finish` do
+  nothing; `finish()` and `fail()` close whatever is open so the stream always ends properly.
+
+Which run statuses may follow which is one table, `RUN_TRANSITIONS`; a call it does not allow raises
+`EmitterError` (the backend driving the emitter has a bug).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
+from types import MappingProxyType
 from typing import Any, Final
 
+from gateway.schemas.status import (
+    RUN_END_REASON,
+    RUN_END_STEP,
+    RUN_STAMP,
+    STREAM_END,
+    MessageStatus,
+    RunStatus,
+    StepStatus,
+)
 from gateway.stream.events import Clock, Event, NewId, StreamEvent
 from gateway.stream.message import Annotate, MessageStream
 from gateway.stream.step import StepStream
 from gateway.stream.text import TextMode
 
-TERMINAL: Final = frozenset({"requires_action", "cancelled", "failed", "completed", "incomplete", "expired"})
-"""Run statuses that end a stream."""
+_QUEUED, _IN_PROGRESS, _CANCELLING = RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING
+_ACTION, _COMPLETED, _INCOMPLETE = RunStatus.REQUIRES_ACTION, RunStatus.COMPLETED, RunStatus.INCOMPLETE
+_FAILED, _CANCELLED, _EXPIRED = RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.EXPIRED
+
+RUN_TRANSITIONS: Final[Mapping[RunStatus | None, Mapping[str, RunStatus]]] = MappingProxyType(
+    {
+        None: {_QUEUED: _QUEUED},
+        _QUEUED: {
+            _QUEUED: _QUEUED,
+            _IN_PROGRESS: _IN_PROGRESS,
+            _CANCELLING: _CANCELLING,
+            _FAILED: _FAILED,
+            _CANCELLED: _CANCELLED,
+            _EXPIRED: _EXPIRED,
+        },
+        _IN_PROGRESS: {
+            _QUEUED: _IN_PROGRESS,
+            _IN_PROGRESS: _IN_PROGRESS,
+            _CANCELLING: _CANCELLING,
+            _ACTION: _ACTION,
+            _COMPLETED: _COMPLETED,
+            _INCOMPLETE: _INCOMPLETE,
+            _FAILED: _FAILED,
+            _CANCELLED: _CANCELLED,
+            _EXPIRED: _EXPIRED,
+        },
+        _CANCELLING: {
+            _QUEUED: _CANCELLING,
+            _IN_PROGRESS: _IN_PROGRESS,
+            _CANCELLING: _CANCELLING,
+            _FAILED: _FAILED,
+            _CANCELLED: _CANCELLED,
+            _EXPIRED: _EXPIRED,
+        },
+    }
+)
+"""The run side of a stream as a state machine: (state, status asked for) -> next state, where the state
+is the last run status sent (None before `thread.run.created`). A status that leads to the state it is
+asked in sends nothing: each status is sent once, and `queued` is never returned to. The stream's end
+(a `STREAM_END` status) has no row: nothing follows it. `completed`, `requires_action` and `incomplete`
+follow `in_progress` only, so `close` sends `in_progress` first when the run was not in it. Anything
+else is an `EmitterError`."""
+_NOWHERE: Final[Mapping[str, RunStatus]] = MappingProxyType({})
 
 RUN_DEFAULTS: Final[dict[str, Any]] = {
     "id": "",
@@ -33,7 +88,7 @@ RUN_DEFAULTS: Final[dict[str, Any]] = {
     "created_at": 0,
     "assistant_id": "",
     "thread_id": "",
-    "status": "queued",
+    "status": RunStatus.QUEUED,
     "started_at": None,
     "expires_at": None,
     "cancelled_at": None,
@@ -66,7 +121,7 @@ STEP_DEFAULTS: Final[dict[str, Any]] = {
     "assistant_id": "",
     "thread_id": "",
     "type": "message_creation",
-    "status": "in_progress",
+    "status": StepStatus.IN_PROGRESS,
     "cancelled_at": None,
     "completed_at": None,
     "expired_at": None,
@@ -77,19 +132,11 @@ STEP_DEFAULTS: Final[dict[str, Any]] = {
     "metadata": {},
 }
 
-_STAMP = {
-    "completed": "completed_at",
-    "failed": "failed_at",
-    "cancelled": "cancelled_at",
-    "expired": "expires_at",
-}
-_INCOMPLETE_REASON = {
-    "failed": "run_failed",
-    "cancelled": "run_cancelled",
-    "expired": "run_expired",
-    "incomplete": "max_tokens",
-}
 _NONE: frozenset[str] = frozenset()
+
+
+class EmitterError(RuntimeError):
+    """A call the emitter's state does not allow (see `RUN_TRANSITIONS`): the backend driving it has a bug."""
 
 
 def _same(annotation: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +181,7 @@ class RunEmitter:
         self._mode = text_mode
         self._annotate = annotate
         self.resumed = resumed
-        self.run_status: str | None = None  # last run status event sent; None before `created`
+        self.run_status: RunStatus | None = None  # last run status event sent; None before `created`
         self.terminal = False  # the terminal run event was sent
         self.step: StepStream | None = None  # the open step
         self.message: MessageStream | None = None  # the open assistant message
@@ -152,6 +199,14 @@ class RunEmitter:
 
     # -- run -------------------------------------------------------------------------------------
 
+    def _next(self, status: str) -> RunStatus:
+        """The state `status` leads to from the current one (`RUN_TRANSITIONS`), or an `EmitterError`."""
+        following = RUN_TRANSITIONS.get(self.run_status, _NOWHERE).get(status)
+        if following is None:
+            state = "the start" if self.run_status is None else repr(str(self.run_status))
+            raise EmitterError(f"a run stream cannot go from {state} to {str(status)!r}")
+        return following
+
     def snapshot(self, **changes: Any) -> dict[str, Any]:
         """The run as an OpenAI object, with `changes` on top."""
         return {**RUN_DEFAULTS, **self.run, **changes}
@@ -163,20 +218,24 @@ class RunEmitter:
         run = self.run
         run["id"] = run.get("id") or self.new_id("run_")
         run["created_at"] = run.get("created_at") or self._clock()
-        self.run_status = "queued"
-        snap = self.snapshot(status="queued")
+        queued = self.run_status = self._next(RunStatus.QUEUED)
+        snap = self.snapshot(status=queued)
         if not self.resumed:
             events.append(Event("thread.run.created", snap))
         events.append(Event("thread.run.queued", snap))
 
     def advance(self, status: str, events: list[StreamEvent]) -> None:
-        """Send a non-terminal status change once (`queued` is never returned to)."""
+        """Send a status change that keeps the stream open, as `RUN_TRANSITIONS` says (once; `queued`
+        is never returned to). A status that ends the stream is `close`'s (an `EmitterError` here)."""
         self.start(events)
-        if status != self.run_status and status != "queued":
-            self.run_status = status
-            if status == "in_progress" and not self.run.get("started_at"):
+        if status in STREAM_END:
+            raise EmitterError(f"{str(status)!r} ends the stream: close() sends it")
+        following = self._next(status)
+        if following != self.run_status:
+            self.run_status = following
+            if following is RunStatus.IN_PROGRESS and not self.run.get("started_at"):
                 self.run["started_at"] = self._clock()
-            events.append(Event(f"thread.run.{status}", self.snapshot(status=status)))
+            events.append(Event(f"thread.run.{following}", self.snapshot(status=following)))
 
     def close(
         self,
@@ -185,37 +244,42 @@ class RunEmitter:
         last_error: dict[str, Any] | None = None,
         **fields: Any,
     ) -> None:
-        """End the run with terminal `status`: settle the open message and step, then the one
-        terminal run event (`fields` go on it: usage, incomplete_details, ...)."""
+        """End the run with `status` (one of `STREAM_END`): settle the open message and step, then the
+        one terminal run event (`fields` go on it: usage, incomplete_details, ...). What the open
+        message and step become follows from `status` (`RUN_END_REASON`, `RUN_END_STEP`)."""
         if self.terminal:
             return
+        if status not in STREAM_END:
+            raise EmitterError(f"{str(status)!r} does not end the stream: advance() sends it")
         self.start(events)
         now = self._clock()
-        if status in ("completed", "requires_action", "incomplete"):
-            self.advance("in_progress", events)
-        ok = status in ("completed", "requires_action")
-        self.close_message(events, "completed" if ok else "incomplete", _INCOMPLETE_REASON.get(status))
-        extra: dict[str, Any] = {"status": status, **fields}
-        if status == "requires_action":
+        if status not in RUN_TRANSITIONS.get(self.run_status, _NOWHERE):  # follows in_progress only
+            self.advance(RunStatus.IN_PROGRESS, events)
+        ending = self._next(status)
+        reason = RUN_END_REASON.get(ending)
+        self.close_message(
+            events, MessageStatus.COMPLETED if reason is None else MessageStatus.INCOMPLETE, reason
+        )
+        extra: dict[str, Any] = {"status": ending, **fields}
+        if ending is RunStatus.REQUIRES_ACTION:
             extra["required_action"] = self._required_action(events)
             if self.step is not None and self.step.type == "message_creation":
-                self.close_step(events, "completed")
+                self.close_step(events, StepStatus.COMPLETED)
         elif self.step is not None:
-            step_status = "completed" if ok else ("failed" if status == "incomplete" else status)
-            self.close_step(events, step_status, last_error)
-        stamp = _STAMP.get(status)
+            self.close_step(events, RUN_END_STEP[ending], last_error)
+        stamp = RUN_STAMP.get(ending)
         if stamp and not self.run.get(stamp):
             extra[stamp] = now
         if last_error is not None:
             extra["last_error"] = last_error
-        self.run_status = status
+        self.run_status = ending
         self.terminal = True
-        events.append(Event(f"thread.run.{status}", self.snapshot(**extra)))
+        events.append(Event(f"thread.run.{ending}", self.snapshot(**extra)))
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
         """End the run as `failed` with `last_error` (a backend error, a broken upstream, a timeout)."""
         events: list[StreamEvent] = []
-        self.close("failed", events, last_error={"code": code, "message": message})
+        self.close(RunStatus.FAILED, events, last_error={"code": code, "message": message})
         return events
 
     def finish(
@@ -227,7 +291,7 @@ class RunEmitter:
         if self.run_status is None:
             return self.fail("server_error", nothing_sent)
         events: list[StreamEvent] = []
-        self.close("completed", events)
+        self.close(RunStatus.COMPLETED, events)
         return events
 
     def _required_action(self, events: list[StreamEvent]) -> dict[str, Any]:
@@ -264,10 +328,10 @@ class RunEmitter:
     ) -> StepStream:
         """Close the open message and step, then open a step (`base`: OpenAI step fields a backend
         already has for it)."""
-        self.advance("in_progress", events)
-        self.close_message(events, "completed")
+        self.advance(RunStatus.IN_PROGRESS, events)
+        self.close_message(events, MessageStatus.COMPLETED)
         if self.step is not None:
-            self.close_step(events, "completed")
+            self.close_step(events, StepStatus.COMPLETED)
         run = self.run
         snap = {**STEP_DEFAULTS, **(base or {})}
         snap.update(
@@ -277,7 +341,7 @@ class RunEmitter:
             assistant_id=snap["assistant_id"] or run.get("assistant_id", ""),
             created_at=snap["created_at"] or self._clock(),
             type=type_,
-            status="in_progress",
+            status=StepStatus.IN_PROGRESS,
         )
         if type_ == "message_creation":
             snap["step_details"] = {
@@ -297,8 +361,8 @@ class RunEmitter:
         if step.message_id is not None and self.message is not None and self.message.id == step.message_id:
             self.close_message(
                 events,
-                "completed" if status == "completed" else "incomplete",
-                "run_failed" if status == "failed" else None,
+                MessageStatus.COMPLETED if status == StepStatus.COMPLETED else MessageStatus.INCOMPLETE,
+                "run_failed" if status == StepStatus.FAILED else None,
             )
         self.step = None
         self._mark_closed(step.id, step.upstream_id)
@@ -307,9 +371,9 @@ class RunEmitter:
     def close_old_step(self, step: dict[str, Any], events: list[StreamEvent]) -> None:
         """A step from before this stream (the tool step outputs were submitted for) ended: its
         terminal event alone, as OpenAI sends it on a resumed run."""
-        self.close_message(events, "completed")
+        self.close_message(events, MessageStatus.COMPLETED)
         if self.step is not None:
-            self.close_step(events, "completed")
+            self.close_step(events, StepStatus.COMPLETED)
         self._mark_closed(step["id"])
         events.append(Event(f"thread.run.step.{step['status']}", step))
 
@@ -326,8 +390,8 @@ class RunEmitter:
     ) -> MessageStream:
         """Close the open message, then open one inside a `message_creation` step (the open one if
         it is for this message or none yet, else a new one)."""
-        self.advance("in_progress", events)
-        self.close_message(events, "completed")
+        self.advance(RunStatus.IN_PROGRESS, events)
+        self.close_message(events, MessageStatus.COMPLETED)
         step = self.step
         fits = (
             step is not None
@@ -350,7 +414,7 @@ class RunEmitter:
             "assistant_id": assistant_id or run.get("assistant_id") or None,
             "run_id": run["id"],
             "attachments": [],
-            "status": "in_progress",
+            "status": MessageStatus.IN_PROGRESS,
             "completed_at": None,
             "incomplete_at": None,
             "incomplete_details": None,

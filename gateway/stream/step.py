@@ -12,15 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from gateway.schemas.status import STEP_STAMP, StepStatus
 from gateway.stream.events import Event
 from gateway.stream.text import TextAccumulator, TextMode
-
-_STAMP = {
-    "completed": "completed_at",
-    "failed": "failed_at",
-    "cancelled": "cancelled_at",
-    "expired": "expired_at",
-}
 
 
 class _Call:
@@ -67,7 +61,7 @@ class StepStream:
             if self.type == "tool_calls"
             else self._snapshot["step_details"]
         )
-        created = {**self._snapshot, "status": "in_progress", "step_details": shell}
+        created = {**self._snapshot, "status": StepStatus.IN_PROGRESS, "step_details": shell}
         return [Event("thread.run.step.created", created), Event("thread.run.step.in_progress", created)]
 
     def apply_calls(self, calls: Iterable[tuple[Any, dict[str, Any]]]) -> list[Event]:
@@ -162,8 +156,9 @@ class StepStream:
                 )
             )
         final = {**self._snapshot, "status": status, "last_error": last_error}
-        if status in _STAMP:
-            final[_STAMP[status]] = final.get(_STAMP[status]) or now
+        stamp = STEP_STAMP.get(status)
+        if stamp is not None:
+            final[stamp] = final.get(stamp) or now
         if self.type == "tool_calls":
             final["step_details"] = self.details()
         events.append(Event(f"thread.run.step.{status}", final))

@@ -23,13 +23,12 @@ from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.ids import Clock, new_id
 from gateway.engine.store.migrate import current_revision, migrate
 from gateway.engine.store.rows import NewMessage, Replay
-from gateway.engine.store.steps import StepEnd
 from gateway.engine.store.store import Store
 from gateway.engine.store.tables import ACTIVE_RUN_STATUSES, metadata
 from gateway.engine.store.threads import ThreadChanges
 from gateway.engine.store.tool_outputs import ToolOutput
-from gateway.engine.store.transitions import RunStatus
 from gateway.engine.store.url import driver_url
+from gateway.schemas.status import RunStatus, StepEnd
 
 __all__ = [
     "ACTIVE_RUN_STATUSES",

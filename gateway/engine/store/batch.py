@@ -7,7 +7,7 @@ fewer round trips than with the per-operation calls they mirror.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -17,9 +17,10 @@ from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.messages import checkpoint_stmt, complete_key, complete_stmt
 from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import MESSAGE_INSERT, STEP_INSERT, Content, Replay, reply_rows, step_row
-from gateway.engine.store.steps import StepEnd, detail_values, end_values, set_stmt
+from gateway.engine.store.steps import detail_values, end_values, set_stmt
 from gateway.engine.store.tables import tool_results
-from gateway.engine.store.transitions import Move, RunStatus
+from gateway.engine.store.transitions import Move, ToStatus
+from gateway.schemas.status import MESSAGE_STAMP, MessageEnd, MessageStatus, RunStatus, StepEnd, StepStatus
 
 RESULT_INSERT = tool_results.insert()
 
@@ -29,7 +30,9 @@ _RUN_THREAD = ("tenant", "thread_id")
 async def begin(db: Db, run_id: str) -> list[HistoryItem] | None:
     """Move a `queued` run to `in_progress` (stamping `started_at`) and read its thread's history, in one
     transaction: the history, or None (nothing read, nothing changed) if the run was not `queued`."""
-    move = Move.of(None, run_id, ("queued",), "in_progress", db.clock(), {}, returning=_RUN_THREAD)
+    move = Move.of(
+        None, run_id, (RunStatus.QUEUED,), RunStatus.IN_PROGRESS, db.clock(), {}, returning=_RUN_THREAD
+    )
 
     def body(conn: Connection) -> list[HistoryItem] | None:
         found = move.update(conn)
@@ -113,21 +116,22 @@ class Batch:
         message_id: str,
         *,
         content: Content,
-        status: Literal["completed", "incomplete"] = "completed",
+        status: MessageEnd = MessageStatus.COMPLETED,
         incomplete_details: JSON | None = None,
         replay: Replay | None = None,
     ) -> None:
-        stamp, now = "completed_at" if status == "completed" else "incomplete_at", self._db.clock()
-        values = {"status": status, "content": content, "incomplete_details": incomplete_details}
+        ended = MessageStatus(status).value  # checked, and bound as a plain str
+        stamp, now = MESSAGE_STAMP[ended], self._db.clock()
+        values = {"status": ended, "content": content, "incomplete_details": incomplete_details}
         if not self._fold(message_id, {**values, "replay": replay, stamp: now}):
-            key = complete_key(None, message_id, now, content, status, incomplete_details, replay)
+            key = complete_key(None, message_id, now, content, ended, incomplete_details, replay)
             self._writes.append((complete_stmt(False, stamp, False), key))
 
     def complete_step(
         self,
         step_id: str,
         *,
-        status: StepEnd = "completed",
+        status: StepEnd = StepStatus.COMPLETED,
         step_details: JSON | None = None,
         usage: JSON | None = None,
         last_error: JSON | None = None,
@@ -164,7 +168,7 @@ class Batch:
         not): what the UPDATE would set, and only while the row is `in_progress`, as its WHERE says."""
         for _, row in self._creations:
             if row["id"] == row_id:
-                if row["status"] == "in_progress":
+                if row["status"] == StepStatus.IN_PROGRESS:  # a message's is the same string
                     row.update(values)
                 self._folded = True
                 return True
@@ -174,7 +178,7 @@ class Batch:
         self,
         run_id: str,
         from_statuses: Collection[str],
-        to_status: RunStatus,
+        to_status: ToStatus,
         *,
         close_children: bool = False,
         **fields: Any,

@@ -14,13 +14,14 @@ from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, or_,
 from gateway.engine.store import render
 from gateway.engine.store.db import Db
 from gateway.engine.store.render import JSON
-from gateway.engine.store.steps import StepEnd, close_open
+from gateway.engine.store.steps import close_open
 from gateway.engine.store.tables import runs as t
+from gateway.schemas.status import RUN_END_REASON, RUN_END_STEP, RUN_LEASED, RUN_STAMP, RunStatus, in_order
 
-LEASED: Final = ("queued", "in_progress", "cancelling")
+LEASED: Final = tuple(s.value for s in in_order(RUN_LEASED))  # ("queued", "in_progress", "cancelling")
 _NOW: BindParameter[Any] = bindparam("b_now")
 _LAPSED = t.c.status.in_(LEASED) & or_(t.c.lease_until.is_(None), t.c.lease_until < _NOW)
-_DUE = (t.c.status == "requires_action") & (t.c.expires_at <= _NOW)
+_DUE = (t.c.status == RunStatus.REQUIRES_ACTION.value) & (t.c.expires_at <= _NOW)
 _CLAIM = (
     update(t)
     .where(
@@ -79,25 +80,25 @@ class Leases:
     async def fail_orphans(self, now: int, message: str) -> list[JSON]:
         """Fail each lapsed run (last_error server_error), its open steps and in-progress messages."""
         error = {"code": "server_error", "message": message}
-        stamps = {"failed_at": now, "last_error": error, "expires_at": None}
-        return await self._sweep(_LAPSED, now, "failed", stamps, "failed", "run_failed")
+        stamps = {RUN_STAMP[RunStatus.FAILED]: now, "last_error": error, "expires_at": None}
+        return await self._sweep(_LAPSED, now, RunStatus.FAILED, stamps)
 
     async def expire_due(self, now: int) -> list[JSON]:
         """Expire each requires_action run past `expires_at`, its open steps and in-progress messages."""
-        return await self._sweep(_DUE, now, "expired", {}, "expired", "run_expired")
+        return await self._sweep(_DUE, now, RunStatus.EXPIRED, {})
 
     async def _sweep(
         self,
         cond: ColumnElement[bool],
         now: int,
-        status: str,
+        status: RunStatus,
         stamps: dict[str, Any],
-        step_status: StepEnd,
-        reason: str,
     ) -> list[JSON]:
+        """End each run `cond` picks with `status`, and its open steps and messages as that end says."""
+        step_status, reason = RUN_END_STEP[status], RUN_END_REASON[status]
         pick = select(t.c.id).where(cond).order_by(t.c.seq).limit(1).with_for_update(skip_locked=True)
         values = {
-            "status": status,
+            "status": status.value,
             "required_action": None,
             "lease_owner": None,
             "lease_until": None,

@@ -21,7 +21,8 @@ from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
 from gateway.engine.store.tables import assistants, threads
 from gateway.engine.store.tables import runs as t
 from gateway.engine.store.tool_outputs import ToolOutput, submit
-from gateway.engine.store.transitions import Move, RunStatus
+from gateway.engine.store.transitions import Move, ToStatus
+from gateway.schemas.status import RunStatus
 
 _INSERT = t.insert()
 # The thread lock that also reads the assistant's run defaults: one statement fewer per run.
@@ -107,7 +108,7 @@ class Runs:
             "thread_id": thread_id,
             "assistant_id": assistant_id,
             "created_at": now,
-            "status": "queued",
+            "status": RunStatus.QUEUED.value,
             "started_at": None,
             "expires_at": now + expires_in,
             "cancelled_at": None,
@@ -147,7 +148,7 @@ class Runs:
             if not start:
                 direct.execute(conn, _INSERT, row)
                 return []
-            direct.execute(conn, _INSERT, {**row, "status": "in_progress", "started_at": now})
+            direct.execute(conn, _INSERT, {**row, "status": RunStatus.IN_PROGRESS.value, "started_at": now})
             return history.read(conn, tenant, thread_id, known=True)
 
         try:
@@ -199,7 +200,7 @@ class Runs:
         tenant: str | None,
         run_id: str,
         from_statuses: Collection[str],
-        to_status: RunStatus,
+        to_status: ToStatus,
         *,
         close_children: bool = False,
         **fields: Any,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Final, Literal
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -16,14 +16,8 @@ from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import STEP_INSERT, Replay, step_row
 from gateway.engine.store.tables import messages, runs, threads
 from gateway.engine.store.tables import run_steps as t
+from gateway.schemas.status import STEP_STAMP, MessageStatus, StepEnd, StepStatus
 
-StepEnd = Literal["completed", "failed", "cancelled", "expired"]
-STAMP: Final[dict[str, str]] = {
-    "completed": "completed_at",
-    "failed": "failed_at",
-    "cancelled": "cancelled_at",
-    "expired": "expired_at",
-}
 _GET = select(t).where(
     t.c.id == bindparam("b_id"),
     t.c.run_id == bindparam("b_run"),
@@ -41,7 +35,7 @@ _RUN = select(runs.c.seq).where(
 def _close_steps(stamp: str) -> Any:
     return (
         update(t)
-        .where(t.c.run_id == bindparam("b_run"), t.c.status == "in_progress")
+        .where(t.c.run_id == bindparam("b_run"), t.c.status == StepStatus.IN_PROGRESS.value)
         .values(
             {"status": bindparam("b_status"), "last_error": bindparam("b_error"), stamp: bindparam("b_now")}
         )
@@ -50,8 +44,12 @@ def _close_steps(stamp: str) -> Any:
 
 _CLOSE_MESSAGES = (
     update(messages)
-    .where(messages.c.run_id == bindparam("b_run"), messages.c.status == "in_progress")
-    .values(status="incomplete", incomplete_at=bindparam("b_now"), incomplete_details=bindparam("b_details"))
+    .where(messages.c.run_id == bindparam("b_run"), messages.c.status == MessageStatus.IN_PROGRESS.value)
+    .values(
+        status=MessageStatus.INCOMPLETE.value,
+        incomplete_at=bindparam("b_now"),
+        incomplete_details=bindparam("b_details"),
+    )
 )
 
 
@@ -60,7 +58,11 @@ def set_stmt(with_tenant: bool, names: frozenset[str], returning: bool = True) -
     """Set `names` (bound as `b_<name>`) on an `in_progress` step."""
     stmt = (
         update(t)
-        .where(t.c.id == bindparam("b_id"), t.c.status == "in_progress", *tenant_filter(t, with_tenant))
+        .where(
+            t.c.id == bindparam("b_id"),
+            t.c.status == StepStatus.IN_PROGRESS.value,
+            *tenant_filter(t, with_tenant),
+        )
         .values({n: bindparam("b_" + n) for n in names})
     )
     return stmt.returning(*t.c) if returning else stmt
@@ -78,7 +80,13 @@ def end_values(
     status: StepEnd, now: int, step_details: JSON | None, usage: JSON | None, last_error: JSON | None
 ) -> dict[str, Any]:
     """The columns `Steps.complete` sets."""
-    values: dict[str, Any] = {"status": status, "usage": usage, "last_error": last_error, STAMP[status]: now}
+    ended = StepStatus(status).value  # checked, and bound as a plain str
+    values: dict[str, Any] = {
+        "status": ended,
+        "usage": usage,
+        "last_error": last_error,
+        STEP_STAMP[ended]: now,
+    }
     if step_details is not None:
         values["step_details"] = step_details
     return values
@@ -93,15 +101,15 @@ def close_open(
     last_error: JSON | None = None,
 ) -> None:
     """End a run's open steps (`step_status`) and in-progress messages (`incomplete`, `reason`)."""
-    if step_status == "failed" and last_error:
+    if step_status == StepStatus.FAILED and last_error:
         code = last_error.get("code")
         # A step's error code is server_error or rate_limit_exceeded; a run's may also be invalid_prompt.
         last_error = {**last_error, "code": code if code == "rate_limit_exceeded" else "server_error"}
     else:
         last_error = None
     conn.execute(
-        _close_steps(STAMP[step_status]),
-        {"b_run": run_id, "b_status": step_status, "b_error": last_error, "b_now": now},
+        _close_steps(STEP_STAMP[step_status]),
+        {"b_run": run_id, "b_status": StepStatus(step_status).value, "b_error": last_error, "b_now": now},
     )
     conn.execute(_CLOSE_MESSAGES, {"b_run": run_id, "b_now": now, "b_details": {"reason": reason}})
 
@@ -141,7 +149,7 @@ class Steps:
         tenant: str | None,
         step_id: str,
         *,
-        status: StepEnd = "completed",
+        status: StepEnd = StepStatus.COMPLETED,
         step_details: JSON | None = None,
         usage: JSON | None = None,
         last_error: JSON | None = None,

@@ -32,10 +32,12 @@ from sqlalchemy import (
     text,
 )
 
-ACTIVE_RUN_STATUSES: Final = ("queued", "in_progress", "requires_action", "cancelling")
+from gateway.schemas.status import RUN_ACTIVE, in_order
+
+ACTIVE_RUN_STATUSES: Final = tuple(str(s) for s in in_order(RUN_ACTIVE))
 """At most one run per thread in these (the `runs_one_active_per_thread` index)."""
 
-_ACTIVE_SQL: Final = "status IN ('queued', 'in_progress', 'requires_action', 'cancelling')"
+_ACTIVE_SQL: Final = "status IN ({})".format(", ".join(f"'{s}'" for s in ACTIVE_RUN_STATUSES))
 
 metadata = MetaData(
     naming_convention={

@@ -5,27 +5,26 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from sqlalchemy import Connection, bindparam, func, update
 
 from gateway.engine.store import direct
 from gateway.engine.store.guards import tenant_filter
-from gateway.engine.store.steps import StepEnd, close_open
+from gateway.engine.store.steps import close_open
 from gateway.engine.store.tables import runs as t
+from gateway.schemas.status import (
+    RUN_END_REASON,
+    RUN_END_STEP,
+    RUN_FINAL,
+    RUN_STAMP,
+    RunStatus,
+    RunStatusLiteral,
+    StepEnd,
+)
 
-RunStatus = Literal[
-    "queued",
-    "in_progress",
-    "requires_action",
-    "cancelling",
-    "cancelled",
-    "failed",
-    "completed",
-    "incomplete",
-    "expired",
-]
-TERMINAL: Final = frozenset({"cancelled", "failed", "completed", "incomplete", "expired"})
+ToStatus = RunStatus | RunStatusLiteral
+"""A transition's target: a `RunStatus`, or its value as a literal."""
 FIELDS: Final = frozenset(
     {
         "started_at",
@@ -40,12 +39,12 @@ FIELDS: Final = frozenset(
     }
 )
 """What `transition` may set besides the status."""
-STAMP: Final = {"cancelled": "cancelled_at", "failed": "failed_at", "completed": "completed_at"}
 CLOSE: Final[dict[str, tuple[StepEnd, str]]] = {
-    "cancelled": ("cancelled", "run_cancelled"),
-    "failed": ("failed", "run_failed"),
-    "expired": ("expired", "run_expired"),
+    s: (RUN_END_STEP[s], RUN_END_REASON[s])
+    for s in (RunStatus.CANCELLED, RunStatus.FAILED, RunStatus.EXPIRED)
 }
+"""The ends whose `close_children` closes the run's open steps (with this status) and messages (with this
+reason). A run that completes or is incomplete ended in its stream, which closed them itself."""
 
 
 @functools.cache
@@ -94,8 +93,8 @@ class Move:
     ) -> Move:
         """`returning`: only these columns of the updated row (with `close_children`, `last_error` too)."""
         values = transition_values(to_status, now, fields)
-        started = to_status == "in_progress" and "started_at" not in fields
-        statuses = tuple(from_statuses)
+        started = to_status == RunStatus.IN_PROGRESS and "started_at" not in fields
+        statuses = tuple(RunStatus(s).value for s in from_statuses)  # checked, bound as plain strs
         close = CLOSE.get(to_status) if close_children else None
         if returning and close is not None and "last_error" not in returning:
             returning = (*returning, "last_error")
@@ -119,14 +118,17 @@ def transition_values(to_status: str, now: int, fields: dict[str, Any]) -> dict[
     unknown = set(fields) - FIELDS
     if unknown:
         raise TypeError(f"transition() cannot set {sorted(unknown)}")
+    to_status = RunStatus(to_status).value  # checked, and bound as a plain str
     values: dict[str, Any] = {"status": to_status}
-    if to_status in STAMP:
-        values[STAMP[to_status]] = now
-    if to_status in TERMINAL and to_status != "expired":
-        values["expires_at"] = None
-    if to_status != "requires_action":
+    if to_status in RUN_FINAL:
+        stamp = RUN_STAMP.get(to_status)
+        if stamp != "expires_at":  # a run that expired keeps its deadline (stamps are set once)
+            values["expires_at"] = None
+            if stamp is not None:
+                values[stamp] = now
+    if to_status != RunStatus.REQUIRES_ACTION:
         values["required_action"] = None
-    if to_status == "requires_action" or to_status in TERMINAL:
+    if to_status == RunStatus.REQUIRES_ACTION or to_status in RUN_FINAL:
         values.update(lease_owner=None, lease_until=None)
     values.update(fields)
     return values
