@@ -98,6 +98,20 @@ def _progress(sc: Scenario, target: str, rep: int, reps: int, m: dict[str, Any],
     if sc.kind == "store":
         print(f"  {sc.name:11} {target:10} store CPU {m['store_cpu_best_ms']:.2f} ms/run", file=sys.stderr)
         return
+    if sc.kind == "window":
+        tx = m.get("tx_write_s")
+        parts = [
+            f"{sc.name:11} {target:10} {rep + 1}/{reps}",
+            f"window {res.wall_s:5.1f}s",
+            f"started {res.started}",
+            f"ended {res.streams_ok}",
+            f"chunks/s {m['chunks_s']:.0f}",
+            f"cpu/chunk {cpu:.1f}µs" if cpu is not None else "",
+            f"write tx/s {tx:.0f}" if tx is not None else "",
+            f"errors {sum(res.errors.values())}",
+        ]
+        print("  " + "  ".join(p for p in parts if p), file=sys.stderr, flush=True)
+        return
     parts = [
         f"{sc.name:11} {target:10} {rep + 1}/{reps}",
         f"wall {res.wall_s:6.1f}s",

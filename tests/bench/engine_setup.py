@@ -1,5 +1,7 @@
 """The engine target's set-up, done before the timed part: one assistant, and one thread per stream
 whose user message is the stream's shape (the engine forwards it to the upstream's chat endpoint).
+The `run` scenarios need the assistant only (`assistant_sync`): each of their requests makes its own
+thread (create-thread-and-run).
 
 A thread per stream, not one reused, because a thread allows one active run and its history grows
 with every reply (each later run would send a longer prompt). Every call must answer 200: a set-up
@@ -60,3 +62,15 @@ def prepare_sync(base: str, key: str, text: str, count: int) -> tuple[bytes, tup
     started = time.monotonic()
     body, urls = asyncio.run(prepare(base, key, text, count))
     return body, urls, time.monotonic() - started
+
+
+async def _assistant(base: str, key: str) -> str:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(headers=headers) as session:
+        assistant = await _post(session, f"{base}/v1/assistants", {"model": MODEL, "name": "bench"})
+    return str(assistant["id"])
+
+
+def assistant_sync(base: str, key: str) -> str:
+    """Create one assistant for tenant `key` on the engine at `base`; its id."""
+    return asyncio.run(_assistant(base, key))

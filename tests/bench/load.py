@@ -56,6 +56,11 @@ class LoadSpec:
         default_factory=lambda: {"Authorization": "Bearer x", "Content-Type": "application/json"}
     )
     urls: tuple[str, ...] = ()  # one per stream, in the order streams start (else `url` for all)
+    # Windowed mode (load_window.py, the `run_*` scenarios): every worker replaces its stream when it
+    # ends; everything is measured over `window_s` seconds starting `ramp_s + lead_s` after the start.
+    window_s: float = 0.0
+    lead_s: float = 0.0
+    metrics_url: str = ""  # the engine's /metrics, scraped at both ends of the window
 
 
 @dataclass
@@ -77,6 +82,10 @@ class LoadResult:
     opened: int = 0  # streams that got a first event
     open_s: float = 0.0  # hold mode: time until all streams were open
     trace: list[tuple[int, int]] = field(default_factory=list)  # (tokens so far, proxy cpu ns)
+    # Windowed mode: the counts above cover the window only (wall_s is its length); see load_window.py.
+    started: int = 0  # streams requested over the whole run (ramp and window)
+    late_first: int = 0  # streams with no first event yet when the window closed (see load_window.py)
+    store_tx_s: dict[str, float] = field(default_factory=dict)  # store transactions / s, by kind
 
 
 class _Run:

@@ -65,6 +65,8 @@ def run_metrics(sc: Scenario, target: str, res: LoadResult) -> Metrics:
     }
     if proxied:
         m["proxy_pct"] = res.proxy_cpu_ns / 1e9 / wall * 100
+    if sc.kind == "window":
+        return _window_metrics(sc, m, res, proxied)
     if sc.kind == "soak":
         m["opened"] = res.opened
         m["open_s"] = res.open_s
@@ -100,6 +102,30 @@ def run_metrics(sc: Scenario, target: str, res: LoadResult) -> Metrics:
     return m
 
 
+def _window_metrics(sc: Scenario, m: Metrics, res: LoadResult, proxied: bool) -> Metrics:
+    """The `run` scenarios (load_window.py): every count is the window's, `res.wall_s` its length; a
+    chunk is a content chunk (one timestamp token) read by the client."""
+    wall = res.wall_s or 1e-9
+    offered = sc.offered_s
+    m.update(
+        streams_s=res.streams_ok / wall,
+        events_s=res.events / wall,
+        chunks_s=res.tokens / wall,
+        offered_s=offered,
+        of_offered=res.tokens / wall / offered if offered else None,
+        lat_p50_ms=_ms(pct(res.latency_s, 0.5)),
+        lat_p99_ms=_ms(pct(res.latency_s, 0.99)),
+        late_first=res.late_first,
+        started=res.started,
+    )
+    if proxied:
+        m["cpu_us_frame"] = res.proxy_cpu_ns / 1000 / max(res.tokens, 1)
+    for kind in ("write", "read"):
+        if kind in res.store_tx_s:
+            m[f"tx_{kind}_s"] = res.store_tx_s[kind]
+    return m
+
+
 @dataclass(frozen=True)
 class Row:
     key: str
@@ -113,6 +139,14 @@ ROWS = [
     Row("streams_s", "streams/s", "load long"),
     Row("events_s", "events/s (client)", "load long"),
     Row("cpu_us_frame", "CPU µs/event (proxy)", "load long"),
+    Row("streams_s", "streams ended/s", "window"),
+    Row("started", "streams started (ramp + window)", "window"),
+    Row("events_s", "SSE events/s (client)", "window"),
+    Row("chunks_s", "chunks/s delivered", "window"),
+    Row("offered_s", "chunks/s offered (upstream pace)", "window"),
+    Row("of_offered", "delivered ÷ offered", "window"),
+    Row("of_direct", "delivered ÷ direct's", "window"),
+    Row("cpu_us_frame", "CPU µs/chunk (proxy)", "window"),
     Row("cpu_total_ms", "CPU total, ms", "long"),
     Row("cpu_first_ms", "CPU first window, ms", "long"),
     Row("cpu_last_ms", "CPU last window, ms", "long"),
@@ -120,19 +154,22 @@ ROWS = [
     Row("mb_last", "upstream MB last window", "long"),
     Row("last_first_frame", "last÷first per frame", "long"),
     Row("last_first_byte", "last÷first per byte", "long"),
-    Row("proxy_pct", "proxy core busy %", "load long soak"),
-    Row("idle_ms_s", "proxy idle CPU before load, ms/s", "load long soak"),
-    Row("ttfe_p50_ms", "TTFE p50, ms", "load long soak"),
-    Row("ttfe_p99_ms", "TTFE p99, ms", "load long soak"),
-    Row("lat_p50_ms", "latency p50, ms", "load long"),
-    Row("lat_p99_ms", "latency p99, ms", "load long"),
-    Row("added_p50_ms", "added latency p50, ms", "load long"),
-    Row("added_p99_ms", "added latency p99, ms", "load long"),
+    Row("proxy_pct", "proxy core busy %", "load long soak window"),
+    Row("idle_ms_s", "proxy idle CPU before load, ms/s", "load long soak window"),
+    Row("ttfe_p50_ms", "TTFE p50, ms", "load long soak window"),
+    Row("ttfe_p99_ms", "TTFE p99, ms", "load long soak window"),
+    Row("late_first", "streams waiting > 1 s for a first event at the end", "window"),
+    Row("lat_p50_ms", "latency p50, ms", "load long window"),
+    Row("lat_p99_ms", "latency p99, ms", "load long window"),
+    Row("added_p50_ms", "added latency p50, ms", "load long window"),
+    Row("added_p99_ms", "added latency p99, ms", "load long window"),
+    Row("tx_write_s", "store write transactions/s", "window"),
+    Row("tx_read_s", "store read transactions/s", "window"),
     Row("kb_stream", "KB/stream (RSS)", "load soak"),
     Row("growth_kb_stream", "RSS growth in hold, KB/stream", "soak"),
     Row("rss_mb", "RSS MB: base, hold samples", "soak"),
-    Row("load_pct", "load core busy % (client+upstream)", "load long soak"),
-    Row("errors", "errors", "load long soak"),
+    Row("load_pct", "load core busy % (client+upstream)", "load long soak window"),
+    Row("errors", "errors", "load long soak window"),
     Row("store_runs", "rounds x runs", "store"),
     Row("store_cpu_best_ms", "store CPU ms/run, best round", "store"),
     Row("store_cpu_median_ms", "store CPU ms/run, median round", "store"),
@@ -149,6 +186,7 @@ RATIO_KEYS = {
     "lat_p99_ms",
     "ttfe_p99_ms",
 }
+WINDOW_RATIO_KEYS = RATIO_KEYS | {"chunks_s", "ttfe_p50_ms", "lat_p50_ms", "added_p50_ms", "added_p99_ms"}
 
 
 def _cell(values: list[Any]) -> str:
@@ -193,6 +231,9 @@ class Table:
                         m[f"added_{q}_ms"] = None
                     else:
                         m[f"added_{q}_ms"] = max(mine - base, 0.0)
+                if self.scenario.kind == "window":  # chunks/s delivered ÷ direct's in the same repeat
+                    mine, theirs = m.get("chunks_s"), d.get("chunks_s") if d else None
+                    m["of_direct"] = mine / theirs if mine is not None and theirs else None
 
     def values(self, column: str, key: str) -> list[Any]:
         """A target's values of `key` per repeat, or a ratio's (`a÷b`)."""
@@ -216,13 +257,14 @@ class Table:
         lines = [f"[{sc.name}] {sc.title}: {reps} repeat(s), median [min-max]"]
         header = ["metric", *self.targets, *self.ratios]
         body: list[list[str]] = []
+        ratio_keys = WINDOW_RATIO_KEYS if sc.kind == "window" else RATIO_KEYS
         for row in ROWS:
             if sc.kind not in row.kinds.split():
                 continue
             cells = [_cell(self.values(t, row.key)) for t in self.targets]
             if all(c == "-" for c in cells):
                 continue
-            ratios = [_cell(self.values(r, row.key)) if row.key in RATIO_KEYS else "" for r in self.ratios]
+            ratios = [_cell(self.values(r, row.key)) if row.key in ratio_keys else "" for r in self.ratios]
             body.append([row.label, *cells, *ratios])
         widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
         fmt: Callable[[list[str]], str] = lambda r: "  ".join(  # noqa: E731

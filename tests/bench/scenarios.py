@@ -1,10 +1,14 @@
 """The benchmark's scenarios (full and --quick sizes) and how each becomes a load for each target.
 
-Three families, each with its own targets (columns) and ratios:
+Four families, each with its own targets (columns) and ratios:
 - `assistants`: the bridge (`gateway`, and `baseline`: the same from an older checkout) against the
   naive pass-through of MiniMax's Assistants stream;
 - `chat`: the `engine` against the naive pass-through (`naive-chat`) and nginx relaying MiniMax's
   chat stream, the shape in the user message (see upstream_chat.py);
+- `run`: the same targets, windowed (kind `window`, load_window.py): each engine request is a streamed
+  create-thread-and-run (`POST /v1/threads/runs`, one assistant per process made at set-up), each raw
+  chat target's the chat stream it relays; answer-only chunks of 32 characters (the `ans` dialect);
+  every client replaces its stream when it ends;
 - `store`: the engine's store alone, CPU per run (store_cpu.py).
 """
 
@@ -22,11 +26,13 @@ TARGETS = ("direct", "naive", "gateway", "baseline", "naive-chat", "nginx", "eng
 FAMILY_TARGETS = {
     "assistants": ("direct", "naive", "gateway", "baseline"),
     "chat": ("direct", "naive-chat", "nginx", "engine"),
+    "run": ("direct", "naive-chat", "nginx", "engine"),
     "store": ("engine",),
 }
 RATIOS = {  # (numerator, denominator) columns of each family's tables
     "assistants": (("gateway", "naive"), ("gateway", "baseline")),
     "chat": (("engine", "naive-chat"), ("engine", "nginx")),
+    "run": (("engine", "naive-chat"), ("engine", "nginx")),
     "store": (),
 }
 RUN_BODY = orjson.dumps({"assistant_id": "asst_bench", "stream": True})
@@ -38,11 +44,17 @@ def chat_body(text: str) -> bytes:
     return orjson.dumps({"model": MODEL, "messages": messages, "stream": True, "reasoning_split": True})
 
 
+def thread_run_body(assistant_id: str, text: str) -> bytes:
+    """The engine's request in the `run` family: a streamed create-thread-and-run, the shape its message."""
+    thread = {"messages": [{"role": "user", "content": text}]}
+    return orjson.dumps({"assistant_id": assistant_id, "thread": thread, "stream": True})
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
-    kind: str  # "load" | "long" | "soak"
+    kind: str  # "load" | "long" | "soak" | "window"
     concurrency: int
     frames: int  # message frames per stream
     pace_ms: float = 0.0
@@ -53,15 +65,24 @@ class Scenario:
     repeat: int | None = None  # overrides --repeat (the soak runs once)
     family: str = "assistants"
     rounds: int = 0  # store: rounds of `frames` runs each
+    window_s: float = 0.0  # window: seconds measured, from ramp_s + lead_s after the start
+    lead_s: float = 0.0
 
     @property
     def shape(self) -> StreamShape:
-        return StreamShape(self.frames, self.pace_ms, self.cumulative, hold=self.kind == "soak")
+        hold, answer = self.kind == "soak", self.family == "run"
+        return StreamShape(self.frames, self.pace_ms, self.cumulative, hold=hold, answer=answer)
 
     @property
     def extra_frames(self) -> int:
         """Upstream frames per complete stream besides the message frames / content chunks."""
-        return REASONING_CHUNKS + 1 if self.family == "chat" else 6
+        return {"chat": REASONING_CHUNKS + 1, "run": 1}.get(self.family, 6)
+
+    @property
+    def offered_s(self) -> float | None:
+        """Window: content chunks per second the upstream offers with every client's stream open
+        (None at full speed: then it sends as fast as flow control lets it)."""
+        return self.concurrency * 1000 / self.pace_ms if self.pace_ms > 0 else None
 
     @property
     def streams(self) -> int:
@@ -80,7 +101,9 @@ class Scenario:
         """The load for `target` whose listening base URL is `url` (the engine's per-stream URLs and
         run body are set by the caller after its set-up)."""
         thread = self.shape.thread_id()
-        if self.family == "chat":
+        if self.family == "run" and target == "engine":  # the assistant's id is set after the set-up
+            body, endpoint = thread_run_body("asst_bench", thread), f"{url}/v1/threads/runs"
+        elif self.family in ("chat", "run"):
             body, endpoint = chat_body(thread), f"{url}/v1/chat/completions"
         elif target == "direct":
             body = orjson.dumps(
@@ -101,6 +124,8 @@ class Scenario:
             hold_s=self.hold_s,
             trace_cpu=self.kind == "long",
             timeout_s=900.0,
+            window_s=self.window_s,
+            lead_s=self.lead_s,
         )
 
 
@@ -206,6 +231,45 @@ CHAT = [
 ]
 FULL += CHAT
 
+RUN = [
+    Scenario(
+        "run_s32",
+        "engine create-thread-and-run: 32 clients, full speed, 100 chunks per reply, each replaced as it "
+        "ends; 13 s window after 1 s",
+        "window",
+        32,
+        100,
+        lead_s=1,
+        window_s=13,
+        family="run",
+    ),
+    Scenario(
+        "run_p500x50",
+        "engine create-thread-and-run: 500 clients started within 2 s, 50 chunks/s, 100 chunks per reply, "
+        "each replaced as it ends; 13 s window after the ramp",
+        "window",
+        500,
+        100,
+        20,
+        ramp_s=2,
+        window_s=13,
+        family="run",
+    ),
+    Scenario(
+        "run_p500x5",
+        "engine create-thread-and-run: 500 clients started within 2 s, 5 chunks/s, 100 chunks per reply "
+        "(20 s), each replaced as it ends; 13 s window after the ramp",
+        "window",
+        500,
+        100,
+        200,
+        ramp_s=2,
+        window_s=13,
+        family="run",
+    ),
+]
+FULL += RUN
+
 QUICK = [
     replace(FULL[0], title="1 stream at a time, full speed, 200 frames (5 streams)", streams_per_worker=5),
     replace(
@@ -246,4 +310,28 @@ QUICK = [
         CHAT[4], title="engine: 200 streams opened over 1 s, held 2 s", concurrency=200, ramp_s=1, hold_s=2
     ),
     replace(CHAT[5], title="engine store alone: CPU per run (2 rounds x 100 runs)", frames=100, rounds=2),
+    replace(
+        RUN[0],
+        title="engine create-thread-and-run: 8 clients, full speed, 20 chunks; 2 s window after 0.5 s",
+        concurrency=8,
+        frames=20,
+        lead_s=0.5,
+        window_s=2,
+    ),
+    replace(
+        RUN[1],
+        title="engine create-thread-and-run: 20 clients within 0.5 s, 50 chunks/s, 20 chunks; 2 s window",
+        concurrency=20,
+        frames=20,
+        ramp_s=0.5,
+        window_s=2,
+    ),
+    replace(
+        RUN[2],
+        title="engine create-thread-and-run: 20 clients within 0.5 s, 5 chunks/s, 20 chunks; 2 s window",
+        concurrency=20,
+        frames=20,
+        ramp_s=0.5,
+        window_s=2,
+    ),
 ]

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, event
 
-from gateway.engine.executor import ACTIVE
+from gateway.engine.record import ACTIVE
 from gateway.engine.store import Store
 from tests.engine.store.helpers import statements
 

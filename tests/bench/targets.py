@@ -4,8 +4,9 @@ Every target but `direct` is its own process on the proxy core, fresh for every 
 target (kept across scenarios with `--quick`): `naive` / `naive-chat` the naive pass-through, `gateway`
 the bridge (BACKEND=assistants), `engine` the gateway with BACKEND=engine on a fresh SQLite file,
 `baseline` the bridge from another checkout (its `gateway` import checked), `nginx` nginx. The
-engine's assistant and threads are made before the timed part (engine_setup.py). The `store`
-scenario runs store_cpu.py in a fresh process on the proxy core.
+engine's assistant and threads are made before the timed part (engine_setup.py); for the `run`
+scenarios (create-thread-and-run, windowed: load_window.py) one assistant per engine process, made
+before its warm-up. The `store` scenario runs store_cpu.py in a fresh process on the proxy core.
 """
 
 from __future__ import annotations
@@ -21,18 +22,22 @@ from typing import Any
 import orjson
 import uvloop
 
-from tests.bench.engine_setup import prepare_sync, tenant_key
+from tests.bench.engine_setup import assistant_sync, prepare_sync, tenant_key
 from tests.bench.load import LoadResult, LoadSpec, run_load
+from tests.bench.load_window import run_window
 from tests.bench.nginx import Nginx
 from tests.bench.proc_stats import cpu_ns
 from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, Server
 from tests.bench.report import run_metrics
-from tests.bench.scenarios import Scenario, warmup, warmup_spec
+from tests.bench.scenarios import Scenario, thread_run_body, warmup, warmup_spec
 
 SETTLE_S = 2.0  # a fresh interpreter burns extra CPU for its first seconds (lazy imports, page faults)
 IDLE_S = 0.5
 SETUP_PAUSE_S = 0.3  # after the engine's set-up, before its idle CPU is read
 IMPORTED = "bench serve: gateway imported from "
+# The `run` scenarios leave runs going on in the engine when the window closes (runs outlive their
+# client by design); the process is stopped right after, without waiting for them.
+RUN_ENGINE_ENV = {"DRAIN_SECONDS": "1"}
 
 
 def imported_from(server: Server) -> Path:
@@ -52,6 +57,7 @@ class Bench:
         self.upstream = Server("upstream", LOAD_CORE, log_dir=log_dir)
         self.kept: dict[str, Server | Nginx] = {}
         self.files = 0
+        self.assistants: dict[int, tuple[str, str]] = {}  # engine pid -> (Bearer key, assistant id)
 
     def _fresh(self, stem: str) -> Path:
         self.files += 1
@@ -89,7 +95,7 @@ class Bench:
 
     def load(self, spec: LoadSpec) -> LoadResult:
         gc.collect()
-        return uvloop.run(run_load(spec))
+        return uvloop.run(run_window(spec) if spec.window_s else run_load(spec))
 
     def engine_spec(self, spec: LoadSpec, sc: Scenario, url: str) -> LoadSpec:
         """The engine's assistant and one thread per stream, made now (not timed), in `spec`."""
@@ -100,14 +106,29 @@ class Bench:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         return replace(spec, body=body, urls=urls, headers=headers)
 
+    def thread_run_spec(self, spec: LoadSpec, sc: Scenario, proxy: Server | Nginx) -> LoadSpec:
+        """The `run` family on the engine: every request a create-thread-and-run for the process's one
+        assistant (made on first use, not timed) under its own tenant key; /metrics for the window."""
+        if proxy.pid not in self.assistants:
+            key = tenant_key()
+            self.assistants[proxy.pid] = key, assistant_sync(proxy.url, key)
+        key, assistant = self.assistants[proxy.pid]
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        body = thread_run_body(assistant, sc.shape.thread_id())
+        metrics = f"{proxy.url}/metrics" if spec.window_s else ""
+        return replace(spec, body=body, headers=headers, metrics_url=metrics)
+
     def measure(self, sc: Scenario, target: str) -> tuple[LoadResult, dict[str, Any]]:
         if sc.kind == "store":
             return LoadResult(), self.store(sc)
-        proxy = self.proxy(target) if target != "direct" else None
+        runs = sc.family == "run" and target == "engine"
+        proxy = self.proxy(target, RUN_ENGINE_ENV if runs else None) if target != "direct" else None
         try:
             url = proxy.url if proxy else self.upstream.url
             warm_spec = warmup_spec(target, url, sc.family)
-            if target == "engine":
+            if runs and proxy is not None:
+                warm_spec = self.thread_run_spec(warm_spec, warmup(sc.family), proxy)
+            elif target == "engine":
                 warm_spec = self.engine_spec(warm_spec, warmup(sc.family), url)
             warm = self.load(warm_spec)
             if warm.errors:
@@ -116,7 +137,9 @@ class Bench:
                 sc.spec(target, url), proxy_pid=proxy.pid if proxy else None, upstream_pid=self.upstream.pid
             )
             pause = 0.0
-            if target == "engine":
+            if runs and proxy is not None:
+                spec, pause = self.thread_run_spec(spec, sc, proxy), SETUP_PAUSE_S
+            elif target == "engine":
                 spec, pause = self.engine_spec(spec, sc, url), SETUP_PAUSE_S
             idle = None
             if proxy is not None:  # let start-up (and set-up) work die down, then read the idle CPU rate

@@ -5,7 +5,7 @@ request to `POST /v1/threads/run/create_stream` gets one streamed run whose shap
 body's `thread_id` (the gateway and the naive pass-through forward it unchanged), so one upstream
 serves every scenario and target:
 
-    bench_n<frames>_p<pace ms>_<inc|cum>_<run|hold>      e.g. bench_n200_p0_inc_run
+    bench_n<frames>_p<pace ms>_<inc|cum|ans>_<run|hold>  e.g. bench_n200_p0_inc_run
     anything else (warm-up)                              10 frames, full speed, incremental
 
 A `run` stream is: run (queued), run (in_progress), user echo, run step (message_creation,
@@ -16,7 +16,9 @@ A `hold` stream sends the two run frames and then nothing until the client goes 
 
 Each message frame's text piece is a timestamp token `t<unix time, %017.6f>|` taken when the frame
 is written: `incremental` sends the token alone, `cumulative` the whole text so far (the token is
-then its new suffix). Frame shapes follow the wire note §4 and the emulator (`gateway/emulator`).
+then its new suffix). `ans` is for chat completions only (the `run_*` scenarios): incremental, each
+content chunk 32 characters of answer (the token and a fixed pad), no reasoning chunks. Frame
+shapes follow docs/minimax-wire.md ("Frame shapes") and the emulator (`gateway/emulator`).
 
 `POST /v1/chat/completions` serves MiniMax chat completions the same way, the shape taken from the
 last user message instead (see upstream_chat.py).
@@ -52,9 +54,10 @@ class StreamShape:
     pace_ms: float = 0.0
     cumulative: bool = False
     hold: bool = False
+    answer: bool = False  # chat only: 32-character answer chunks, no reasoning (see upstream_chat.py)
 
     def thread_id(self) -> str:
-        dialect = "cum" if self.cumulative else "inc"
+        dialect = "ans" if self.answer else ("cum" if self.cumulative else "inc")
         mode = "hold" if self.hold else "run"
         return f"bench_n{self.frames}_p{self.pace_ms:g}_{dialect}_{mode}"
 
@@ -68,6 +71,7 @@ class StreamShape:
             pace_ms=float(parts[2][1:]),
             cumulative=parts[3] == "cum",
             hold=parts[4] == "hold",
+            answer=parts[3] == "ans",
         )
 
     @property
@@ -339,7 +343,7 @@ class UpstreamProtocol(asyncio.Protocol):
         except (orjson.JSONDecodeError, AttributeError):
             text, split = WARM, True
         shape = StreamShape.parse(text)
-        self.stream = Stream(self, shape, ChatFrames(shape.frames, split))
+        self.stream = Stream(self, shape, ChatFrames(shape.frames, split, answer=shape.answer))
         self.stream.start(self.keep_alive)
 
     def pause_writing(self) -> None:

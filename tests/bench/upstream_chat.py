@@ -9,6 +9,12 @@ inline `<think>...</think>` content), then <chunks> content chunks at the pace, 
 timestamp token, the last one with `finish_reason: "stop"` (as MiniMax sends it), then the usage-only
 chunk (`choices: []`, `base_resp` 0) and EOF, no `[DONE]`. A `hold` stream sends the reasoning chunks
 and then nothing until the client goes away.
+
+The `ans` dialect (`bench_n100_p20_ans_run`, the `run_*` scenarios) is a plain answer: no reasoning
+chunks, <chunks> content chunks of ANSWER_CHARS (32) characters each (the 19-character token, then
+ANSWER_PAD), ~400 bytes per chunk as M2.7 sends them (the delta repeats role, name and audio_content;
+the chunk carries usage null and the five sensitivity fields), the finish on the last one, then the
+usage chunk.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ CHAT_PATH = b"/v1/chat/completions"
 MODEL = "MiniMax-M2.7"
 REASONING_CHUNKS = 4
 REASONING_PIECE = "The bench asks for timestamps; "
+ANSWER_CHARS = 32
+ANSWER_PAD = " lorem ipsum."  # 19-character token + these 13 = ANSWER_CHARS of answer per chunk
 VALUE_MARK = "@@VALUE@@"
 SPEAKER: dict[str, Any] = {"role": "assistant", "name": "MiniMax AI", "audio_content": ""}
 SENSITIVE: dict[str, Any] = {
@@ -64,7 +72,8 @@ class ChatFrames:
 
     __slots__ = ("head", "hold_preamble", "last_head", "last_tail", "preamble", "tail", "trailer")
 
-    def __init__(self, chunks: int, reasoning_split: bool) -> None:
+    def __init__(self, chunks: int, reasoning_split: bool, answer: bool = False) -> None:
+        thinking = 0 if answer else REASONING_CHUNKS
         head = {
             "id": os.urandom(16).hex(),
             "choices": [],
@@ -85,25 +94,29 @@ class ChatFrames:
                     "reasoning_content": REASONING_PIECE,
                     "reasoning_details": [_detail(REASONING_PIECE)],
                 }
-                for _ in range(REASONING_CHUNKS)
+                for _ in range(thinking)
             ]
-        else:
-            texts = [REASONING_PIECE] * REASONING_CHUNKS
+        elif thinking:
+            texts = [REASONING_PIECE] * thinking
             texts[0] = "<think>\n" + texts[0]
             texts[-1] += "\n</think>\n\n"
             reasoning = [{"content": t, **SPEAKER} for t in texts]
-        self.preamble = self.hold_preamble = _chunk(b"".join(chunk(d) for d in reasoning))
+        else:
+            reasoning = []
+        # No reasoning: no preamble at all (an empty HTTP chunk would end the chunked body).
+        thoughts = b"".join(chunk(d) for d in reasoning)
+        self.preamble = self.hold_preamble = _chunk(thoughts) if thoughts else b""
         mark = VALUE_MARK.encode()
-        self.head, self.tail = chunk({"content": VALUE_MARK, **SPEAKER}).split(mark)
-        self.last_head, self.last_tail = chunk(
-            {"content": VALUE_MARK, **SPEAKER}, finish_reason="stop"
-        ).split(mark)
+        value = VALUE_MARK + (ANSWER_PAD if answer else "")  # the pad lands at the start of the tail
+        self.head, self.tail = chunk({"content": value, **SPEAKER}).split(mark)
+        last = chunk({"content": value, **SPEAKER}, finish_reason="stop")
+        self.last_head, self.last_tail = last.split(mark)
         usage = {
-            "total_tokens": 20 + REASONING_CHUNKS + chunks,
+            "total_tokens": 20 + thinking + chunks,
             "total_characters": 0,
             "prompt_tokens": 20,
-            "completion_tokens": REASONING_CHUNKS + chunks,
-            "completion_tokens_details": {"reasoning_tokens": REASONING_CHUNKS},
+            "completion_tokens": thinking + chunks,
+            "completion_tokens_details": {"reasoning_tokens": thinking},
             "prompt_tokens_details": {"cached_tokens": 0},
         }
         ending = {**head, "usage": usage, "base_resp": {"status_code": 0, "status_msg": ""}}
