@@ -7,7 +7,7 @@ sequences; a fixed sequence shows that every hot-path case is reached, and a pla
 `on_frame_general` that the comparison catches it.
 
 Frames follow the helpers of `test_translator.py`; their content comes from the strategies of
-`tests/stream/test_fast_paths.py`. Message ids come and go (present, absent, changing, not
+`tests/stream/fast_path_cases.py`. Message ids come and go (present, absent, changing, not
 strings), roles mix `ai` with `user` echoes, `completed` arrives mid-stream, and the odd run,
 step or error frame moves the run out of `in_progress`.
 """
@@ -31,7 +31,7 @@ from gateway.bridge.frames import Frame, MessageData, parse_frame
 from gateway.bridge.translator import RunStreamTranslator
 from gateway.stream.message import MessageStream
 from gateway.stream.text import TextAccumulator, TextMode
-from tests.stream.test_fast_paths import (
+from tests.stream.fast_path_cases import (
     ABSENT,
     DIALECTS,
     SETTINGS,

@@ -12,9 +12,7 @@ import pytest
 from gateway.emulator.chat.model import ChatReply, reply_for
 from gateway.emulator.chat.request import parse_chat_request
 from gateway.emulator.replies import function_arguments, text_reply, tool_result_reply
-from tests.emulator.chat.test_reader import COMPAT, NATIVE, ChatEmu, Read, chat_emu, split_think
-
-__all__ = ["chat_emu"]  # the fixture, shared with the reader module
+from tests.emulator.chat.reader import COMPAT, NATIVE, ChatEmu, Read, split_think
 
 PARAMETERS: dict[str, Any] = {  # an object schema, a schema sent as a JSON string, one without properties
     "get_weather": {"type": "object", "properties": {"city": {"type": "string"}}},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 import time
 from typing import Any
 
@@ -12,16 +11,15 @@ import orjson
 import pytest
 
 from gateway.emulator.replies import text_reply, tool_result_reply
-from tests.emulator.chat.test_reader import (
+from tests.emulator.chat.reader import (
     COMPAT,
     NATIVE,
     ChatEmu,
-    chat_emu,
+    assert_compat,
+    assert_native,
     read_events,
     sse_events,
 )
-
-__all__ = ["chat_emu"]  # the fixture, shared with the reader module
 
 BODY = {"model": "MiniMax-M2.7", "messages": [{"role": "user", "content": "hi"}]}
 CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
@@ -30,26 +28,6 @@ LOGIN = "login fail: Please carry the API secret key in the 'Authorization' fiel
 
 def with_text(text: str, **extra: Any) -> dict[str, Any]:
     return {**BODY, "stream": True, "messages": [{"role": "user", "content": text}], **extra}
-
-
-def assert_native(r: httpx.Response, code: int) -> str:
-    assert r.status_code == 200, r.text
-    body = r.json()
-    assert body["id"] == "" and body["choices"] is None and body["base_resp"]["status_code"] == code, body
-    return str(body["base_resp"]["status_msg"])
-
-
-def assert_compat(r: httpx.Response, status: int, kind: str, code: int) -> str:
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert body["type"] == "error" and re.fullmatch(r"[0-9a-f]{32}", body["request_id"]), body
-    error = body["error"]
-    assert (
-        error["type"] == kind
-        and error["http_code"] == str(status)
-        and error["message"].endswith(f" ({code})")
-    )
-    return str(error["message"])
 
 
 INVALID = {

@@ -14,11 +14,8 @@ from gateway.emulator.chat.model import reply_for
 from gateway.emulator.chat.request import parse_chat_request
 from gateway.emulator.chat.vision import describe_images, image_size
 from gateway.emulator.replies import text_reply
-from tests.emulator.chat.test_faults import assert_compat, assert_native
-from tests.emulator.chat.test_reader import COMPAT, NATIVE, chat_emu
+from tests.emulator.chat.reader import COMPAT, NATIVE, assert_compat, assert_native
 from tests.pictures import data_url, picture
-
-__all__ = ["chat_emu"]  # the fixture, shared with the reader module
 
 FORMATS = {"PNG": "png", "JPEG": "jpeg", "GIF": "gif", "WEBP": "webp"}
 
