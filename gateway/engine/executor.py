@@ -1,7 +1,8 @@
 """Execute runs: one task per run streams MiniMax's chat completion, drives the run's emitter with
 each chunk's deltas, and records the run in the store when something closes (a message or step, the
-run's end), never per chunk; a message or step opened waits for that write, or for the checkpoint a
-long reply gets every `checkpoint_interval` seconds so that another reader sees it grow.
+run's end), never per chunk; a message or step opened waits for that write, or for the process's
+checkpoint tick (`checkpoints.py`), which saves every streaming reply every `checkpoint_interval`
+seconds in one transaction so that another reader sees it grow.
 
 A rejection before any event (MiniMax refusing the key, a rate limit, a fault) raises from `start`
 and the run is recorded `failed`; after that every failure ends the run in the stream itself:
@@ -289,7 +290,6 @@ class Executor:
     async def _stream(self, job: Job, pending: list[Delta]) -> None:
         stream = job.stream
         assert stream is not None
-        checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
         payloads: list[bytes] | None = None  # the first events come from `pending`, then from reads
         while True:
             events: list[StreamEvent] = []
@@ -298,12 +298,7 @@ class Executor:
                     self._apply(job, pending, events)
                 else:
                     self._take(job, payloads, events)
-                tick = time.monotonic() >= checkpoint_at  # also writes the creations still waiting
-                if tick:
-                    checkpoint_at = time.monotonic() + self._settings.checkpoint_interval
-                    if job.emitter.message is not None:
-                        job.batch.checkpoint(job.emitter.message.id, job.emitter.message.content())
-                await record(job, events, job.batch, now=tick)
+                await record(job, events, job.batch)  # checkpoints: the process's tick (checkpoints.py)
             finally:  # what the emitter made goes out, even when the store failed: the client's
                 await job.publish(events)  # text always equals the run's closing content
             if job.failure is not None:  # its read's deltas went out first: nothing is lost

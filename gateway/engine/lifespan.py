@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager, suppress
 
 from gateway.engine.backend import EngineBackend
 from gateway.engine.chat import ChatClient
+from gateway.engine.checkpoints import Checkpoints
 from gateway.engine.documents import EngineDocuments
 from gateway.engine.executor import Executor
 from gateway.engine.file_search import FileSearch
@@ -39,8 +40,13 @@ async def sweep(store: Store, executor: Executor, settings: Settings, clock: Clo
     fail runs whose process died (their lease lapsed)."""
     while True:
         try:
-            for run_id in list(executor.jobs):
-                await store.leases.heartbeat(run_id, executor.owner, settings.lease_seconds)
+            # Queued together, the renewals share one transaction (group commit), however many runs.
+            await asyncio.gather(
+                *(
+                    store.leases.heartbeat(r, executor.owner, settings.lease_seconds)
+                    for r in list(executor.jobs)
+                )
+            )
             now = clock()
             for run in await store.leases.expire_due(now):
                 log.info("run %s expired waiting for tool outputs", run["id"])
@@ -109,7 +115,9 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
             documents = EngineDocuments(
                 store, searcher, ingest.wake, max_file_bytes=settings.max_file_bytes, metrics=metrics
             )
+            checkpoints = Checkpoints(executor.jobs, settings.checkpoint_interval)
             tasks = [
+                asyncio.create_task(checkpoints.run(), name="checkpoints"),
                 asyncio.create_task(sweep(store, executor, settings, clock), name="engine sweep"),
                 asyncio.create_task(ingest.run(), name="ingestion"),
             ]
