@@ -4,29 +4,17 @@ delta none. The assistant turn's private replay (reasoning, raw content, tool ca
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, cast
 
 from gateway.engine.job import Job
 from gateway.engine.store import ACTIVE_RUN_STATUSES, Batch, Replay, StepEnd
+from gateway.schemas.status import MESSAGE_FINAL, RUN_FINAL, STEP_FINAL
 from gateway.stream.events import Event, StreamEvent, TextDelta
 
 ACTIVE: Final = tuple(ACTIVE_RUN_STATUSES)
-MESSAGE_END: Final = frozenset({"thread.message.completed", "thread.message.incomplete"})
-RUN_END: Final = frozenset(
-    {
-        "thread.run.completed",
-        "thread.run.incomplete",
-        "thread.run.failed",
-        "thread.run.cancelled",
-        "thread.run.expired",
-    }
-)
-STEP_STATUS: Final[dict[str, StepEnd]] = {
-    "thread.run.step.completed": "completed",
-    "thread.run.step.failed": "failed",
-    "thread.run.step.cancelled": "cancelled",
-    "thread.run.step.expired": "expired",
-}
+MESSAGE_END: Final = frozenset(f"thread.message.{s}" for s in MESSAGE_FINAL)
+RUN_END: Final = frozenset(f"thread.run.{s}" for s in RUN_FINAL)
+STEP_STATUS: Final[dict[str, StepEnd]] = {f"thread.run.step.{s}": cast("StepEnd", s) for s in STEP_FINAL}
 
 
 def replay(job: Job, with_calls: bool) -> Replay:
