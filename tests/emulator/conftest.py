@@ -12,6 +12,7 @@ import pytest
 
 from gateway.emulator import EmulatorConfig, create_emulator_app
 from gateway.loopback import ServerThread
+from tests.emulator.sse import parse_sse
 
 WEATHER_TOOL = {
     "type": "function",
@@ -21,23 +22,6 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
     },
 }
-
-
-def parse_sse(body: bytes) -> list[bytes]:
-    """Data payloads of an SSE byte stream (any line ending; multi-line data joined with \\n)."""
-    events: list[bytes] = []
-    data: list[bytes] = []
-    for line in body.replace(b"\r\n", b"\n").split(b"\n"):
-        if line == b"":
-            if data:
-                events.append(b"\n".join(data))
-                data = []
-        elif line.startswith(b"data:"):
-            data.append(line[5:].removeprefix(b" "))
-        else:
-            raise AssertionError(f"unexpected SSE line {line!r}")
-    assert not data, "stream ended inside an event"
-    return events
 
 
 class Emu:

@@ -99,16 +99,13 @@ class _Postgres(Db):
 
     async def _write_transaction(self, body: Body[T]) -> T:
         self.transactions["write"] += 1
-        try:
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(body)
-        except Exception as exc:
-            if is_unavailable(exc):
-                raise unavailable(exc) from exc
-            raise
+        return await self._transaction(body)
 
     async def read(self, body: Body[T]) -> T:
         self.transactions["read"] += 1
+        return await self._transaction(body)
+
+    async def _transaction(self, body: Body[T]) -> T:
         try:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(body)

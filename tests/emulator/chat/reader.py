@@ -19,27 +19,11 @@ import orjson
 from gateway.emulator import EmulatorConfig, create_emulator_app
 from gateway.emulator.state import Context
 from gateway.loopback import ServerThread
+from tests.emulator.sse import parse_sse as sse_events
 
 COMPAT, NATIVE = "/v1/chat/completions", "/v1/text/chatcompletion_v2"
 SPEAKER = {"role": "assistant", "name": "MiniMax AI", "audio_content": ""}
 SENSITIVE_KEYS = {"input_sensitive", "output_sensitive", "input_sensitive_type", "output_sensitive_type"}
-
-
-def sse_events(body: bytes) -> list[bytes]:
-    """Data payloads of an SSE body (LF or CRLF); a body ending inside an event fails."""
-    events: list[bytes] = []
-    data: list[bytes] = []
-    for line in body.replace(b"\r\n", b"\n").split(b"\n"):
-        if line == b"":
-            if data:
-                events.append(b"\n".join(data))
-                data = []
-        elif line.startswith(b"data:"):
-            data.append(line[5:].removeprefix(b" "))
-        else:
-            raise AssertionError(f"unexpected SSE line {line!r}")
-    assert not data, "stream ended inside an event"
-    return events
 
 
 def split_think(content: str) -> tuple[str | None, str]:
