@@ -1,15 +1,15 @@
 """The engine's hot statements on SQLite straight on the driver's cursor: compiled once, binds in order.
 
-SQLAlchemy's execution path (an execution context, parameter construction, result metadata) costs a few
-times what the driver's `execute` of the same SQL and values does, and a streamed run makes ten such
-statements (tests/bench/README.md, "Measurements behind the design"). For SQLite, `execute`, `first`, `scalar` and `rows` compile a
-statement once per shape of its parameters (with SQLAlchemy, so the SQL is the same), then bind the
-values in the compiled order through each bind's own type processor (JSON serialized as SQLAlchemy
-would) and process result columns with each column's result processor. Statements this cannot run the
-same way (Python-side column defaults, expanding or literal-execute binds, a required bind not given)
-take SQLAlchemy's path, as does every statement on PostgreSQL. Same transaction either way: the cursor
-is the connection's own. Plans are cached by the statement object: pass statements made once (module
-constants, cached builders), as every caller does, not ones built per call.
+SQLAlchemy's execution path (an execution context, parameter construction, result metadata) costs a few times
+what the driver's `execute` of the same SQL and values does, and a streamed run makes ten such statements
+(tests/bench/README.md, "Measurements behind the design"). For SQLite, `execute`, `first`, `scalar` and `rows`
+compile a statement once per shape of its parameters (with SQLAlchemy, so the SQL is the same), then bind the
+values in the compiled order through each bind's own type processor (JSON serialized as SQLAlchemy would) and
+process result columns with each column's result processor. Statements this cannot run the same way
+(Python-side column defaults, expanding or literal-execute binds, a required bind not given) take SQLAlchemy's
+path, as does every statement on PostgreSQL. Same transaction either way: the cursor is the connection's own.
+Plans are cached by the statement object: pass statements made once (module constants, cached builders), as
+every caller does, not ones built per call.
 """
 
 from __future__ import annotations
