@@ -27,7 +27,7 @@ from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, pin_self
 from tests.bench.profiling import PySpy, py_spy, summarize_collapsed, summarize_cprofile
 from tests.bench.report import Table, run_metrics
 from tests.bench.scenarios import FAMILY_TARGETS, FULL, QUICK, TARGETS, Scenario, warmup, warmup_spec
-from tests.bench.targets import Bench
+from tests.bench.targets import RUN_ENGINE_ENV, Bench
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,8 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         choices=["py-spy", "cprofile"],
-        help="instead of the tables: profile the bridge under s32 (with --scenario chat_s32: the engine "
-        "under chat_s32) and summarise",
+        help="instead of the tables: profile the bridge under s32 (with --scenario chat_s32 or a run_* "
+        "scenario: the engine under it) and summarise",
     )
     p.add_argument("--profile-out", type=Path, default=Path("/tmp/gateway-profile"), help="profile file stem")
     p.add_argument(
@@ -156,27 +156,35 @@ def run_tables(args: argparse.Namespace, scenarios: list[Scenario], targets: lis
 def run_profile(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
     """Profile under s32 on the bridge (`gateway`), or under chat_s32 on the engine when
     `--scenario chat_s32` is given."""
-    name = "chat_s32" if "chat_s32" in (args.scenario or ()) else "s32"
+    asked = [n for n in (args.scenario or ()) if n == "chat_s32" or n.startswith("run_")]
+    name = asked[0] if asked else "s32"
     sc = next(s for s in scenarios if s.name == name)
-    target = "engine" if sc.family == "chat" else "gateway"
+    target = "engine" if sc.family in ("chat", "run") else "gateway"
+    runs = sc.family == "run"
     if args.profile == "py-spy" and py_spy() is None:
         print("py-spy not found; falling back to cProfile", file=sys.stderr)
         args.profile = "cprofile"
     bench = Bench(reuse=False, log_dir=Path(tempfile.mkdtemp(prefix="bench-")))
     try:
+        env = dict(RUN_ENGINE_ENV) if runs else {}
         if args.profile == "cprofile":
             out = args.profile_out.with_suffix(".pstats")
-            proxy = bench.proxy(target, env={"BENCH_CPROFILE": str(out)})
+            proxy = bench.proxy(target, env={**env, "BENCH_CPROFILE": str(out)})
         else:
             out = args.profile_out.with_suffix(".collapsed")
-            proxy = bench.proxy(target)
+            proxy = bench.proxy(target, env=env)
         warm = warmup_spec(target, proxy.url, sc.family)
-        if target == "engine":
+        if runs:
+            warm = bench.thread_run_spec(warm, warmup(sc.family), proxy)
+        elif target == "engine":
             warm = bench.engine_spec(warm, warmup(sc.family), proxy.url)
         bench.load(warm)
         rounds = replace(sc, streams_per_worker=sc.streams_per_worker * PROFILE_ROUNDS)  # more samples
         spec = replace(sc.spec(target, proxy.url), proxy_pid=proxy.pid, upstream_pid=bench.upstream.pid)
-        if target == "engine":
+        if runs:  # a window: as long as it is, not more rounds
+            rounds = sc
+            spec = bench.thread_run_spec(spec, sc, proxy)
+        elif target == "engine":
             spec = bench.engine_spec(
                 replace(spec, streams_per_worker=rounds.streams_per_worker), rounds, proxy.url
             )
