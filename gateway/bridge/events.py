@@ -11,6 +11,7 @@ from gateway.bridge.frames import Frame
 from gateway.bridge.translator import RunStreamTranslator
 from gateway.metrics import Metrics
 from gateway.stream.events import StreamEvent
+from gateway.stream.relay import Sink
 
 
 class FrameSource(Protocol):
@@ -74,6 +75,11 @@ class FrameEvents:
         less); the relay translates each frame it takes."""
         assert self._source is not None
         return self._source.next_batch()
+
+    @staticmethod
+    def attach(sink: Sink) -> None:
+        """The relay's own task reads the frames (`next_batch`): there is no producer to write."""
+        return None
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
         return self.translator.fail(code, message)

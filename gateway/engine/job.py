@@ -8,6 +8,7 @@ OpenAI's service.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -18,8 +19,10 @@ from gateway.engine.store import Batch
 from gateway.schemas.status import RunStatus
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import StreamEvent
+from gateway.stream.relay import Sink
 from gateway.upstream.sse_body import SSEBody
 
+log = logging.getLogger("gateway.engine")
 QUEUED_BATCHES = 64  # a slow client holds back the run (and MiniMax's stream) past this many reads
 END = None  # the last item a job puts on its queue
 
@@ -82,6 +85,7 @@ class Job:
         "run",
         "searches",
         "server_args",
+        "sink",
         "stop_reason",
         "stream",
         "task",
@@ -108,6 +112,9 @@ class Job:
         self.stream: SSEBody | None = None  # MiniMax's streamed reply, once open
         self.task: asyncio.Task[None] | None = None
         self.queue: Channel | None = None  # to the client following, if any
+        # Once attached (`RunEvents.attach`), the client's writer, called from this job's task, and
+        # what the relay waits on meanwhile (done at the job's end or when the client stops following).
+        self.sink: tuple[Sink, asyncio.Future[None]] | None = None
         self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)
         self.server_args: dict[int, list[str]] = {}  # call index -> argument pieces, of calls served here
         self.searches = 0  # file_search calls served in this run (each one's markers start with it)
@@ -133,12 +140,22 @@ class Job:
         return RunEvents(self, prelude)
 
     async def publish(self, events: list[StreamEvent]) -> None:
-        """Hand a read's events to the client following the run, if one still is."""
-        if events and self.queue is not None:
+        """Hand a read's events to the client following the run, if one still is: written from this
+        task once the relay attached, else queued for the relay's task."""
+        if not events:
+            return
+        if self.sink is not None:
+            try:
+                await self.sink[0](events)
+            except Exception:  # the client's connection failed: it no longer follows; the run goes on
+                log.debug("run %s: the client's stream could not be written", self.run_id, exc_info=True)
+                self.detach()
+        elif self.queue is not None:
             await self.queue.put(events)
 
     def detach(self) -> list[StreamEvent]:
         """The client stops following: what it had not read yet, and the job no longer waits on it."""
+        self._release()
         queue, self.queue = self.queue, None
         left: list[StreamEvent] = []
         while queue is not None and not queue.empty():
@@ -147,8 +164,16 @@ class Job:
 
     async def end(self) -> None:
         """No more events: the client's stream ends after what it has not read yet."""
-        if self.queue is not None:
+        if self.sink is not None:
+            self._release()
+        elif self.queue is not None:
             await self.queue.put(END)
+
+    def _release(self) -> None:
+        """Let the relay waiting on the attached sink go on (to the stream's end)."""
+        sink, self.sink = self.sink, None
+        if sink is not None and not sink[1].done():
+            sink[1].set_result(None)
 
     def stop(self, status: str, message: str) -> None:
         """Ask the running task to end the run (`cancelled`, or `failed` with `message`)."""
@@ -173,6 +198,17 @@ class RunEvents:
     @staticmethod
     def translate(unit: Sequence[StreamEvent]) -> Sequence[StreamEvent]:
         return unit  # a unit is one read's events, made by the job's task
+
+    def attach(self, sink: Sink) -> asyncio.Future[None] | None:
+        """From now the job's task writes each read's events through `sink` (see `EventSource.attach`);
+        None while batches wait in the queue (the relay takes those first) or the job already ended."""
+        job = self._job
+        queue = job.queue
+        if queue is None or not queue.empty() or job.task is None or job.task.done():
+            return None
+        done = asyncio.get_running_loop().create_future()
+        job.sink = (sink, done)
+        return done
 
     async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:
         queue = self._job.queue

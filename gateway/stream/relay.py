@@ -24,6 +24,10 @@ class Write(Protocol):
     async def __call__(self, chunk: bytes, last: bool = False) -> None: ...
 
 
+Sink = Callable[[Sequence[StreamEvent]], Awaitable[None]]
+"""Sends one read's events to the client, from the task that made them."""
+
+
 class EventSource(Protocol):
     """A run's OpenAI events as a backend makes them (the bridge from MiniMax frames, the engine
     from chat chunks), each backend driving the stream emitter."""
@@ -52,6 +56,14 @@ class EventSource(Protocol):
 
     def translate(self, unit: Any) -> Sequence[StreamEvent]:
         """The events of one unit."""
+        ...
+
+    def attach(self, sink: Sink) -> asyncio.Future[None] | None:
+        """Let the source's own producer send each read's events through `sink` from its task, instead
+        of handing them to the relay's (one task wake-up less per read): a future done when nothing
+        more will come. None while it has events queued for `next_batch` (the relay takes those
+        first and asks again) or when it has no producer task of its own (it is read by
+        `next_batch`)."""
         ...
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
@@ -89,13 +101,24 @@ def _uncancel() -> None:
 
 async def relay(source: EventSource, metrics: Metrics, write: Write, handle: StreamHandle) -> None:
     """One write per batch (everything made from one upstream read goes out together); each unit's
-    events are encoded as they are taken, so a batch holds bytes, not objects. The stream always
-    ends with a terminal run event and `done`, and the source is always closed."""
+    events are encoded as they are taken, so a batch holds bytes, not objects. A source with a
+    producer task of its own (`attach`) writes its batches from that task once the relay has written
+    what came before (the prelude goes out with its first batch). The stream always ends with a terminal run event and `done`, and the source is
+    always closed."""
     parts = encode_into(source.prelude, [])  # encoded, not yet written
     units = 0
     events_out = len(source.prelude)
     closing: list[StreamEvent] = []
     translate = source.translate
+
+    async def sink(events: Sequence[StreamEvent]) -> None:
+        """A read's events, from the producer's task; the first write carries the prelude too."""
+        nonlocal parts, units, events_out
+        units += 1
+        events_out += len(events)
+        chunk, parts = b"".join(encode_into(events, parts)), []
+        await write(chunk)
+
     try:
         try:
             handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut
@@ -105,9 +128,12 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
                 await asyncio.shield(opening)  # leaving does not stop it: the source decides (aclose)
             opening.result()
             del opening
-            while (
-                not (source.terminal or handle.stopped) and (batch := await source.next_batch()) is not None
-            ):
+            while not (source.terminal or handle.stopped):
+                if (direct := source.attach(sink)) is not None:
+                    await direct  # the producer writes from here to its end (or until the client left)
+                    break
+                if (batch := await source.next_batch()) is None:
+                    break
                 read_units, read_events = _encode(batch, translate, parts)
                 del batch  # an idle stream keeps no unit or event objects while it waits
                 units += read_units

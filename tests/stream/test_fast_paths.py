@@ -75,6 +75,10 @@ class Events:
         opened.set_result(None)
         return opened
 
+    @staticmethod
+    def attach(sink: Any) -> None:
+        return None  # read by next_batch, like the bridge's frames
+
     async def next_batch(self) -> Any:
         if not self._batches:
             return None
