@@ -100,10 +100,10 @@ def _uncancel() -> None:
 
 
 async def relay(source: EventSource, metrics: Metrics, write: Write, handle: StreamHandle) -> None:
-    """One write per batch (everything made from one upstream read goes out together); each unit's
-    events are encoded as they are taken, so a batch holds bytes, not objects. A source with a
-    producer task of its own (`attach`) writes its batches from that task once the relay has written
-    what came before (the prelude goes out with its first batch). The stream always ends with a terminal run event and `done`, and the source is
+    """One write per batch (everything made from one upstream read goes out together); each unit's events are
+    encoded as they are taken, so a batch holds bytes, not objects. A source with a producer task of its own
+    (`attach`) writes its batches from that task once the relay has written what came before (the prelude goes
+    out with its first batch). The stream always ends with a terminal run event and `done`, and the source is
     always closed."""
     parts = encode_into(source.prelude, [])  # encoded, not yet written
     units = 0
