@@ -222,11 +222,20 @@ class EngineBackend:
         return [await self._new(caller, m, f"{param}[{i}]") for i, m in enumerate(messages or ())]
 
     async def _new_thread(
-        self, caller: Caller, body: ThreadIn, messages: list[NewMessage], param: str = "tool_resources"
+        self,
+        caller: Caller,
+        body: ThreadIn,
+        messages: list[NewMessage],
+        param: str = "tool_resources",
+        assistant_id: str | None = None,
     ) -> Obj:
         resources = await self._documents.resources(caller, body.tool_resources, param)
         thread = await self._store.threads.create(
-            caller.tenant, metadata=body.metadata, tool_resources=resources, messages=messages
+            caller.tenant,
+            metadata=body.metadata,
+            tool_resources=resources,
+            messages=messages,
+            assistant_id=assistant_id,
         )
         if files := _attached(messages):
             return await self._documents.attach_to_thread(caller, thread["id"], files)
@@ -289,16 +298,20 @@ class EngineBackend:
         return await self._run(caller, thread_id, body, tools, messages, (), include)
 
     async def create_thread_and_run(self, caller: Caller, body: ThreadAndRunIn) -> RunResult:
-        # The assistant's 404 comes before a thread is made; its model is the run's unless overridden.
-        assistant = await self._store.assistants.retrieve(caller.tenant, body.assistant_id)
+        # The assistant's 404 comes before anything is made: checked in the thread's own transaction,
+        # or first when the thread's tool_resources make vector stores before it.
         tools = _tools(body.tools)
         thread_in = body.thread or ThreadIn()
+        if thread_in.tool_resources is not None:
+            await self._store.assistants.retrieve(caller.tenant, body.assistant_id)
         first = await self._news(caller, thread_in.messages, "thread.messages")
         messages = await self._news(caller, body.additional_messages, "additional_messages")
-        model = self._model(body.model) or str(assistant["model"])
+        model = self._model(body.model)  # None: the assistant's, read only if an image needs it
         new = _contents("thread.messages", first) + _contents("additional_messages", messages)
         await self._images.refuse_blind(self._store, caller.tenant, None, model, body.assistant_id, new)
-        thread = await self._new_thread(caller, thread_in, first, "thread.tool_resources")
+        thread = await self._new_thread(
+            caller, thread_in, first, "thread.tool_resources", assistant_id=body.assistant_id
+        )
         return await self._run(caller, thread["id"], body, tools, messages, [Event("thread.created", thread)])
 
     async def _run(

@@ -13,6 +13,7 @@ from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
+from gateway.engine.store.tables import assistants as a
 from gateway.engine.store.tables import threads as t
 
 
@@ -22,6 +23,7 @@ class ThreadChanges(TypedDict, total=False):
 
 
 _INSERT = t.insert()
+_ASSISTANT = select(a.c.id).where(a.c.id == bindparam("id"), a.c.tenant == bindparam("tenant"))
 _MINE = (t.c.id == bindparam("id"), t.c.tenant == bindparam("tenant"))
 _GET = select(t).where(*_MINE)
 _DELETE = delete(t).where(*_MINE)
@@ -38,8 +40,10 @@ class Threads:
         metadata: dict[str, str] | None = None,
         tool_resources: JSON | None = None,
         messages: Sequence[NewMessage] = (),
+        assistant_id: str | None = None,
     ) -> JSON:
-        """A thread and its first messages, in one transaction."""
+        """A thread and its first messages, in one transaction; with `assistant_id` (a run's, on
+        create-thread-and-run), NotFound and no thread if that assistant is not the tenant's."""
         now = self._db.clock()
         row: JSON = {
             "id": new_id("thread"),
@@ -51,6 +55,10 @@ class Threads:
         rows = [message_row(tenant, row["id"], now, m) for m in messages]
 
         def body(conn: Connection) -> None:
+            if assistant_id is not None:
+                found = conn.execute(_ASSISTANT, {"id": assistant_id, "tenant": tenant}).first()
+                if found is None:
+                    raise NotFound("assistant", assistant_id)
             conn.execute(_INSERT, row)
             if rows:
                 conn.execute(MESSAGE_INSERT, rows)
