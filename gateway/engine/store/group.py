@@ -28,6 +28,7 @@ from typing import Any, Final, TypeVar
 from sqlalchemy import Connection
 
 from gateway.engine.store.errors import StoreUnavailable
+from gateway.engine.store.workers import settle
 
 T = TypeVar("T")
 Body = Callable[[Connection], T]
@@ -80,32 +81,23 @@ class GroupCommit:
             results = await self._transaction(lambda conn: [body(conn) for body in bodies])
         except StoreUnavailable as exc:
             for _, fut in group:
-                _settle(fut, None, exc)
+                settle(fut, None, exc)
             return
         except Exception as exc:
             if len(group) == 1:
-                _settle(group[0][1], None, exc)
+                settle(group[0][1], None, exc)
                 return
             for body, fut in group:  # the group rolled back: each on its own, for its own outcome
                 try:
                     (result,) = await self._transaction(_alone(body))
                 except Exception as own:
-                    _settle(fut, None, own)
+                    settle(fut, None, own)
                 else:
-                    _settle(fut, result, None)
+                    settle(fut, result, None)
             return
         for (_, fut), result in zip(group, results, strict=True):
-            _settle(fut, result, None)
+            settle(fut, result, None)
 
 
 def _alone(body: Body[Any]) -> Body[list[Any]]:
     return lambda conn: [body(conn)]
-
-
-def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if fut.done():
-        return
-    if error is not None:
-        fut.set_exception(error)
-    else:
-        fut.set_result(result)

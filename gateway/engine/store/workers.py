@@ -17,8 +17,9 @@ T = TypeVar("T")
 _Job = tuple[Callable[[], Any], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
 
 
-def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if fut.cancelled():
+def settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """Give `fut` its outcome, unless it already has one (its waiter was cancelled)."""
+    if fut.done():
         return
     if error is not None:
         fut.set_exception(error)
@@ -62,7 +63,7 @@ class Workers:
             with self._lock:
                 self._busy -= 1
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-                loop.call_soon_threadsafe(_settle, fut, result, error)
+                loop.call_soon_threadsafe(settle, fut, result, error)
 
     def shutdown(self) -> None:
         """Let queued calls finish, then stop the threads."""
