@@ -26,6 +26,7 @@ from gateway.engine.retrieval.searcher import Searcher
 from gateway.engine.signals import Signals
 from gateway.engine.store import Store, StoreError
 from gateway.metrics import Metrics
+from gateway.schemas.status import RunStatus
 from gateway.settings import Settings
 from gateway.stream.events import Clock
 from gateway.upstream.http import upstream_http
@@ -100,7 +101,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 metrics=metrics,
             )
             signals = Signals(
-                settings.database_url, lambda run_id: executor.stop(run_id, "cancelled", "cancelled")
+                settings.database_url, lambda run_id: executor.stop(run_id, RunStatus.CANCELLED, "cancelled")
             )
             await signals.start()
             ingest = IngestWorker(

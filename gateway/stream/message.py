@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gateway.schemas.status import MESSAGE_STAMP, MessageStatus
 from gateway.stream.events import Event, StreamEvent, TextDelta, text_delta_head
 from gateway.stream.text import TextAccumulator, TextMode
 
@@ -202,10 +203,8 @@ class MessageStream:
                 deltas.append({"index": self._index(block), "type": "text", "text": {"value": piece}})
         events = [self._delta(deltas)] if deltas else []
         final = {**self._snapshot, "content": self.content(), "status": status}
-        if status == "completed":
-            final["completed_at"] = now
-        else:
-            final["incomplete_at"] = now
+        final[MESSAGE_STAMP[status]] = now
+        if status != MessageStatus.COMPLETED:
             final["incomplete_details"] = {"reason": reason or "run_failed"}
         events.append(Event(f"thread.message.{status}", final))
         return events

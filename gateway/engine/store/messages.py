@@ -8,7 +8,7 @@ checkpointed now and then (`checkpoint`), and `complete` closes it, keeping the 
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, Update, bindparam, delete, select, update
 
@@ -29,6 +29,7 @@ from gateway.engine.store.rows import (
 )
 from gateway.engine.store.tables import messages as t
 from gateway.engine.store.tables import run_steps
+from gateway.schemas.status import MESSAGE_STAMP, MessageEnd
 
 _INSERT = MESSAGE_INSERT
 _MINE = (
@@ -201,12 +202,12 @@ class Messages:
         message_id: str,
         *,
         content: Content,
-        status: Literal["completed", "incomplete"] = "completed",
+        status: MessageEnd = "completed",
         incomplete_details: JSON | None = None,
         replay: Replay | None = None,
     ) -> JSON | None:
         """Close an `in_progress` message (stamp completed_at or incomplete_at); None if it was not open."""
-        stmt = complete_stmt(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
+        stmt = complete_stmt(tenant is not None, MESSAGE_STAMP[status])
         key = complete_key(tenant, message_id, self._db.clock(), content, status, incomplete_details, replay)
         found = await self._db.write(lambda conn: conn.execute(stmt, key).mappings().first())
         return None if found is None else render.message(found)
@@ -218,7 +219,7 @@ class Messages:
         step_id: str,
         *,
         content: Content,
-        status: Literal["completed", "incomplete"] = "completed",
+        status: MessageEnd = "completed",
         incomplete_details: JSON | None = None,
         replay: Replay | None = None,
         usage: JSON | None = None,
@@ -230,7 +231,7 @@ class Messages:
         message was not `in_progress`.
         """
         now = self._db.clock()
-        stmt = complete_stmt(tenant is not None, "completed_at" if status == "completed" else "incomplete_at")
+        stmt = complete_stmt(tenant is not None, MESSAGE_STAMP[status])
         key = complete_key(tenant, message_id, now, content, status, incomplete_details, replay)
         step_key = {
             "b_step": step_id,
