@@ -62,7 +62,7 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds between sweeps for expired tool calls and orphaned runs"
     )
     checkpoint_interval: float = Field(
-        1.0, gt=0, description="Seconds between saves of a long reply's text while it streams"
+        1.0, gt=0, description="Seconds between saves of the streaming replies' text (one transaction)"
     )
     # -- files and vector stores (engine) -----------------------------------------------------------
     max_file_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Largest file an upload may hold")
