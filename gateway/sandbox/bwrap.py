@@ -1,0 +1,77 @@
+"""The bubblewrap command line for one sandboxed Python run.
+
+What the code sees: the system's `/usr` read-only (and the `/bin`, `/lib`, `/lib64` links into it), a
+fresh `/proc` of its own PID namespace, a minimal `/dev`, an empty `/tmp`, and `/mnt/data` (its session's
+directory, the only place it can write that outlives the run). Nothing else of the host: not `/etc`,
+`/root`, `/home`, the gateway's files or database, nor another session's directory. No network (a
+network namespace with only its own loopback), no environment beyond what is set here, all capabilities
+dropped, a new session (no terminal to write to), and everything killed when the run's process dies.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Final
+
+DATA: Final = "/mnt/data"
+PYTHON: Final = "/usr/bin/python3"  # Debian's interpreter and its packages, inside the read-only /usr
+ENV: Final = {
+    "PATH": "/usr/bin",
+    "HOME": DATA,
+    "LANG": "C.UTF-8",
+    "MPLBACKEND": "Agg",  # matplotlib draws to files: there is no display
+    "PYTHONDONTWRITEBYTECODE": "1",
+}
+
+
+class SandboxMissing(RuntimeError):
+    """bubblewrap is not installed (or not runnable): code is never run without it."""
+
+
+def find_bwrap() -> str:
+    found = shutil.which("bwrap")
+    if found is None:
+        raise SandboxMissing("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    return found
+
+
+def command(bwrap: str, data_dir: Path, argv: list[str]) -> list[str]:
+    """`argv` (a program inside the sandbox) run by bubblewrap with `data_dir` as `/mnt/data`."""
+    cmd = [
+        bwrap,
+        "--unshare-all",  # user, PID, network, IPC, UTS and cgroup namespaces
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--dir",
+        "/mnt",
+        "--bind",
+        str(data_dir),
+        DATA,
+        "--chdir",
+        DATA,
+        "--clearenv",
+    ]
+    for name, value in ENV.items():
+        cmd += ["--setenv", name, value]
+    return [*cmd, "--", *argv]

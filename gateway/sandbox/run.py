@@ -1,0 +1,140 @@
+"""Run one piece of untrusted Python in the sandbox and say how it ended.
+
+The run is bubblewrap (`bwrap.py`) started with an empty environment (bubblewrap's own process is PID 1 of
+the sandbox, so whatever environment it had could be read from `/proc/1/environ`), as `uid`: a user of its
+own that owns nothing on the host but its session directory, so its limits count its processes alone.
+Limits (`setrlimit` in the child before bubblewrap starts, inherited by everything inside): CPU seconds,
+address space, processes, file size, open files, no core files. A wall clock kills the whole sandbox (its
+PID namespace dies with bubblewrap). Output beyond `output_bytes` is read and dropped, so a chatty program
+cannot stall on a full pipe or fill the gateway's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+from gateway.sandbox.bwrap import PYTHON, command, find_bwrap
+
+READ: Final = 65536
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use (OpenAI's sandbox documented none; these are conservative)."""
+
+    cpu_seconds: int = 60
+    wall_seconds: float = 120.0
+    memory_bytes: int = 2 << 30  # address space: numpy, pandas and matplotlib load within it
+    processes: int = 64  # of the run's user, bubblewrap's own included
+    file_bytes: int = 1 << 30  # the largest file it may write
+    open_files: int = 256
+    output_bytes: int = 1 << 20  # stdout and stderr kept, each
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: `exited` (with `exit_code`), `signalled` (killed by a limit or a signal:
+    `signal`), or `timed_out` (the wall clock); `stdout`/`stderr` as far as kept."""
+
+    ended: Literal["exited", "signalled", "timed_out"]
+    exit_code: int | None
+    signal: str | None
+    stdout: str
+    stderr: str
+    truncated: bool
+
+
+def _limiter(limits: Limits) -> Callable[[], None]:
+    def apply() -> None:  # in the child, after fork, before bubblewrap starts
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def prepare(data_dir: Path, uid: int) -> None:
+    """Make `data_dir` the session's own: owned by its user, closed to every other."""
+    data_dir.mkdir(mode=0o700, exist_ok=True)
+    os.chown(data_dir, uid, uid)
+    data_dir.chmod(0o700)
+
+
+class Sandbox:
+    """Runs code under `limits`; refuses to exist without bubblewrap (`SandboxMissing`)."""
+
+    def __init__(self, limits: Limits | None = None, bwrap: str | None = None) -> None:
+        self.limits = limits or Limits()
+        self._bwrap = bwrap or find_bwrap()
+
+    async def run(self, code: str, data_dir: Path, uid: int) -> Outcome:
+        """Run `code` (Python source) with `data_dir` as `/mnt/data`, as `uid` (see `prepare`)."""
+        limits = self.limits
+        argv = command(self._bwrap, data_dir, [PYTHON, "-I", "-"])
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={},
+            user=uid,
+            group=uid,
+            extra_groups=[],
+            start_new_session=True,
+            preexec_fn=_limiter(limits),
+        )
+        stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+        assert stdin is not None and stdout is not None and stderr is not None
+        kept = [bytearray(), bytearray()]
+        dropped = False
+
+        async def drain(stream: asyncio.StreamReader, into: bytearray) -> None:
+            nonlocal dropped
+            while chunk := await stream.read(READ):
+                room = limits.output_bytes - len(into)
+                into += chunk[: max(room, 0)]
+                dropped = dropped or len(chunk) > room
+
+        async def feed() -> None:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                stdin.write(code.encode())
+                await stdin.drain()
+            stdin.close()
+
+        timed_out = False
+        try:
+            async with asyncio.timeout(limits.wall_seconds):
+                await asyncio.gather(feed(), drain(stdout, kept[0]), drain(stderr, kept[1]))
+                await proc.wait()
+        except TimeoutError:
+            timed_out = True
+        finally:
+            if proc.returncode is None:  # the wall clock, or our caller gave up: the sandbox goes whole
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        return _outcome(proc.returncode, timed_out, kept, dropped)
+
+
+def _outcome(code: int | None, timed_out: bool, kept: list[bytearray], dropped: bool) -> Outcome:
+    out, err = (k.decode("utf-8", "replace") for k in kept)
+    if timed_out:
+        return Outcome("timed_out", None, None, out, err, dropped)
+    assert code is not None
+    # bubblewrap exits 128 + N when the program was killed by signal N; it may be killed itself (-N).
+    number = -code if code < 0 else code - 128 if code > 128 else None
+    if number is not None:
+        with contextlib.suppress(ValueError):
+            return Outcome("signalled", None, signal.Signals(number).name, out, err, dropped)
+    return Outcome("exited", code, None, out, err, dropped)
