@@ -1,11 +1,12 @@
 """The bubblewrap command line for one sandboxed Python run.
 
-What the code sees: the system's `/usr` read-only (and the `/bin`, `/lib`, `/lib64` links into it), a
-fresh `/proc` of its own PID namespace, a minimal `/dev`, an empty `/tmp`, and `/mnt/data` (its session's
-directory, the only place it can write that outlives the run). Nothing else of the host: not `/etc`,
-`/root`, `/home`, the gateway's files or database, nor another session's directory. No network (a
-network namespace with only its own loopback), no environment beyond what is set here, all capabilities
-dropped, a new session (no terminal to write to), and everything killed when the run's process dies.
+What the code sees: the system's `/usr` read-only (and the `/bin`, `/lib`, `/lib64` links into it), the few
+files of `/etc` its libraries need (`ETC`, read-only), a fresh `/proc` of its own PID namespace, a minimal
+`/dev`, an empty `/tmp`, and `/mnt/data` (its session's directory, the only place it can write that outlives
+the run). Nothing else of the host: not the rest of `/etc`, `/root`, `/home`, the gateway's files or database,
+nor another session's directory. No network (a network namespace with only its own loopback), no environment
+beyond what is set here, all capabilities dropped, a new session (no terminal to write to), and everything
+killed when the run's process dies.
 """
 
 from __future__ import annotations
@@ -21,8 +22,22 @@ ENV: Final = {
     "HOME": DATA,
     "LANG": "C.UTF-8",
     "MPLBACKEND": "Agg",  # matplotlib draws to files: there is no display
+    "MPLCONFIGDIR": "/tmp/matplotlib",  # caches (matplotlib's, fontconfig's): kept out of the session's files
+    "XDG_CACHE_HOME": "/tmp/cache",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+
+
+# The few files of /etc that libraries inside need (shared-library links Debian keeps as alternatives, the
+# loader's cache, fontconfig and Debian's matplotlibrc for matplotlib); none holds anything of the host's.
+ETC: Final = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/fonts", "/etc/localtime", "/etc/matplotlibrc")
+
+
+def _ro_etc() -> list[str]:
+    args: list[str] = []
+    for path in ETC:
+        args += ["--ro-bind-try", path, path]
+    return args
 
 
 class SandboxMissing(RuntimeError):
@@ -57,6 +72,7 @@ def command(bwrap: str, data_dir: Path, argv: list[str]) -> list[str]:
         "--symlink",
         "usr/lib64",
         "/lib64",
+        *_ro_etc(),
         "--proc",
         "/proc",
         "--dev",
