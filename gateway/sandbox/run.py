@@ -78,12 +78,13 @@ class Sandbox:
         self.limits = limits or Limits()
         self._bwrap = bwrap or find_bwrap()
 
-    async def run(self, code: str, data_dir: Path, uid: int) -> Outcome:
-        """Run `code` (Python source) with `data_dir` as `/mnt/data`, as `uid` (see `prepare`)."""
-        limits = self.limits
-        argv = command(self._bwrap, data_dir, [PYTHON, "-I", "-"])
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
+    async def start(
+        self, argv: list[str], data_dir: Path, uid: int, line_limit: int = READ
+    ) -> asyncio.subprocess.Process:
+        """`argv` started inside the sandbox (pipes on stdin, stdout and stderr), as `uid`, limited;
+        `line_limit`: the longest line its stdout may be read by."""
+        return await asyncio.create_subprocess_exec(
+            *command(self._bwrap, data_dir, argv),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -92,8 +93,14 @@ class Sandbox:
             group=uid,
             extra_groups=[],
             start_new_session=True,
-            preexec_fn=_limiter(limits),
+            preexec_fn=_limiter(self.limits),
+            limit=line_limit,
         )
+
+    async def run(self, code: str, data_dir: Path, uid: int) -> Outcome:
+        """Run `code` (Python source) with `data_dir` as `/mnt/data`, as `uid` (see `prepare`)."""
+        limits = self.limits
+        proc = await self.start([PYTHON, "-I", "-"], data_dir, uid)
         stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
         assert stdin is not None and stdout is not None and stderr is not None
         kept = [bytearray(), bytearray()]
@@ -120,11 +127,16 @@ class Sandbox:
         except TimeoutError:
             timed_out = True
         finally:
-            if proc.returncode is None:  # the wall clock, or our caller gave up: the sandbox goes whole
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                await proc.wait()
+            await kill(proc)  # the wall clock, or our caller gave up: the sandbox goes whole
         return _outcome(proc.returncode, timed_out, kept, dropped)
+
+
+async def kill(proc: asyncio.subprocess.Process) -> None:
+    """End a sandbox (its PID namespace dies with bubblewrap) and reap it; nothing if it has ended."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
 
 
 def _outcome(code: int | None, timed_out: bool, kept: list[bytearray], dropped: bool) -> Outcome:

@@ -1,0 +1,80 @@
+"""The program a session runs inside the sandbox: cells of code executed one after another in one
+namespace, so that variables and imports survive between calls (as in a notebook).
+
+It is not imported by the gateway: its source is handed to the sandbox's own interpreter (`python3 -I -c`),
+which has only the standard library and Debian's packages. Protocol, on the process's stdin and its
+original stdout (the cell's own prints are captured, never mixed in): each request and each reply is one
+line of JSON. Request: `{"code": "..."}`. Reply: `{"stdout": "...", "error": "traceback" | null,
+"images": ["name.png", ...], "truncated": bool}`: the cell's output (with the value of a last bare
+expression, as a notebook shows it), its exception, and the matplotlib figures it left open, saved as PNG
+files in /mnt/data and closed.
+"""
+
+import ast
+import io
+import json
+import os
+import sys
+import traceback
+import uuid
+
+LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 1 << 20
+_NOWHERE = io.StringIO()  # between cells (a thread a cell left running writes here, to nobody)
+
+
+def _figures() -> list[str]:
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return []
+    names = []
+    for number in plt.get_fignums():
+        name = f"figure-{uuid.uuid4().hex[:12]}.png"
+        plt.figure(number).savefig(name)
+        names.append(name)
+    plt.close("all")
+    return names
+
+
+def _run(code: str, namespace: dict[str, object]) -> dict[str, object]:
+    out = io.StringIO()
+    error = None
+    sys.stdout = sys.stderr = out
+    try:
+        tree = ast.parse(code, "<cell>")
+        last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        if last is not None:
+            tree.body.pop()
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
+            if value is not None:
+                out.write(repr(value) + "\n")
+    except BaseException:  # the cell's own failure (SystemExit and KeyboardInterrupt included)
+        error = traceback.format_exc()
+    finally:
+        sys.stdout = sys.stderr = _NOWHERE
+    try:
+        images = _figures()
+    except Exception:
+        images, error = [], (error or "") + traceback.format_exc()
+    text = out.getvalue()
+    return {"stdout": text[:LIMIT], "error": error, "images": images, "truncated": len(text) > LIMIT}
+
+
+def main() -> None:
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # a cell reading stdin gets nothing of the protocol
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)  # what a cell writes below Python (a subprocess, C code) goes nowhere
+    os.dup2(quiet, 2)
+    sys.stdin = io.StringIO()
+    sys.stdout = sys.stderr = _NOWHERE
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for line in requests:
+        request = json.loads(line)
+        replies.write(json.dumps(_run(request["code"], namespace)) + "\n")
+        replies.flush()
+
+
+main()
