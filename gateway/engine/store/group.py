@@ -16,7 +16,10 @@ What each caller sees is what its own transaction would have given:
 - `StoreUnavailable` for all of them when the database itself could not be reached (no retry one by
   one: the next caller tries again).
 Bodies must be functions of the connection only (they may run twice, as above); every transaction body
-in the store is.
+in the store is. The price: a process's writes go one group at a time, so on PostgreSQL a body waiting
+for a row another replica holds (a thread's lock while that replica starts a run on it) holds up the
+group with it. Those transactions are short; a deadlock between groups is PostgreSQL's to break, and the
+group it aborts is retried body by body as above.
 """
 
 from __future__ import annotations
