@@ -19,6 +19,7 @@ import msgspec
 import orjson
 
 from gateway.errors import UpstreamError
+from gateway.upstream.base_resp import failure_code
 
 FrameKind = Literal["run", "message", "step", "error"]
 
@@ -83,8 +84,8 @@ def error_of(base_resp: Any) -> tuple[int, str] | None:
     """The (code, message) of a `base_resp` that reports a failure, else None."""
     if not isinstance(base_resp, dict):
         return None
-    code = base_resp.get("status_code", base_resp.get("code"))
-    if not code or not isinstance(code, int):
+    code = failure_code(base_resp)
+    if code is None:
         return None
     message = base_resp.get("status_msg", base_resp.get("message")) or "MiniMax reported an error"
     return code, str(message)

@@ -17,6 +17,7 @@ from gateway.errors import GatewayError, UpstreamError
 from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
+from gateway.upstream.base_resp import failure_code
 from gateway.upstream.errors import TRANSPORT_FAILURES, from_base_resp, from_http_status
 from gateway.upstream.http import StreamPost
 from gateway.upstream.sse_body import SSEBody
@@ -35,8 +36,7 @@ def rejection(status: int, content: bytes, retry_after: str | None = None) -> Ga
         doc = None
     if isinstance(doc, dict):
         base = doc.get("base_resp")
-        code = base.get("status_code", base.get("code")) if isinstance(base, dict) else None
-        if isinstance(base, dict) and isinstance(code, int) and code:
+        if isinstance(base, dict) and (code := failure_code(base)) is not None:
             return from_base_resp(code, str(base.get("status_msg") or base.get("message") or ""))
         err = doc.get("error")
         if isinstance(err, dict):

@@ -42,6 +42,7 @@ import orjson
 
 from gateway.engine.think import ThinkSplitter
 from gateway.stream.text import TextAccumulator, TextMode
+from gateway.upstream.base_resp import code_number, failure_code
 
 
 # Deltas are plain slotted records: a frozen dataclass's __init__ costs twice as much, once per chunk.
@@ -583,7 +584,8 @@ def _check_error(obj: dict[str, Any], payload: bytes) -> None:
     if base is not None:
         if type(base) is not dict:
             raise MalformedChunk(payload, "base_resp is not an object")
-        _raise_if_code(base.get("status_code"), base.get("status_msg"))
+        if (number := failure_code(base)) is not None:
+            raise ChatStreamError(number, str(base.get("status_msg") or base.get("message") or "")[:500])
     if "choices" not in obj:
         _raise_if_code(obj.get("code"), obj.get("msg") or obj.get("message"))
     error = obj.get("error")
@@ -595,9 +597,5 @@ def _check_error(obj: dict[str, Any], payload: bytes) -> None:
 
 
 def _raise_if_code(code: Any, message: Any) -> None:
-    if code is None or code == 0 or code == "0" or code == "" or isinstance(code, bool):
-        return
-    number = 1000
-    if isinstance(code, int) or (isinstance(code, str) and code.isascii() and code.isdigit()):
-        number = int(code)
-    raise ChatStreamError(number, str(message or "")[:500])
+    if (number := code_number(code)) is not None:
+        raise ChatStreamError(number, str(message or "")[:500])
