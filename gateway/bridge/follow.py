@@ -1,9 +1,9 @@
 """Follow a run MiniMax will not stream (after tool outputs are submitted) by polling it.
 
-MiniMax has no streamed submit_tool_outputs (wire note §5.2), so the gateway polls the run, its
-steps and its messages and hands the changes to the stream translator as if they were frames. Each
-poll reads the run first, so steps and messages read after it are at least as new; a message step
-is announced as in progress before its message, and its end after it, whatever the poll caught.
+MiniMax has no streamed submit_tool_outputs (docs/minimax-wire.md, "Tool calls and submit_tool_outputs"), so
+the gateway polls the run, its steps and its messages and hands the changes to the stream translator as if
+they were frames. Each poll reads the run first, so steps and messages read after it are at least as new; a
+message step is announced as in progress before its message, and its end after it, whatever the poll caught.
 Polling is paced (`interval`) and bounded (`timeout`); closing the stream stops it.
 """
 

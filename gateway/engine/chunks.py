@@ -1,6 +1,7 @@
 """Decode MiniMax's chat-completion stream: one SSE `data:` payload per `feed()`, normalized deltas out.
 
-Sans-IO (no IO, clock or randomness). Tolerates every variant of minimax-chat.md §4-§8 exactly:
+Sans-IO (no IO, clock or randomness). Tolerates every variant of docs/minimax-chat.md ("Unknowns the
+decoder tolerates") exactly:
 - thinking inline in `content` (`<think>`, split anywhere: see `think.py` for the rules, including
   the opt-in `think_closer_only` for a `</think>` without opener) or in `reasoning_content` /
   `reasoning_details[].text`, each as pieces or running totals (`TextAccumulator` tells them apart).

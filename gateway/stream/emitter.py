@@ -1,8 +1,9 @@
 """The OpenAI side of one run stream: which `thread.*` events go out, in which order, and their payloads.
 
-Sans-IO, in the spirit of h11's `_state.py`: every rule the SDKs rely on (stream spec §3) lives
-here, and a backend only says what happened (a run status, a step or message opening, content, the
-end). No clock or randomness of its own: ids and time come in through `NewId` and `Clock`.
+Sans-IO, in the spirit of h11's `_state.py`: every rule the SDKs rely on (docs/openai-stream.md, "Ordering
+rules the SDKs rely on") lives here, and a backend only says what happened (a run status, a step or message
+opening, content, the end). No clock or randomness of its own: ids and time come in through `NewId` and
+`Clock`.
 
 - `thread.run.created` / `queued` (only `queued` when a run resumes after tool outputs) first, then
   `in_progress` before any step;

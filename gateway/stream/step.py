@@ -1,10 +1,10 @@
 """One run step being streamed: tool calls in -> `thread.run.step.*` events out.
 
 `thread.run.step.created` carries an empty `tool_calls` list; each tool call then appears in one
-`thread.run.step.delta` carrying its `index`, `id`, `type` and name, and later deltas carry only
-new pieces of its `arguments` (function) or `input`/`outputs` (code interpreter), diffed with
-`TextAccumulator` because a backend may resend complete calls on every update (stream spec §3.5-7).
-`*.completed` carries the full step, with arguments exactly as streamed and outputs as last given.
+`thread.run.step.delta` carrying its `index`, `id`, `type` and name, and later deltas carry only new pieces of
+its `arguments` (function) or `input`/`outputs` (code interpreter), diffed with `TextAccumulator` because a
+backend may resend complete calls on every update (docs/openai-stream.md, "Run step deltas"). `*.completed`
+carries the full step, with arguments exactly as streamed and outputs as last given.
 """
 
 from __future__ import annotations

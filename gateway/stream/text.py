@@ -1,9 +1,9 @@
 """Turn MiniMax's successive text values (pieces or running totals) into exact appended deltas.
 
-MiniMax's stream semantics are not public (wire note §5.1): a `message` frame's `text.value` may be
-the new piece (incremental), the whole text so far (cumulative), or pieces followed by one final
-full snapshot. `TextAccumulator` takes each value as it comes and returns only what is new, so the
-concatenated deltas always equal the accumulated text, whatever the dialect.
+MiniMax's stream semantics are not public (docs/minimax-wire.md, "Message text: cumulative or incremental"): a
+`message` frame's `text.value` may be the new piece (incremental), the whole text so far (cumulative), or
+pieces followed by one final full snapshot. `TextAccumulator` takes each value as it comes and returns only
+what is new, so the concatenated deltas always equal the accumulated text, whatever the dialect.
 
 Detection, per accumulator (one per content item or tool-call argument string):
 - The first value is new text under every reading.

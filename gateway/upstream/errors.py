@@ -1,7 +1,8 @@
 """Map MiniMax failures (HTTP statuses, `base_resp` codes, transport errors) to the gateway's errors.
 
-`base_resp` codes are from MiniMax's error-code table (wire note §6). A code that means "bad
-parameters" on a call whose only parameters are ids means an unknown id: 404, as OpenAI answers.
+`base_resp` codes are from MiniMax's error-code table (docs/minimax-wire.md, "Errors and status codes"). A
+code that means "bad parameters" on a call whose only parameters are ids means an unknown id: 404, as OpenAI
+answers.
 """
 
 from __future__ import annotations

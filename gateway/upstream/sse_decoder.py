@@ -4,7 +4,7 @@ Follows the WHATWG event-stream rules that matter here (https://html.spec.whatwg
 lines end in LF or CRLF; `data:` lines (one optional space after the colon) accumulate until a
 blank line dispatches them joined by LF; `:` comments and other fields are ignored. One addition for
 MiniMax: a line that starts with `{` is a payload on its own, because create_stream answers a
-rejected request with a bare JSON body instead of SSE (wire note §3.6).
+rejected request with a bare JSON body instead of SSE (docs/minimax-wire.md, "Stream framing").
 
 Work per `feed()` is O(len(chunk)): only the new chunk is scanned (with memchr, so a long line
 costs next to nothing until it ends), and a line split across reads is joined once, when its end
