@@ -19,6 +19,7 @@ from gateway.bridge.frames import parse_frame
 from gateway.bridge.translator import RunStreamTranslator
 from gateway.engine.chunks import ChatStreamDecoder, ChatStreamError, MalformedChunk, Reasoning, Text
 from gateway.errors import GatewayError
+from gateway.schemas.status import RunStatus
 from gateway.stream.text import TextMode
 from gateway.upstream.sse_decoder import SSEDecoder
 
@@ -108,21 +109,7 @@ ids = st.sampled_from(["msg_1", "msg_2", "step_1", "step_2", "run_1", "", "call_
 kinds = st.sampled_from(
     ["run", "thread.run", "message", "thread.message", "run step", "run_step", "thread.run.step"]
 )
-statuses = st.sampled_from(
-    [
-        "queued",
-        "started",
-        "in_progress",
-        "requires_action",
-        "cancelling",
-        "cancelled",
-        "failed",
-        "completed",
-        "incomplete",
-        "expired",
-        "",
-    ]
-)
+statuses = st.sampled_from([*(s.value for s in RunStatus), "started", ""])  # OpenAI's, and MiniMax's own
 text_parts = st.fixed_dictionaries(
     {"type": maybe(st.sampled_from(["text", "image_file", "x"]))},
     optional={
