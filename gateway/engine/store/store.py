@@ -6,6 +6,7 @@ from sqlalchemy import text
 
 from gateway.engine.store.assistants import Assistants
 from gateway.engine.store.batch import Batch
+from gateway.engine.store.code_sessions import CodeSessionPlaces
 from gateway.engine.store.db import Db, open_db
 from gateway.engine.store.errors import StoreUnavailable
 from gateway.engine.store.file_batches import FileBatches
@@ -26,7 +27,8 @@ from gateway.engine.store.vector_stores import VectorStores
 
 class Store:
     """`store.assistants`, `.threads`, `.messages`, `.runs`, `.steps`, `.leases`, and `store.history(...)`;
-    for documents `.files`, `.vector_stores`, `.store_files`, `.file_batches`, `.ingestion`, `.search`.
+    for documents `.files`, `.vector_stores`, `.store_files`, `.file_batches`, `.ingestion`, `.search`;
+    `.code_sessions` for where threads' code sessions live.
 
     Every call is one transaction (or one per swept run); `store.batch()` gathers several of the engine's
     writes into one. Client-facing calls take the tenant and treat another tenant's objects as absent;
@@ -48,6 +50,7 @@ class Store:
         self.file_batches = FileBatches(db)
         self.ingestion = Ingestion(db)
         self.search = Search(db)
+        self.code_sessions = CodeSessionPlaces(db)
 
     @classmethod
     async def open(

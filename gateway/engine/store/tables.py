@@ -335,3 +335,15 @@ vector_store_chunks = Table(
     Index("vector_store_chunks_store", "vector_store_id"),
     sqlite_autoincrement=True,
 )
+
+code_sessions = Table(
+    "code_sessions",
+    metadata,
+    # One per thread that ran code: where its session lives (`CodeSessions.location`: a process of
+    # this gateway, or a sandbox server) and when it was last used, so that any replica can tell a
+    # session it cannot reach, or one that expired, from none at all.
+    Column("thread_id", String(64), ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True),
+    _tenant(),
+    Column("location", Text, nullable=False),
+    Column("used_at", BigInteger, nullable=False),
+)

@@ -67,7 +67,7 @@ async def test_migrate_from_empty_matches_metadata(
     url = await _empty_url(backend, tmp_path, request)
     assert await current_revision(url) is None
     await migrate(url)
-    assert await current_revision(url) == head() == "0002"
+    assert await current_revision(url) == head() == "0003"
     await migrate(url)  # at head: a no-op
     db = open_db(url, system_clock)
     try:
@@ -86,24 +86,27 @@ async def test_migrate_from_empty_matches_metadata(
         await db.close()
 
 
-async def test_upgrade_from_previous_head_keeps_data(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+@pytest.mark.parametrize("start", ["0001", "0002"])
+async def test_upgrade_from_an_earlier_head_keeps_data(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, start: str
 ) -> None:
-    """0001 -> 0002 on a database with objects in it: they survive, and the new tables work."""
+    """An earlier head (0002 the previous one) -> head on a database with objects in it: they survive,
+    and the new tables work."""
     url = await _empty_url(backend, tmp_path, request)
     db = open_db(url, system_clock)
     try:
-        await db.write(lambda conn: command.upgrade(config(conn), "0001"))
+        await db.write(lambda conn: command.upgrade(config(conn), start))
     finally:
         await db.close()
-    assert await current_revision(url) == "0001"
+    assert await current_revision(url) == start
     store = await Store.open(url)
     try:
         assistant = await store.assistants.create("t", model="MiniMax-M2.7", name="kept")
+        thread = await store.threads.create("t")
     finally:
         await store.close()
     await migrate(url)
-    assert await current_revision(url) == "0002"
+    assert await current_revision(url) == head() == "0003"
     store = await Store.open(url)
     try:
         assert (await store.assistants.retrieve("t", assistant["id"]))["name"] == "kept"
@@ -111,6 +114,14 @@ async def test_upgrade_from_previous_head_keeps_data(
         await store.files.write_part(made, 0, b"hello")
         done = await store.files.finish("t", made, 5)
         assert (await store.files.retrieve("t", done["id"]))["bytes"] == 5
+        assert await store.code_sessions.get("t", thread["id"]) is None
+        await store.code_sessions.touch("t", thread["id"], "here")
+        await store.code_sessions.touch("t", thread["id"], "there")
+        place = await store.code_sessions.get("t", thread["id"])
+        assert place is not None and place.location == "there"
+        assert await store.code_sessions.get("other", thread["id"]) is None  # another tenant's: absent
+        await store.threads.delete("t", thread["id"])
+        assert await store.code_sessions.get("t", thread["id"]) is None  # gone with its thread
     finally:
         await store.close()
 
