@@ -2,6 +2,7 @@
 docs/minimax-chat.md).
 
 completions.py (the two endpoints and the stream), request.py (validation), model.py (the reply) with
-search.py (answers to file_search) and vision.py (what it says of images), chunks.py (the reply as
-chunks per dialect), errors.py (both error shapes), faults.py (`[[fault:...]]` markers).
+code.py (code_interpreter: the code it runs and its answers to the results), search.py (answers to
+file_search) and vision.py (what it says of images), chunks.py (the reply as chunks per dialect),
+errors.py (both error shapes), faults.py (`[[fault:...]]` markers).
 """

@@ -5,7 +5,13 @@ are `gateway.emulator.replies`'.
 Rules, first match wins:
 1. the last message is a tool message: text `replies.tool_result_reply(name, output)` for each trailing
    tool message in order, joined by a space (`name`: the function of the call it answers; a
-   `file_search` result is quoted and cited by `chat.search.quote`), finish `stop`;
+   `file_search` result is quoted and cited by `chat.search.quote`; a `code_interpreter` result is
+   answered by `chat.code.answer`, set apart from its neighbours by a blank line), finish `stop`;
+1a. a `code_interpreter` function is offered, the last message is a user message, `tool_choice` is not
+   `none` and `chat.code.plan` finds code to run (the user's fenced ```python blocks, else a program
+   for a plot or compute request, else, when the system message forces the tool, a forced call): one
+   `code_interpreter` call per program, then calls of the function tools the text names; finish
+   `tool_calls`. It comes before 1b: such a request does not search files;
 1b. a `file_search` function is offered, the last message is a user message and `tool_choice` is not
    `none`: a `file_search` call with the user's text, then calls of the function tools it names;
 2. the last message is a user message, `tool_choice` is not `none`, and its text names function tools
@@ -28,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from gateway.emulator.chat import search
+from gateway.emulator.chat import code, search
 from gateway.emulator.chat.request import ChatRequest, ChatTool
 from gateway.emulator.chat.vision import describe_images
 from gateway.emulator.replies import function_arguments, text_reply, tool_result_reply
@@ -94,21 +100,57 @@ def _arguments(user_text: str, tool: ChatTool, name_end: int) -> str:
     return orjson.dumps(padded).decode()
 
 
+def _tool_reply(name: str, output: str, user_text: str) -> tuple[str, bool]:
+    """The reply to one tool result, and whether it is a code answer (several lines, fenced output)."""
+    if name == search.NAME:
+        return search.quote(output, user_text), False
+    if name == code.NAME:
+        return code.answer(output), True
+    return tool_result_reply(name, output), False
+
+
+def _joined(replies: list[tuple[str, bool]]) -> str:
+    """Replies joined by a space, or by a blank line next to a code answer (a fence closes its line)."""
+    out = ""
+    for i, (text, block) in enumerate(replies):
+        if i:
+            out += "\n\n" if block or replies[i - 1][1] else " "
+        out += text
+    return out
+
+
+def _code_calls(
+    req: ChatRequest, key: str, named: list[tuple[ChatTool, int]]
+) -> tuple[str, str, tuple[ToolCall, ...]] | None:
+    """Rule 1a: the code_interpreter calls `chat.code.plan` finds, then the other tools named."""
+    offered = [t.name for t in req.tools]
+    if not code.offered(offered):
+        return None
+    plan = code.plan(req.user_text, req.system_text, forced=code.FORCE in req.system_text)
+    if plan is None:
+        return None
+    runs = [ToolCall(call_id(key, i), code.NAME, code.arguments(p)) for i, p in enumerate(plan.programs)]
+    others = [(t, end) for t, end in named if t.name not in (code.NAME, search.NAME)]
+    more = [
+        ToolCall(call_id(key, len(runs) + i), tool.name, _arguments(req.user_text, tool, end))
+        for i, (tool, end) in enumerate(others)
+    ]
+    return plan.reasoning, "", (*runs, *more)
+
+
 def _draft(req: ChatRequest, key: str) -> tuple[str, str, tuple[ToolCall, ...]]:
     if req.last_role == "tool":
         n = len(req.tool_results)
         reasoning = f"I received {n} tool result{'s' if n != 1 else ''}. I will quote each one verbatim."
-        replies = [
-            (
-                search.quote(r.output, req.user_text)
-                if r.name == search.NAME
-                else tool_result_reply(r.name, r.output)
-            )
-            for r in req.tool_results
-        ]
-        return reasoning, " ".join(replies), ()
+        return (
+            reasoning,
+            _joined([_tool_reply(r.name, r.output, req.user_text) for r in req.tool_results]),
+            (),
+        )
     asking = req.last_role == "user" and req.tool_choice != "none"
     named = named_tools(req.user_text, req.tools) if asking else []
+    if asking and (coded := _code_calls(req, key, named)) is not None:
+        return coded
     if asking and search.offered([t.name for t in req.tools]):
         search_call = ToolCall(
             call_id(key, 0), search.NAME, orjson.dumps({"queries": [req.user_text]}).decode()

@@ -51,6 +51,7 @@ class ChatRequest:
     tool_choice: str
     last_role: str
     user_text: str  # the last user message's text without fault markers ("" when there is none)
+    system_text: str  # the system messages' texts, joined by newlines (what `chat.code` reads files from)
     images: tuple[str, ...]  # the last user message's image URLs, in order
     tool_results: tuple[ToolResult, ...]  # the trailing tool messages, in order
     prompt_chars: int  # characters of all message contents, as sent
@@ -224,6 +225,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         tool_choice=tool_choice,
         last_role=messages[-1]["role"],
         user_text=user_text,
+        system_text="\n".join(t for m, t in zip(messages, texts, strict=True) if m["role"] == "system"),
         images=last_images,
         tool_results=tuple(trailing),
         prompt_chars=sum(len(t) for t in texts),
