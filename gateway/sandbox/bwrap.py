@@ -6,7 +6,9 @@ files of `/etc` its libraries need (`ETC`, read-only), a fresh `/proc` of its ow
 the run). Nothing else of the host: not the rest of `/etc`, `/root`, `/home`, the gateway's files or database,
 nor another session's directory. No network (a network namespace with only its own loopback), no environment
 beyond what is set here, all capabilities dropped, a new session (no terminal to write to), and everything
-killed when the run's process dies.
+killed when the run's process dies. And a seccomp filter (`seccomp.py`): the system calls that would open
+more of the kernel to it (ptrace, namespaces, mounts, keyrings, BPF, io_uring, sockets other than AF_UNIX,
+and more) fail with EPERM.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ def find_bwrap() -> str:
     return found
 
 
-def command(bwrap: str, data_dir: Path, argv: list[str]) -> list[str]:
-    """`argv` (a program inside the sandbox) run by bubblewrap with `data_dir` as `/mnt/data`."""
+def command(bwrap: str, data_dir: Path, argv: list[str], *, seccomp_fd: int) -> list[str]:
+    """`argv` (a program inside the sandbox) run by bubblewrap with `data_dir` as `/mnt/data`, under the
+    seccomp filter bubblewrap reads from `seccomp_fd` (`seccomp.memfd`; the process must inherit it)."""
     cmd = [
         bwrap,
         "--unshare-all",  # user, PID, network, IPC, UTS and cgroup namespaces
@@ -90,4 +93,5 @@ def command(bwrap: str, data_dir: Path, argv: list[str]) -> list[str]:
     ]
     for name, value in ENV.items():
         cmd += ["--setenv", name, value]
+    cmd += ["--seccomp", str(seccomp_fd)]  # loaded last, just before `argv` starts
     return [*cmd, "--", *argv]

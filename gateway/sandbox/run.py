@@ -4,9 +4,10 @@ The run is bubblewrap (`bwrap.py`) started with an empty environment (bubblewrap
 the sandbox, so whatever environment it had could be read from `/proc/1/environ`), as `uid`: a user of its
 own that owns nothing on the host but its session directory, so its limits count its processes alone.
 Limits (`setrlimit` in the child before bubblewrap starts, inherited by everything inside): CPU seconds,
-address space, processes, file size, open files, no core files. A wall clock kills the whole sandbox (its
-PID namespace dies with bubblewrap). Output beyond `output_bytes` is read and dropped, so a chatty program
-cannot stall on a full pipe or fill the gateway's memory.
+address space, processes, file size, open files, no core files; and the seccomp filter (`seccomp.py`),
+compiled once per `Sandbox` and handed to bubblewrap in a memory file it inherits (`--seccomp FD`). A wall
+clock kills the whole sandbox (its PID namespace dies with bubblewrap). Output beyond `output_bytes` is read
+and dropped, so a chatty program cannot stall on a full pipe or fill the gateway's memory.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from gateway.sandbox.bwrap import PYTHON, command, find_bwrap
+from gateway.sandbox.seccomp import build, memfd
 
 READ: Final = 65536
 
@@ -52,14 +54,21 @@ class Outcome:
     truncated: bool
 
 
-def _limiter(limits: Limits) -> Callable[[], None]:
-    def apply() -> None:  # in the child, after fork, before bubblewrap starts
+def _limiter(limits: Limits, uid: int | None) -> Callable[[], None]:
+    """The child's set-up after fork, before bubblewrap starts: the limits, then its own user (here, not
+    with the `user=` arguments of subprocess, which the event loop in use (uvloop) may not take)."""
+
+    def apply() -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
 
     return apply
 
@@ -72,30 +81,35 @@ def prepare(data_dir: Path, uid: int) -> None:
 
 
 class Sandbox:
-    """Runs code under `limits`; refuses to exist without bubblewrap (`SandboxMissing`)."""
+    """Runs code under `limits` and the seccomp filter (`seccomp.py`, compiled once here); refuses to
+    exist without bubblewrap or without the filter (`SandboxMissing`, `SeccompMissing`)."""
 
     def __init__(self, limits: Limits | None = None, bwrap: str | None = None) -> None:
         self.limits = limits or Limits()
         self._bwrap = bwrap or find_bwrap()
+        self._seccomp = build()
 
     async def start(
-        self, argv: list[str], data_dir: Path, uid: int, line_limit: int = READ
+        self, argv: list[str], data_dir: Path, uid: int | None, line_limit: int = READ
     ) -> asyncio.subprocess.Process:
-        """`argv` started inside the sandbox (pipes on stdin, stdout and stderr), as `uid`, limited;
-        `line_limit`: the longest line its stdout may be read by."""
-        return await asyncio.create_subprocess_exec(
-            *command(self._bwrap, data_dir, argv),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={},
-            user=uid,
-            group=uid,
-            extra_groups=[],
-            start_new_session=True,
-            preexec_fn=_limiter(self.limits),
-            limit=line_limit,
-        )
+        """`argv` started inside the sandbox (pipes on stdin, stdout and stderr), as `uid` (None: as
+        this process's own user, which cannot switch users), limited; `line_limit`: the longest line
+        its stdout may be read by."""
+        seccomp = memfd(self._seccomp)  # bubblewrap's own copy; ours is closed once it has started
+        try:
+            return await asyncio.create_subprocess_exec(
+                *command(self._bwrap, data_dir, argv, seccomp_fd=seccomp),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={},
+                start_new_session=True,
+                preexec_fn=_limiter(self.limits, uid),
+                pass_fds=(seccomp,),
+                limit=line_limit,
+            )
+        finally:
+            os.close(seccomp)
 
     async def run(self, code: str, data_dir: Path, uid: int) -> Outcome:
         """Run `code` (Python source) with `data_dir` as `/mnt/data`, as `uid` (see `prepare`)."""
@@ -136,7 +150,8 @@ async def kill(proc: asyncio.subprocess.Process) -> None:
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        await proc.wait()
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        await proc.communicate()  # reads its pipes to their end, so that they close (the loop's too)
 
 
 def _outcome(code: int | None, timed_out: bool, kept: list[bytearray], dropped: bool) -> Outcome:
