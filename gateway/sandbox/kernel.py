@@ -5,9 +5,10 @@ It is not imported by the gateway: its source is handed to the sandbox's own int
 which has only the standard library and Debian's packages. Protocol, on the process's stdin and its
 original stdout (the cell's own prints are captured, never mixed in): each request and each reply is one
 line of JSON. Request: `{"code": "..."}`. Reply: `{"stdout": "...", "error": "traceback" | null,
-"images": ["name.png", ...], "truncated": bool}`: the cell's output (with the value of a last bare
-expression, as a notebook shows it), its exception, and the matplotlib figures it left open, saved as PNG
-files in /mnt/data and closed.
+"images": ["name.png", ...], "files": ["name", ...], "truncated": bool}`: the cell's output (with the value
+of a last bare expression, as a notebook shows it), its exception, the matplotlib figures it left open
+(saved as PNG files in /mnt/data and closed), and the other files of /mnt/data it created or changed
+(PNG files it wrote itself among them: the gateway shows those as images too).
 """
 
 import ast
@@ -19,6 +20,7 @@ import traceback
 import uuid
 
 LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 1 << 20
+MAX_FILES = 50  # files reported written by one cell
 _NOWHERE = io.StringIO()  # between cells (a thread a cell left running writes here, to nobody)
 
 
@@ -35,7 +37,19 @@ def _figures() -> list[str]:
     return names
 
 
+def _listing() -> dict[str, tuple[int, int]]:
+    """The files directly in /mnt/data: name -> (size, modification time in ns)."""
+    found = {}
+    with os.scandir(".") as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                stat = entry.stat(follow_symlinks=False)
+                found[entry.name] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
 def _run(code: str, namespace: dict[str, object]) -> dict[str, object]:
+    before = _listing()
     out = io.StringIO()
     error = None
     sys.stdout = sys.stderr = out
@@ -53,12 +67,21 @@ def _run(code: str, namespace: dict[str, object]) -> dict[str, object]:
         error = traceback.format_exc()
     finally:
         sys.stdout = sys.stderr = _NOWHERE
+        os.chdir("/mnt/data")  # a cell that changed directory: figures, the listing and the next cell
     try:
         images = _figures()
     except Exception:
         images, error = [], (error or "") + traceback.format_exc()
     text = out.getvalue()
-    return {"stdout": text[:LIMIT], "error": error, "images": images, "truncated": len(text) > LIMIT}
+    after = _listing()
+    files = sorted(n for n, s in after.items() if before.get(n) != s and n not in images)[:MAX_FILES]
+    return {
+        "stdout": text[:LIMIT],
+        "error": error,
+        "images": images,
+        "files": files,
+        "truncated": len(text) > LIMIT,
+    }
 
 
 def main() -> None:

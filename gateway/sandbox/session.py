@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,6 +32,7 @@ class Cell:
     error: str | None
     images: list[str]
     truncated: bool = False
+    files: list[str] = field(default_factory=list)
     timed_out: bool = False
     died: bool = False
     reset: bool = False
@@ -40,7 +41,7 @@ class Cell:
 class Session:
     """One session's interpreter in `data_dir`, run as `uid`; started on first use."""
 
-    def __init__(self, sandbox: Sandbox, data_dir: Path, uid: int) -> None:
+    def __init__(self, sandbox: Sandbox, data_dir: Path, uid: int | None) -> None:
         self._sandbox = sandbox
         self._dir = data_dir
         self._uid = uid
@@ -81,7 +82,14 @@ class Session:
                     died=True,
                 )
             reply: dict[str, Any] = json.loads(line)
-            return Cell(reply["stdout"], reply["error"], reply["images"], reply["truncated"], reset=reset)
+            return Cell(
+                reply["stdout"],
+                reply["error"],
+                reply["images"],
+                reply["truncated"],
+                files=reply["files"],
+                reset=reset,
+            )
 
     async def _lose(self, proc: asyncio.subprocess.Process) -> None:
         await kill(proc)
