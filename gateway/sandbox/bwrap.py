@@ -27,6 +27,9 @@ ENV: Final = {
     "MPLCONFIGDIR": "/tmp/matplotlib",  # caches (matplotlib's, fontconfig's): kept out of the session's files
     "XDG_CACHE_HOME": "/tmp/cache",
     "PYTHONDONTWRITEBYTECODE": "1",
+    # numpy's BLAS starts a thread per CPU it sees; threads count against the processes limit.
+    "OPENBLAS_NUM_THREADS": "4",
+    "OMP_NUM_THREADS": "4",
 }
 
 

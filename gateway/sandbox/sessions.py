@@ -38,6 +38,10 @@ class FileTooLarge(SandboxError):
     pass
 
 
+class FileMissing(SandboxError):
+    pass
+
+
 def check_key(key: str) -> str:
     if not KEY.fullmatch(key):
         raise SandboxError(f"{key!r} cannot name a session")
@@ -157,7 +161,7 @@ class LocalSessions:
             os.close(fd)
 
     async def has(self, key: str) -> bool:
-        return key in self._kept
+        return check_key(key) in self._kept
 
     async def close(self, key: str) -> None:
         async with self._lock:
@@ -232,7 +236,7 @@ def _open_plain(path: Path, limit: int) -> int:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise SandboxError(f"/mnt/data/{path.name} does not exist") from None
+        raise FileMissing(f"/mnt/data/{path.name} does not exist") from None
     except OSError:
         raise SandboxError(f"/mnt/data/{path.name} is not a plain file") from None
     info = os.fstat(fd)

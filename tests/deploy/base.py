@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 Doc = dict[str, Any]
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET = "minimax-gateway"  # the gateway's Secret (envFrom); secret.example.yaml may show others after it
 
 
 class BaseError(Exception):
@@ -38,8 +39,13 @@ class Image:
 class Base:
     docs: list[Doc]  # the kustomization's objects, the generated ConfigMap last
     config: dict[str, str]  # gateway.env: the ConfigMap's data
-    secret: dict[str, str]  # secret.example.yaml's keys: what the real Secret holds
+    secret: dict[str, str]  # the keys of secret.example.yaml's `SECRET`: what the gateway's real Secret holds
     image: Image
+    others: dict[str, dict[str, str]] = field(default_factory=dict)  # its other Secrets, by name
+
+    def secret_value(self, name: str, key: str) -> str | None:
+        """A key of one of the example Secrets (what a `secretKeyRef` would read), or None."""
+        return (self.secret if name == SECRET else self.others.get(name, {})).get(key)
 
     def by(self, kind: str) -> list[Doc]:
         return [d for d in self.docs if d.get("kind") == kind]
@@ -98,6 +104,13 @@ def load_base(deploy: Path = DEPLOY) -> Base:
     config = read_env_file(deploy / env)
     meta = {"name": gen["name"], "labels": (gen.get("options") or {}).get("labels", {})}
     docs.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": config})
-    (secret,) = yaml.safe_load_all((deploy / "secret.example.yaml").read_text())
+    secrets = {
+        doc["metadata"]["name"]: {k: str(v) for k, v in doc["stringData"].items()}
+        for doc in yaml.safe_load_all((deploy / "secret.example.yaml").read_text())
+        if doc
+    }
+    if SECRET not in secrets:
+        raise BaseError(f"secret.example.yaml shows no Secret {SECRET!r}")
     image = read_dockerfile(deploy / "Dockerfile")
-    return Base(docs, config, {k: str(v) for k, v in secret["stringData"].items()}, image)
+    gateway = secrets.pop(SECRET)
+    return Base(docs, config, gateway, image, secrets)

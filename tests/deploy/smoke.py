@@ -7,6 +7,10 @@
         print `true` while the server starts, so a crashed container fails at once.
     python -m tests.deploy.smoke logs FILE
         the container's stderr: JSON log lines (LOG_FORMAT=json), no traceback.
+    python -m tests.deploy.smoke sandbox URL TOKEN_FILE [ALIVE_COMMAND...]
+        the code sandbox server (`python -m gateway.sandbox.server`): /healthz; 401 without the token;
+        a cell with numpy, pandas and matplotlib whose chart comes back as a PNG; a file put in, read
+        by the code, and its output read back; no network from inside; the session listed, then closed.
 
 Standard library only.
 """
@@ -123,6 +127,76 @@ def http_checks(base: str, start_timeout: float = 60.0, alive: list[str] | None 
     print("smoke: the run (completed) and its reply read back from the database")
 
 
+def sandbox_call(
+    base: str, method: str, path: str, token: str | None, body: bytes | None = None
+) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(base + path, data=body, headers=headers, method=method)
+    try:
+        with OPENER.open(req, timeout=60) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def sandbox_checks(base: str, token: str, alive: list[str] | None = None) -> None:
+    """What the gateway asks of a sandbox server, over real HTTP, as `remote.RemoteSessions` does."""
+    wait_until_serving(base, 60, alive)
+    session = "/v1/sessions/smoke"
+
+    def cell(code: str) -> Any:
+        status, raw = sandbox_call(
+            base, "POST", session + "/cells", token, json.dumps({"code": code}).encode()
+        )
+        if status != 200:
+            raise SmokeError(f"cell: HTTP {status}: {raw[:300]!r}")
+        return json.loads(raw)
+
+    status, _ = sandbox_call(base, "POST", session + "/cells", None, b'{"code": "1"}')
+    if status != 401:
+        raise SmokeError(f"a cell without the token: HTTP {status}, not 401")
+    status, _ = sandbox_call(
+        base, "PUT", session + "/files/sales.csv", token, b"month,units\n1,10\n2,14\n3,9\n"
+    )
+    if status != 204:
+        raise SmokeError(f"PUT a file: HTTP {status}")
+    chart = cell(
+        "import numpy as np, pandas as pd, matplotlib.pyplot as plt\n"
+        "df = pd.read_csv('sales.csv')\n"
+        "print(int(df['units'].sum()), float(np.mean(df['units'])))\n"
+        "df.plot(x='month', y='units')\n"
+        "df.to_csv('out.csv', index=False)"
+    )
+    if chart["stdout"] != "33 11.0\n" or chart["error"] or len(chart["images"]) != 1:
+        raise SmokeError(f"numpy/pandas/matplotlib cell: {chart}")
+    status, png = sandbox_call(base, "GET", f"{session}/files/{chart['images'][0]}?limit=10000000", token)
+    if status != 200 or png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise SmokeError(f"the chart: HTTP {status}, {png[:16]!r}")
+    status, out = sandbox_call(base, "GET", session + "/files/out.csv?limit=1000", token)
+    if status != 200 or out != b"month,units\n1,10\n2,14\n3,9\n":
+        raise SmokeError(f"the code's file: HTTP {status}, {out[:100]!r}")
+    print(
+        f"smoke: sandbox cell with numpy, pandas, matplotlib: {chart['stdout'].strip()}, a {len(png)} B PNG"
+    )
+    port = urlsplit(base).port
+    net = cell(
+        "import socket\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+        "    print('connected')\n"
+        "except OSError as exc:\n"
+        "    print('no network:', type(exc).__name__)"
+    )
+    if not net["stdout"].startswith("no network:"):
+        raise SmokeError(f"the code reached the server's own port: {net}")
+    exists = json.loads(sandbox_call(base, "GET", session, token)[1])
+    status, _ = sandbox_call(base, "DELETE", session, token)
+    after = json.loads(sandbox_call(base, "GET", session, token)[1])
+    if exists != {"exists": True} or status != 204 or after != {"exists": False}:
+        raise SmokeError(f"session listed {exists}, closed with HTTP {status}, then {after}")
+    print(f"smoke: sandbox: {net['stdout'].strip()}; 401 without the token; the session closed")
+
+
 def check_logs(text: str) -> None:
     """LOG_FORMAT=json: the log lines are JSON objects; no traceback anywhere."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -143,6 +217,10 @@ def main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["http"] and len(argv) >= 2:
             http_checks(argv[1].rstrip("/"), alive=argv[2:] or None)
+        elif argv[:1] == ["sandbox"] and len(argv) >= 3:
+            with open(argv[2]) as f:
+                token = f.read().strip()
+            sandbox_checks(argv[1].rstrip("/"), token, alive=argv[3:] or None)
         elif argv[:1] == ["logs"] and len(argv) == 2:
             with open(argv[1]) as f:
                 check_logs(f.read())

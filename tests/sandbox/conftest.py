@@ -42,3 +42,21 @@ def new_session(base: Path) -> Iterator[object]:
         return Session(data, uid)
 
     yield make
+
+
+def reserve_uids(count: int) -> int:
+    """The first of `count` consecutive user ids no other session of this test process is given (for
+    `LocalSessions(first_uid=...)`, which runs each of its sessions as one of them)."""
+    first = next(_UIDS)
+    for _ in range(count - 1):
+        next(_UIDS)
+    return first
+
+
+@pytest.fixture(scope="module")
+def module_base() -> Iterator[Path]:
+    """`base`, shared by a module's tests (a server kept for the module keeps its sessions there)."""
+    path = Path(tempfile.mkdtemp(prefix="sandbox-sessions-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
