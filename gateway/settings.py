@@ -81,6 +81,32 @@ class Settings(BaseSettings):
     embeddings_cache_mb: int = Field(
         256, ge=0, description="Memory per process for stores' embeddings kept between searches (MB)"
     )
+    # -- code_interpreter (engine) ------------------------------------------------------------------
+    code_interpreter: bool = Field(
+        True, description="Offer the code_interpreter tool (only where a sandbox can run: fails closed)"
+    )
+    code_sandbox_url: str | None = Field(
+        None, description="A sandbox server (`python -m gateway.sandbox.server`); unset: bubblewrap here"
+    )
+    code_sandbox_token: SecretStr | None = Field(
+        None, description="Bearer token between the gateway and CODE_SANDBOX_URL (both sides)"
+    )
+    code_sandbox_dir: Path = Field(
+        Path("/tmp/minimax-gateway-sandbox"), description="Where local sessions keep their /mnt/data"
+    )
+    code_session_idle_seconds: float = Field(
+        3600.0, gt=0, description="Seconds a thread's code session is kept unused (OpenAI: one hour)"
+    )
+    code_max_sessions: int = Field(64, gt=0, description="Sessions kept per sandbox host (oldest ends first)")
+    code_first_uid: int = Field(
+        230_000, gt=0, description="First of the CODE_MAX_SESSIONS user ids local sessions run as (as root)"
+    )
+    code_cpu_seconds: int = Field(60, gt=0, description="CPU seconds a session's interpreter may use")
+    code_wall_seconds: float = Field(120.0, gt=0, description="Seconds one call's code may run")
+    code_memory_bytes: int = Field(2 << 30, gt=0, description="Address space of a session's processes")
+    code_processes: int = Field(64, gt=0, description="Processes a session may have at once")
+    code_file_bytes: int = Field(1 << 30, gt=0, description="Largest file code may write")
+    code_output_bytes: int = Field(1 << 20, gt=0, description="Output of one call kept (stdout and stderr)")
     # -- upstream ----------------------------------------------------------------------------------
     minimax_base_url: str = Field(DEFAULT_UPSTREAM, description="MiniMax host; `/v1/...` paths go below it")
     minimax_api_key: SecretStr | None = Field(None, description="The gateway's own MiniMax key")

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from gateway.backend import Caller, Documents, Obj, Page, RunResult
-from gateway.engine import file_search
+from gateway.engine import code_interpreter, file_search
 from gateway.engine import store as st
 from gateway.engine.documents import EngineDocuments
 from gateway.engine.errors import maps_store_errors
@@ -35,12 +35,22 @@ from gateway.stream.events import Event
 T = TypeVar("T")
 CANCEL_WAIT = 1.0  # seconds a cancel call waits for the run to be recorded cancelled
 _CANCELLABLE = (RunStatus.QUEUED, RunStatus.IN_PROGRESS)  # executing, not yet cancelling: cancel it there
-_UNRUNNABLE = {"code_interpreter"}
+_SERVED = (file_search.NAME, code_interpreter.NAME)  # the tools the gateway itself serves
 
 
-def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list[dict[str, Any]] | None:
-    """Function tools, and file_search (which the engine serves); a tool it cannot run is refused, never
-    ignored."""
+def _no_code(refusal: str, param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"The code_interpreter tool is not available on this gateway: {refusal}",
+        param=param,
+        code="unsupported_tool",
+    )
+
+
+def _tools(
+    tools: Sequence[dict[str, Any]] | None, code_refusal: str | None, param: str = "tools"
+) -> list[dict[str, Any]] | None:
+    """Function tools, file_search and code_interpreter (which the engine serves, the latter only where
+    a sandbox runs: `code_refusal` says why not); a tool it cannot run is refused, never ignored."""
     if tools is None:
         return None
     out = []
@@ -49,28 +59,27 @@ def _tools(tools: Sequence[dict[str, Any]] | None, param: str = "tools") -> list
         if kind == "file_search":  # served by the gateway itself (`engine.file_search`)
             out.append({"type": "file_search", "file_search": tool.get("file_search") or {}})
             continue
-        if kind in _UNRUNNABLE:
-            raise InvalidRequest(
-                f"The {kind} tool is not available with BACKEND=engine: the engine runs function tools and "
-                "file_search",
-                param=f"{param}[{i}].type",
-                code="unsupported_tool",
-            )
+        if kind == "code_interpreter":  # served in a sandbox (`engine.code_interpreter`)
+            if code_refusal is not None:
+                raise _no_code(code_refusal, f"{param}[{i}].type")
+            out.append({"type": "code_interpreter"})
+            continue
         if kind != "function":
             raise InvalidRequest(f"Invalid tool type {kind!r}", param=f"{param}[{i}].type")
         function = tool.get("function") or {}
         if not function.get("name"):
             raise InvalidRequest("A function tool needs function.name", param=f"{param}[{i}].function.name")
-        if function["name"] == file_search.NAME and any(t.get("type") == file_search.NAME for t in tools):
+        name = function["name"]
+        if name in _SERVED and any(t.get("type") == name for t in tools):
             raise InvalidRequest(
-                "A function may not be named file_search beside the file_search tool",
+                f"A function may not be named {name} beside the {name} tool",
                 param=f"{param}[{i}].function.name",
             )
         out.append({"type": "function", "function": function})
     return out
 
 
-def _message(message: MessageIn, images: Images, param: str = "") -> NewMessage:
+def _message(message: MessageIn, images: Images, code_refusal: str | None, param: str = "") -> NewMessage:
     """A client message for the store: text and image parts, in order (`images` checks an image part,
     all but an image_file's file: `EngineBackend._new`). `param` names the message in the request ("" when
     it is the body itself)."""
@@ -85,11 +94,14 @@ def _message(message: MessageIn, images: Images, param: str = "") -> NewMessage:
         ]
     for i, attachment in enumerate(message.attachments or ()):
         for j, tool in enumerate(attachment.get("tools") or ()):
-            if tool.get("type") != "file_search":
+            where = f"{at}attachments[{i}].tools[{j}].type"
+            if tool.get("type") == "code_interpreter" and code_refusal is not None:
+                raise _no_code(code_refusal, where)
+            if tool.get("type") not in _SERVED:
                 raise InvalidRequest(
                     f"Attachments for the {tool.get('type')} tool are not available with BACKEND=engine: "
-                    "the engine runs file_search",
-                    param=f"{at}attachments[{i}].tools[{j}].type",
+                    "the engine runs file_search and code_interpreter",
+                    param=where,
                     code="unsupported_tool",
                 )
     return {
@@ -133,8 +145,10 @@ class EngineBackend:
         aliases: Mapping[str, str],
         documents: EngineDocuments,
         images: Images,
+        code_refusal: str | None = "it is not configured",
     ) -> None:
         self.documents: Documents = documents
+        self._code_refusal = code_refusal  # why code_interpreter cannot run here; None: it can
         self._documents = documents  # the same, with the engine's own calls (tool resources, attachments)
         self._store = store
         self._executor = executor
@@ -172,7 +186,7 @@ class EngineBackend:
             name=body.name,
             description=body.description,
             instructions=body.instructions,
-            tools=_tools(body.tools),
+            tools=_tools(body.tools, self._code_refusal),
             tool_resources=await self._documents.resources(caller, body.tool_resources, "tool_resources"),
             metadata=body.metadata,
             temperature=body.temperature,
@@ -191,7 +205,7 @@ class EngineBackend:
         if "model" in changes:
             self._model(changes["model"])
         if "tools" in changes:
-            changes["tools"] = _tools(changes["tools"]) or []
+            changes["tools"] = _tools(changes["tools"], self._code_refusal) or []
         if changes.get("tool_resources"):
             changes["tool_resources"] = await self._documents.resources(
                 caller, changes["tool_resources"], "tool_resources"
@@ -205,7 +219,7 @@ class EngineBackend:
 
     async def _new(self, caller: Caller, message: MessageIn, param: str = "") -> NewMessage:
         """`_message`, its image_file parts' files checked in the store."""
-        new = _message(message, self._images, param)
+        new = _message(message, self._images, self._code_refusal, param)
         if not isinstance(new["content"], str):
             at = f"{param}." if param else ""
             for i, block in enumerate(new["content"]):
@@ -284,7 +298,7 @@ class EngineBackend:
     async def create_run(
         self, caller: Caller, thread_id: str, body: RunIn, include: Sequence[str] = ()
     ) -> RunResult:
-        tools = _tools(body.tools)
+        tools = _tools(body.tools, self._code_refusal)
         messages = await self._news(caller, body.additional_messages, "additional_messages")
         model = self._model(body.model)
         await self._images.refuse_blind(
@@ -300,7 +314,7 @@ class EngineBackend:
     async def create_thread_and_run(self, caller: Caller, body: ThreadAndRunIn) -> RunResult:
         # The assistant's 404 comes before anything is made: checked in the thread's own transaction,
         # or first when the thread's tool_resources make vector stores before it.
-        tools = _tools(body.tools)
+        tools = _tools(body.tools, self._code_refusal)
         thread_in = body.thread or ThreadIn()
         if thread_in.tool_resources is not None:
             await self._store.assistants.retrieve(caller.tenant, body.assistant_id)
@@ -326,13 +340,13 @@ class EngineBackend:
     ) -> RunResult:
         """Create the run already started, and start it (its request and thread checked)."""
         choice = body.tool_choice
-        if isinstance(choice, dict) and choice.get("type") == file_search.NAME:
+        if isinstance(choice, dict) and (kind := choice.get("type")) in _SERVED:
             offered = tools
             if offered is None:
                 offered = (await self._store.assistants.retrieve(caller.tenant, body.assistant_id))["tools"]
-            if not any(t.get("type") == file_search.NAME for t in offered or ()):
+            if not any(t.get("type") == kind for t in offered or ()):
                 raise InvalidRequest(
-                    "tool_choice names file_search, which is not among the run's tools", param="tool_choice"
+                    f"tool_choice names {kind}, which is not among the run's tools", param="tool_choice"
                 )
         instructions = body.instructions
         if body.additional_instructions:

@@ -252,7 +252,10 @@ class EngineDocuments:
 
     async def resources(self, caller: Caller, resources: dict[str, Any] | None, param: str) -> Any:
         """`tool_resources` as stored: `file_search.vector_store_ids` checked (one store, the caller's),
-        and `file_search.vector_stores` (OpenAI's helper: a store made of these files) made into one."""
+        and `file_search.vector_stores` (OpenAI's helper: a store made of these files) made into one;
+        `code_interpreter.file_ids` checked (the caller's files)."""
+        for file_id in ((resources or {}).get("code_interpreter") or {}).get("file_ids") or ():
+            await self._store.files.retrieve(caller.tenant, file_id)
         search = (resources or {}).get("file_search")
         if not search:
             return resources

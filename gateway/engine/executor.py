@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Final, assert_never
 
 from gateway.backend import Caller
-from gateway.engine import file_search, images
+from gateway.engine import code_interpreter, file_search, images
 from gateway.engine.chat import ChatClient
 from gateway.engine.chunks import (
     ChatStreamDecoder,
@@ -34,6 +34,8 @@ from gateway.engine.chunks import (
     Usage,
 )
 from gateway.engine.citations import Citations, Piece
+from gateway.engine.code_input import BadArguments, CodeInput
+from gateway.engine.code_interpreter import CodeInterpreter
 from gateway.engine.file_search import FileSearch
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.models import model_aliases
@@ -51,8 +53,13 @@ from gateway.upstream.errors import from_base_resp, last_error_code
 
 log = logging.getLogger("gateway.engine")
 REQUIRES_ACTION_SECONDS: Final = 600
-MAX_SEARCH_ROUNDS: Final = 8  # file_search calls answered in one run before the model must answer
-TOO_MANY_SEARCHES: Final = f"The model kept calling file_search ({MAX_SEARCH_ROUNDS} searches a run at most)"
+MAX_TOOL_ROUNDS: Final = (
+    16  # rounds of file_search/code_interpreter calls in one run before the model must answer
+)
+TOO_MANY_ROUNDS: Final = (
+    f"The model kept calling the gateway's tools (file_search, code_interpreter: {MAX_TOOL_ROUNDS} rounds "
+    "a run at most)"
+)
 INTERNAL = "The gateway failed while running this run"
 
 
@@ -84,9 +91,11 @@ class Executor:
         owner: str,
         clock: Clock,
         file_search: FileSearch | None = None,
+        code: CodeInterpreter | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._file_search = file_search
+        self._code = code
         self._metrics = metrics
         self._store = store
         self._chat = chat
@@ -197,7 +206,12 @@ class Executor:
             if history is None:
                 return _LEFT_QUEUED
         history = await images.inline(self._store.files, job.tenant, job.run, history, self._settings)
-        body = chat_request(job.run, history, self._aliases)
+        names: list[str] = []
+        if self._code is not None and code_interpreter.declared(job.run):
+            if job.code_files is None:
+                job.code_files = await self._code.files(job.tenant, job.run, history)
+            names = [name for _, name in job.code_files]
+        body = chat_request(job.run, history, self._aliases, names)
         try:
             async with asyncio.timeout(self._settings.first_byte_timeout):
                 stream = job.stream = await self._chat.open(body, job.caller_key)
@@ -244,15 +258,15 @@ class Executor:
                     while isinstance(more, list):
                         await self._stream(job, more)
                         more = None  # function calls left wait for their outputs: requires_action
-                        if job.server_args and rounds < MAX_SEARCH_ROUNDS:
+                        if job.server_args and rounds < MAX_TOOL_ROUNDS:
                             rounds += 1
                             more = await self._serve(job)
                 if isinstance(more, PromptTooLong):
                     emitter.close(
                         RunStatus.INCOMPLETE, closing, incomplete_details={"reason": "max_prompt_tokens"}
                     )
-                elif job.server_args:  # still searching after MAX_SEARCH_ROUNDS: no answer will come
-                    closing = emitter.fail("server_error", TOO_MANY_SEARCHES)
+                elif job.server_args:  # still calling after MAX_TOOL_ROUNDS: no answer will come
+                    closing = emitter.fail("server_error", TOO_MANY_ROUNDS)
                 else:
                     self._end(job, closing)
         except _Gone:
@@ -358,12 +372,18 @@ class Executor:
                         job.server_args[index] = []  # served here: its arguments are not shown
                         shaped = {"id": call_id, "type": file_search.NAME, file_search.NAME: {}}
                         events.extend(step.apply_calls([(index, shaped)]))
+                    elif name == code_interpreter.NAME and self._code and code_interpreter.declared(job.run):
+                        job.server_args[index] = []  # served here: its code is shown as it streams
+                        job.code_inputs[index] = CodeInput()
+                        events.extend(step.apply_calls([(index, code_interpreter.details(call_id, "", []))]))
                     else:
                         events.extend(step.apply_calls([(index, _call(call_id, name, ""))]))
                 case ToolCallArgs(index=index, piece=piece):
                     assert emitter.step is not None
                     if index in job.server_args:
                         job.server_args[index].append(piece)
+                        if (code := job.code_inputs.get(index)) is not None:
+                            self._show_code(job, index, code, piece, events)
                         continue
                     call_id, name = job.tool_names[index]
                     events.extend(emitter.step.apply_calls([(index, _call(call_id, name, piece))]))
@@ -376,14 +396,40 @@ class Executor:
                 case _:
                     assert_never(delta)
 
+    def _show_code(
+        self, job: Job, index: int, code: CodeInput, piece: str, events: list[StreamEvent]
+    ) -> None:
+        """A piece of a code_interpreter call's arguments: the code it completes, as an `input` delta.
+        Arguments that cannot be code stop showing; the call answers the model why (`_serve`)."""
+        try:
+            text = code.feed(piece)
+        except BadArguments:
+            del job.code_inputs[index]
+            return
+        if text:
+            assert job.emitter.step is not None
+            call_id, _ = job.tool_names[index]
+            events.extend(
+                job.emitter.step.apply_calls([(index, code_interpreter.details(call_id, text, []))])
+            )
+
     def _open_message(self, job: Job, events: list[StreamEvent]) -> Any:
-        job.citations = Citations(job.markers) if job.markers else None
+        markers, paths = job.markers, job.paths
+        job.citations = Citations(markers, paths) if markers or paths else None
         run = job.run
         message, step = job.batch.start_reply(
             job.tenant, thread_id=run["thread_id"], run_id=job.run_id, assistant_id=run["assistant_id"]
         )
         job.emitter.open_step(step["id"], "message_creation", events, message["id"], base=step)
-        return job.emitter.open_message(message["id"], events, created_at=message["created_at"])
+        opened = job.emitter.open_message(message["id"], events, created_at=message["created_at"])
+        if job.images:  # what code drew in this run comes first in the answer, as on OpenAI's service
+            shown = [
+                {"id": f"image-{i}", "type": "image_file", "image_file": {"file_id": file_id}}
+                for i, file_id in enumerate(job.images)
+            ]
+            events.extend(opened.apply_general(shown))
+            job.images = []
+        return opened
 
     def _open_tool_step(self, job: Job, events: list[StreamEvent]) -> Any:
         _flush(job, events)  # the message closes: text held back for a marker is shown first
@@ -398,25 +444,30 @@ class Executor:
         return job.emitter.open_step(step["id"], "tool_calls", events, base=step)
 
     async def _serve(self, job: Job) -> list[Delta] | PromptTooLong | None:
-        """The reply called file_search: search, show the results on the call (the step), store the
-        step and the results, then ask MiniMax again in the same run and return its first deltas; None
-        when the step also holds function calls (the run then waits for their outputs, the searches'
-        results already stored with the step)."""
-        assert self._file_search is not None and job.emitter.step is not None
+        """The reply called the tools the gateway serves (file_search, code_interpreter): serve each
+        call, show its results on the call (the step), store the step and the results, then ask MiniMax
+        again in the same run and return its first deltas; None when the step also holds function calls
+        (the run then waits for their outputs, the served calls' results already stored with the step)."""
+        assert job.emitter.step is not None
         began = time.perf_counter()
         step = job.emitter.step
         events: list[StreamEvent] = []
         served = []
         for index, pieces in sorted(job.server_args.items()):
-            call_id, _ = job.tool_names[index]
-            call = await self._file_search.call(
-                job.tenant, job.run, call_id, "".join(pieces), job.searches, ""
-            )
-            job.searches += 1
-            job.markers.update(call.markers)
-            events.extend(step.apply_calls([(index, call.details)]))
-            served.append((call_id, call.output))
-        job.server_args = {}
+            call_id, name = job.tool_names[index]
+            if name == code_interpreter.NAME:
+                details, output = await self._run_code(job, call_id, job.code_inputs.get(index))
+            else:
+                assert self._file_search is not None
+                call = await self._file_search.call(
+                    job.tenant, job.run, call_id, "".join(pieces), job.searches, ""
+                )
+                job.searches += 1
+                job.markers.update(call.markers)
+                details, output = call.details, call.output
+            events.extend(step.apply_calls([(index, details)]))
+            served.append((call_id, output))
+        job.server_args, job.code_inputs = {}, {}
         run = job.run
         job.batch.update_step(step.id, step_details=step.details(), replay=replay(job, True))
         job.batch.add_tool_results(
@@ -442,12 +493,33 @@ class Executor:
         except PromptTooLong as exc:
             return exc
 
+    async def _run_code(self, job: Job, call_id: str, code: CodeInput | None) -> tuple[dict[str, Any], str]:
+        """One code_interpreter call served: (its step details, less the input already shown; what
+        goes back to the model). Its images wait for the answer's content, its files for its links."""
+        assert self._code is not None
+        try:
+            if code is None:
+                raise BadArguments("the arguments are not valid JSON")
+            source = code.finish()
+        except BadArguments as exc:
+            text = f'Execution stopped: the call\'s arguments must be a JSON object {{"code": "..."}} ({exc})'
+            return code_interpreter.details(call_id, "", [{"type": "logs", "logs": text}]), text
+        files = job.code_files or []
+        call = await self._code.call(job.tenant, job.run, call_id, source, files)
+        job.images += call.images
+        job.paths.update(call.written)
+        shown = {**call.details, code_interpreter.NAME: {**call.details[code_interpreter.NAME], "input": ""}}
+        return shown, call.output
+
     def _end(self, job: Job, events: list[StreamEvent]) -> None:
         """MiniMax's reply ended: the run's end follows from how."""
         _flush(job, events)
         emitter, reason = job.emitter, job.finish_reason
         step = emitter.step
-        if step is not None and step.type == "tool_calls" and step.function_calls():
+        waits = step is not None and step.type == "tool_calls" and bool(step.function_calls())
+        if job.images and not waits and emitter.message is None:
+            self._open_message(job, events)  # images code drew, and no words after them: still shown
+        if waits:
             emitter.run["expires_at"] = self._clock() + REQUIRES_ACTION_SECONDS
             emitter.close(RunStatus.REQUIRES_ACTION, events, usage=job.usage)
         elif reason == "length":

@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.engine.chunks import ChatStreamDecoder
 from gateway.engine.citations import Citations
+from gateway.engine.code_input import CodeInput
 from gateway.engine.store import Batch
 from gateway.schemas.status import RunStatus
 from gateway.stream.emitter import RunEmitter
@@ -74,13 +75,17 @@ class Job:
         "caller_key",
         "citations",
         "closing",
+        "code_files",
+        "code_inputs",
         "decoder",
         "emitter",
         "failure",
         "finish_reason",
+        "images",
         "include",
         "markers",
         "opened",
+        "paths",
         "queue",
         "run",
         "searches",
@@ -121,6 +126,10 @@ class Job:
         self.include: tuple[str, ...] = ()  # the run request's include[] (file_search results' content)
         self.markers: dict[str, str] = {}  # file_search markers given out in this run -> file ids
         self.citations: Citations | None = None  # the open message's scanner, once markers were given
+        self.code_inputs: dict[int, CodeInput] = {}  # call index -> its code, of code_interpreter calls
+        self.code_files: list[tuple[str, str]] | None = None  # (file id, name) the session is given
+        self.images: list[str] = []  # File ids of images code made, for the next message's content
+        self.paths: dict[str, str] = {}  # files code wrote in this run: name in /mnt/data -> File id
         self.finish_reason: str | None = None
         self.failure: Exception | None = None  # MiniMax's error, read after deltas still to go out
         self.usage: dict[str, Any] | None = run.get("usage")  # summed over the run's model calls

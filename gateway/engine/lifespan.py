@@ -1,6 +1,6 @@
 """The engine for an app's lifetime: its store, its connection pool to MiniMax, its executor, the
-ingestion worker, and the sweeps that keep runs honest (leases renewed; expired tool calls and orphaned
-runs ended) and files and vector stores to their expiry."""
+code sessions (code_interpreter), the ingestion worker, and the sweeps that keep runs honest (leases
+renewed; expired tool calls and orphaned runs ended) and files and vector stores to their expiry."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, suppress
 from gateway.engine.backend import EngineBackend
 from gateway.engine.chat import ChatClient
 from gateway.engine.checkpoints import Checkpoints
+from gateway.engine.code_interpreter import CodeInterpreter
 from gateway.engine.documents import EngineDocuments
 from gateway.engine.executor import Executor
 from gateway.engine.file_search import FileSearch
@@ -26,6 +27,7 @@ from gateway.engine.retrieval.searcher import Searcher
 from gateway.engine.signals import Signals
 from gateway.engine.store import Store, StoreError
 from gateway.metrics import Metrics
+from gateway.sandbox.opening import open_sessions
 from gateway.schemas.status import RunStatus
 from gateway.settings import Settings
 from gateway.stream.events import Clock
@@ -79,7 +81,10 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
     metrics.count_store_transactions(lambda: store.db.transactions)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     try:
-        async with upstream_http(settings) as (_http, session):
+        async with (
+            upstream_http(settings) as (_http, session),
+            open_sessions(settings, f"process:{owner}") as sessions,
+        ):
             embeddings = None
             if settings.embeddings_url:
                 key = settings.embeddings_api_key
@@ -98,6 +103,14 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 owner=owner,
                 clock=clock,
                 file_search=FileSearch(store, searcher),
+                code=None
+                if isinstance(sessions, str)
+                else CodeInterpreter(
+                    store,
+                    sessions,
+                    idle_seconds=settings.code_session_idle_seconds,
+                    max_file_bytes=settings.max_file_bytes,
+                ),
                 metrics=metrics,
             )
             signals = Signals(
@@ -124,7 +137,13 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
             ]
             try:
                 yield EngineBackend(
-                    store, executor, signals, model_aliases(settings), documents, Images.of(settings)
+                    store,
+                    executor,
+                    signals,
+                    model_aliases(settings),
+                    documents,
+                    Images.of(settings),
+                    code_refusal=sessions if isinstance(sessions, str) else None,
                 )
             finally:
                 for task in tasks:

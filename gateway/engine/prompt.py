@@ -1,5 +1,6 @@
 """A run's MiniMax chat request: instructions, the thread's history (fitted to the run's token
-limits), function tools and sampling values, as MiniMax's chat completions take them.
+limits), function tools (with the functions standing for the tools the gateway serves: file_search,
+code_interpreter) and sampling values, as MiniMax's chat completions take them.
 
 History is cut in turns, never inside one: a user or assistant message starts a turn, and the tool
 calls and results that follow stay with it, so a call is never sent without its result or the other
@@ -20,7 +21,7 @@ from typing import Any, Final
 
 import orjson
 
-from gateway.engine import file_search
+from gateway.engine import code_interpreter, file_search
 from gateway.engine.store import HistoryItem
 
 CONTEXT: Final[dict[str, int]] = {"MiniMax-M3": 1_000_000}
@@ -148,9 +149,14 @@ def _tools(run: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
     ]
     if file_search.declared(run) is not None:  # served by the gateway (`engine.file_search`)
         tools.append(file_search.DECLARATION)
+    if code_interpreter.declared(run):  # served by the gateway (`engine.code_interpreter`)
+        tools.append(code_interpreter.DECLARATION)
     choice = run.get("tool_choice")
     if isinstance(choice, dict) and choice.get("type") == file_search.NAME:
         tools = [file_search.DECLARATION]
+        choice = "auto"
+    elif isinstance(choice, dict) and choice.get("type") == code_interpreter.NAME:
+        tools = [code_interpreter.DECLARATION]
         choice = "auto"
     elif isinstance(choice, dict) and choice.get("type") == "function":
         name = (choice.get("function") or {}).get("name")
@@ -166,14 +172,26 @@ def _clamp(value: Any) -> float | None:
 
 
 def chat_request(
-    run: Mapping[str, Any], history: Sequence[HistoryItem], aliases: Mapping[str, str]
+    run: Mapping[str, Any],
+    history: Sequence[HistoryItem],
+    aliases: Mapping[str, str],
+    code_files: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The streamed chat-completions body for `run` (an OpenAI run object); `aliases` maps the run's
-    model name (an OpenAI or legacy name, as the client gave it) to MiniMax's."""
+    model name (an OpenAI or legacy name, as the client gave it) to MiniMax's; `code_files`: the names of
+    the files in the code_interpreter session's /mnt/data."""
     model = aliases.get(run["model"], run["model"])
     instructions = run.get("instructions") or ""
+    added = []
     if file_search.declared(run) is not None:
-        instructions = f"{instructions}\n\n{file_search.CITE}" if instructions else file_search.CITE
+        added.append(file_search.CITE)
+    if code_interpreter.declared(run):
+        added.append(code_interpreter.guidance(code_files))
+        choice = run.get("tool_choice")
+        if isinstance(choice, dict) and choice.get("type") == code_interpreter.NAME:
+            added.append(code_interpreter.FORCE)
+    if added:
+        instructions = "\n\n".join([instructions, *added] if instructions else added)
     system = [{"role": "system", "content": instructions}] if instructions else []
     tools, choice = _tools(run)
     fixed = _size(system) + (tokens(orjson.dumps(tools).decode()) if tools else 0)

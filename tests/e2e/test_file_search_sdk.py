@@ -738,10 +738,10 @@ def test_a_model_that_keeps_searching_fails_the_run_clearly(
 ) -> None:
     """Past the bound on search rounds the run fails saying so, instead of completing with a search
     left unanswered and no reply (the bound set to 0 here: the first call is already one too many)."""
-    monkeypatch.setattr(executor, "MAX_SEARCH_ROUNDS", 0)
+    monkeypatch.setattr(executor, "MAX_TOOL_ROUNDS", 0)
     asked = ask_streamed(library, "How do I water tomatoes?")
     assert asked.run.status == "failed", asked.run
     assert asked.run.last_error is not None and asked.run.last_error.code == "server_error"
-    assert asked.run.last_error.message == executor.TOO_MANY_SEARCHES
+    assert asked.run.last_error.message == executor.TOO_MANY_ROUNDS
     assert "thread.run.failed" in asked.seen.events
     assert len(asked.messages) == 1  # MiniMax was not asked again

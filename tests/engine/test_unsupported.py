@@ -1,6 +1,8 @@
-"""What the engine cannot run is refused up front, end to end: a `code_interpreter` tool, or an
-attachment for it, is a 400 naming the param, and nothing reaches MiniMax (images: `test_images.py`;
-file_search, which the engine serves: `tests/e2e/test_file_search_sdk.py`)."""
+"""What the engine cannot run is refused up front, end to end: where no sandbox can run (here: the tool
+switched off, and a sandbox server named without its token), a `code_interpreter` tool, an attachment for
+it, or a `tool_choice` naming it is a 400 naming the param and the reason, and nothing reaches MiniMax:
+code is never run unsandboxed (images: `test_images.py`; the tools the engine serves:
+`tests/e2e/test_file_search_sdk.py`, `tests/e2e/test_code_interpreter_sdk.py`)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,17 @@ import pytest
 from gateway.emulator.config import EmulatorConfig
 from tests.engine.helpers_e2e import MODEL, WEATHER, Stack, assistant, get, stack, thread
 
+REASONS = {
+    "off": ({"code_interpreter": False}, "CODE_INTERPRETER is off"),
+    "no token": ({"code_sandbox_url": "http://127.0.0.1:9"}, "without CODE_SANDBOX_TOKEN"),
+}
 
-@pytest.fixture(scope="module")
-def s(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with stack(EmulatorConfig(), tmp_path_factory.mktemp("unsupported")) as s:
+
+@pytest.fixture(scope="module", params=sorted(REASONS))
+def s(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    settings, reason = REASONS[request.param]
+    with stack(EmulatorConfig(), tmp_path_factory.mktemp("unsupported"), **settings) as s:
+        s.reason = reason  # type: ignore[attr-defined]
         yield s
 
 
@@ -31,7 +40,7 @@ def refused(response: httpx.Response, param: str, *words: str) -> None:
 def test_unrunnable_tools_in_an_assistant(s: Stack, tool: str) -> None:
     client = s.http(s.key())
     created = client.post("/assistants", json={"model": MODEL, "tools": [WEATHER, {"type": tool}]})
-    refused(created, "tools[1].type", tool)
+    refused(created, "tools[1].type", tool, s.reason)  # type: ignore[attr-defined]
     assert get(client, "/assistants")["data"] == []
     assistant_id = assistant(client, tools=[WEATHER])
     modified = client.post(f"/assistants/{assistant_id}", json={"tools": [{"type": tool}]})
@@ -48,6 +57,8 @@ def test_unrunnable_tools_in_a_run(s: Stack, tool: str) -> None:
     for stream in (False, True):
         body: dict[str, Any] = {"assistant_id": assistant_id, "tools": [{"type": tool}], "stream": stream}
         refused(client.post(f"/threads/{thread_id}/runs", json=body), "tools[0].type", tool)
+        forced = {"assistant_id": assistant_id, "tool_choice": {"type": tool}, "stream": stream}
+        refused(client.post(f"/threads/{thread_id}/runs", json=forced), "tool_choice", tool)
         refused(client.post("/threads/runs", json={**body, "thread": {}}), "tools[0].type", tool)
     assert get(client, f"/threads/{thread_id}/runs")["data"] == []
     assert len(s.emulator.chat_requests) == before

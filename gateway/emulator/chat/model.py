@@ -10,8 +10,9 @@ Rules, first match wins:
 1a. a `code_interpreter` function is offered, the last message is a user message, `tool_choice` is not
    `none` and `chat.code.plan` finds code to run (the user's fenced ```python blocks, else a program
    for a plot or compute request, else, when the system message forces the tool, a forced call): one
-   `code_interpreter` call per program, then calls of the function tools the text names; finish
-   `tool_calls`. It comes before 1b: such a request does not search files;
+   `code_interpreter` call per program, then a `file_search` call (the user's text) if the text names
+   `file_search`, then calls of the function tools the text names; finish
+   `tool_calls`. It comes before 1b: such a request searches files only when it names file_search;
 1b. a `file_search` function is offered, the last message is a user message and `tool_choice` is not
    `none`: a `file_search` call with the user's text, then calls of the function tools it names;
 2. the last message is a user message, `tool_choice` is not `none`, and its text names function tools
@@ -130,6 +131,9 @@ def _code_calls(
     if plan is None:
         return None
     runs = [ToolCall(call_id(key, i), code.NAME, code.arguments(p)) for i, p in enumerate(plan.programs)]
+    if any(t.name == search.NAME for t, _ in named):  # the text names file_search too: it searches
+        queries = orjson.dumps({"queries": [req.user_text]}).decode()
+        runs.append(ToolCall(call_id(key, len(runs)), search.NAME, queries))
     others = [(t, end) for t, end in named if t.name not in (code.NAME, search.NAME)]
     more = [
         ToolCall(call_id(key, len(runs) + i), tool.name, _arguments(req.user_text, tool, end))

@@ -259,11 +259,14 @@ def test_compute_words_without_a_csv_or_an_expression_fall_through(chat_emu: Any
     assert [c["function"]["name"] for c in read.tool_calls()] == ["get_weather"]  # rule 2 goes on
 
 
-def test_code_wins_over_file_search_and_the_rest_is_searched(chat_emu: Any) -> None:
+def test_code_wins_over_file_search_unless_named_and_the_rest_is_searched(chat_emu: Any) -> None:
     emu = chat_emu()
     tools = [SEARCH_TOOL, CODE_TOOL]
     assert codes(emu.stream(body("```python\nprint(1)\n```", FILES, tools))) == ["print(1)\n"]
-    assert "matplotlib" in only_code(emu, body("plot the file_search results", FILES, tools))
+    both = emu.stream(body("plot the file_search results", FILES, tools)).tool_calls()  # names it: both
+    assert [c["function"]["name"] for c in both] == ["code_interpreter", "file_search"]
+    assert "matplotlib" in orjson.loads(both[0]["function"]["arguments"])["code"]
+    assert orjson.loads(both[1]["function"]["arguments"]) == {"queries": ["plot the file_search results"]}
     read = emu.stream(body("what do my files say about sales?", FILES, tools))
     (call,) = read.tool_calls()
     assert call["function"]["name"] == "file_search"
