@@ -21,6 +21,7 @@ import uuid
 
 LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 1 << 20
 MAX_FILES = 50  # files reported written by one cell
+KERNEL = os.getpid()
 _NOWHERE = io.StringIO()  # between cells (a thread a cell left running writes here, to nobody)
 
 
@@ -66,6 +67,8 @@ def _run(code: str, namespace: dict[str, object]) -> dict[str, object]:
     except BaseException:  # the cell's own failure (SystemExit and KeyboardInterrupt included)
         error = traceback.format_exc()
     finally:
+        if os.getpid() != KERNEL:  # a process the cell forked came back here: only the kernel answers
+            os._exit(0)
         sys.stdout = sys.stderr = _NOWHERE
         os.chdir("/mnt/data")  # a cell that changed directory: figures, the listing and the next cell
     try:

@@ -38,6 +38,7 @@ from tests.e2e.files_helpers import DOCUMENTS, Gateway, engine_gateway, pg_datab
 MODEL = "MiniMax-M2.7"
 WALL = 4.0  # seconds a call's code may run here (CODE_WALL_SECONDS)
 SECRET = f"probe-{uuid.uuid4().hex}"  # in the gateway's environment: code must never see it
+FILE_LIMIT = 64 << 20  # the largest file code may write here (CODE_FILE_BYTES)
 FIRST_UID = 240_000  # the sessions' users here (tests/sandbox takes its own from 230000)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes run as users of their own: root")
@@ -60,6 +61,7 @@ def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             code_wall_seconds=WALL,
             code_sandbox_dir=sandbox,
             code_first_uid=FIRST_UID,
+            code_file_bytes=FILE_LIMIT,
         ) as gateway:
             yield gateway
     finally:
@@ -454,6 +456,15 @@ HOSTILE = {
     ),
     "database": ("print(open({path!r}, 'rb').read(16))", ("FileNotFoundError",)),
     "memory": ("x = bytearray(8 << 30)", ("MemoryError",)),
+    "fork bomb": (
+        "import os\nwhile True:\n    os.fork()",
+        ("BlockingIOError", "Resource temporarily unavailable", "Execution stopped"),
+    ),
+    "10 GB write": (
+        "with open('big.bin', 'wb') as f:\n    for _ in range(10 * 1024):\n        f.write(bytes(1 << 20))",
+        ("File too large",),
+    ),
+    "infinite loop": ("while True:\n    pass", ("Execution stopped",)),
 }
 
 
@@ -540,3 +551,19 @@ def test_the_gateway_runs_code_in_the_sandbox_server(tmp_path: Path) -> None:
             assert [p.name for p in sandbox.iterdir()] == [thread.id]  # the server's directory holds it
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
+
+
+def test_code_cannot_reach_another_threads_files(engine: Gateway) -> None:
+    s = setup(engine)
+    mine = s.client.beta.threads.create()
+    run_in(s.client, mine.id, s.assistant_id, fenced("_ = open('secret.txt', 'w').write('s3cret')"))
+    probe = (
+        "import os\n"
+        "print(os.listdir('/mnt'), os.listdir('/mnt/data'))\n"
+        f"for path in ['/mnt/data/../{mine.id}/secret.txt', '/tmp/{mine.id}/secret.txt']:\n"
+        "    print(os.path.exists(path))\n"
+        "print([p for p in os.listdir('/tmp')])"
+    )
+    other = run_in_new(engine, fenced(probe))
+    assert other.logs() == "['data'] []\nFalse\nFalse\n[]\n", other.logs()
+    assert "s3cret" not in other.logs()

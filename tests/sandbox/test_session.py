@@ -77,3 +77,18 @@ def test_a_cell_cannot_read_the_protocol_or_write_around_it(new_session: Opens) 
     )
     assert sneaky.stdout == "''\n" and sneaky.error is None
     assert after.stdout == "ok\n"
+
+
+def test_a_process_the_cell_forks_never_answers_for_the_kernel(new_session: Opens) -> None:
+    """A forked child that falls back out of the cell exits: it never writes a reply of its own, nor
+    reads the next cell, so replies stay one per cell, in order."""
+    forked, after, again = cells(
+        new_session(),
+        [
+            "import os, time\npid = os.fork()\nprint('child' if pid == 0 else 'parent')",
+            "time.sleep(0.2)\nprint('second')",
+            "print('third')",
+        ],
+    )
+    assert (forked.stdout, forked.error) == ("parent\n", None)
+    assert (after.stdout, again.stdout) == ("second\n", "third\n")
