@@ -265,7 +265,9 @@ class EngineBackend:
         return await self._store.threads.modify(caller.tenant, thread_id, {"metadata": body.metadata or {}})
 
     async def delete_thread(self, caller: Caller, thread_id: str) -> Obj:
-        return await self._store.threads.delete(caller.tenant, thread_id)
+        deleted = await self._store.threads.delete(caller.tenant, thread_id)
+        await self._executor.thread_deleted(thread_id)
+        return deleted
 
     async def create_message(self, caller: Caller, thread_id: str, body: MessageIn) -> Obj:
         new = await self._new(caller, body)

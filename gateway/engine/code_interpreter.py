@@ -176,6 +176,12 @@ class CodeInterpreter:
             dict(written),
         )
 
+    async def forget(self, thread_id: str) -> None:
+        """The thread was deleted: its session ends now, with its files, wherever it lives."""
+        self._given.pop(thread_id, None)
+        with suppress(SandboxError):
+            await self._sessions.close(thread_id)
+
     async def _lost(self, tenant: str, key: str) -> bool:
         """Whether the thread had a session that cannot be used (elsewhere, expired, ended): its state is
         lost. A new session starts either way; what the old one had been given is given again."""

@@ -105,6 +105,11 @@ class Executor:
         self._clock = clock
         self.jobs: dict[str, Job] = {}
 
+    async def thread_deleted(self, thread_id: str) -> None:
+        """A thread was deleted: what this process keeps for it goes (its code session)."""
+        if self._code is not None:
+            await self._code.forget(thread_id)
+
     async def upstream_reachable(self) -> bool:
         return await self._chat.reachable()
 

@@ -80,7 +80,7 @@ def _run(code: str, namespace: dict[str, object]) -> dict[str, object]:
     files = sorted(n for n, s in after.items() if before.get(n) != s and n not in images)[:MAX_FILES]
     return {
         "stdout": text[:LIMIT],
-        "error": error,
+        "error": error[-LIMIT:] if error else None,  # its end: where the exception is named
         "images": images,
         "files": files,
         "truncated": len(text) > LIMIT,

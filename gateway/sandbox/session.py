@@ -48,6 +48,7 @@ class Session:
         self._proc: asyncio.subprocess.Process | None = None
         self._lost = False  # the last interpreter was killed or died: the next cell says `reset`
         self._lock = asyncio.Lock()
+        self._reaping: set[asyncio.Future[None]] = set()  # interpreters killed on a cancel, being reaped
 
     async def execute(self, code: str) -> Cell:
         async with self._lock:  # one cell at a time, in order
@@ -71,7 +72,13 @@ class Session:
                 return Cell(
                     "", "The code ran past its time limit; the session was ended.", [], timed_out=True
                 )
-            except (BrokenPipeError, ConnectionResetError):
+            except asyncio.CancelledError:  # the caller gave up (a run cancelled): the cell must not go on
+                self._proc, self._lost = None, True
+                reaping = asyncio.ensure_future(kill(proc))
+                self._reaping.add(reaping)
+                reaping.add_done_callback(self._reaping.discard)
+                raise
+            except (BrokenPipeError, ConnectionResetError, ValueError):  # ValueError: a reply past the limit
                 line = b""
             if not line.endswith(b"\n"):  # the interpreter ended mid-cell: a limit (memory, CPU) or a crash
                 await self._lose(proc)

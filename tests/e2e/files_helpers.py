@@ -46,6 +46,7 @@ class Gateway:
     database_url: str
     clients: list[openai.OpenAI] = field(default_factory=list)
     emulator: Context | None = None
+    sandbox: Path | None = None  # where its code sessions keep their files (CODE_SANDBOX_DIR), if set
 
     def requests_with(self, token: str) -> list[dict[str, Any]]:
         """The chat requests sent to the emulator whose messages mention `token`, in order."""
@@ -94,7 +95,12 @@ def engine_gateway(
             options.update(embeddings_url=upstream.url + "/v1", embeddings_api_key="k")
         app_settings = settings_for("engine", upstream.url, db_dir, **options)
         with ServerThread(create_app(app_settings)) as server:
-            gateway = Gateway(server.url + "/v1", app_settings.database_url, emulator=emulator.state.emulator)
+            gateway = Gateway(
+                server.url + "/v1",
+                app_settings.database_url,
+                emulator=emulator.state.emulator,
+                sandbox=settings.get("code_sandbox_dir"),
+            )
             try:
                 yield gateway
             finally:

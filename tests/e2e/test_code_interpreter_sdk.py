@@ -567,3 +567,12 @@ def test_code_cannot_reach_another_threads_files(engine: Gateway) -> None:
     other = run_in_new(engine, fenced(probe))
     assert other.logs() == "['data'] []\nFalse\nFalse\n[]\n", other.logs()
     assert "s3cret" not in other.logs()
+
+
+def test_deleting_a_thread_ends_its_session_and_files(engine: Gateway) -> None:
+    s = setup(engine)
+    thread = s.client.beta.threads.create()
+    run_in(s.client, thread.id, s.assistant_id, fenced("_ = open('left.txt', 'w').write('x')"))
+    assert engine.sandbox is not None and (engine.sandbox / thread.id / "left.txt").exists()
+    assert s.client.beta.threads.delete(thread.id).deleted
+    assert not (engine.sandbox / thread.id).exists()

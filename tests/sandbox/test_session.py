@@ -5,6 +5,7 @@ past its time or kills the interpreter, the session is ended whole and the next 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from gateway.sandbox.run import Limits, Sandbox
@@ -92,3 +93,26 @@ def test_a_process_the_cell_forks_never_answers_for_the_kernel(new_session: Open
     )
     assert (forked.stdout, forked.error) == ("parent\n", None)
     assert (after.stdout, again.stdout) == ("second\n", "third\n")
+
+
+def test_a_cell_whose_caller_gives_up_is_killed_and_the_next_one_is_told(new_session: Opens) -> None:
+    """A run cancelled while its code runs: the cell does not go on behind the next one's back (its reply
+    would answer the next cell); the next cell runs in a new interpreter and says so."""
+    place = new_session()
+
+    async def main() -> tuple[Cell, Cell]:
+        session = Session(Sandbox(Limits()), place.dir, place.uid)
+        try:
+            await session.execute("kept = 1")
+            slow = asyncio.ensure_future(session.execute("import time\ntime.sleep(30)\nprint('late')"))
+            await asyncio.sleep(0.5)
+            slow.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await slow
+            return await session.execute("print('next')"), await session.execute("kept")
+        finally:
+            await session.close()
+
+    after, gone = asyncio.run(main())
+    assert after.reset and after.stdout == "next\n" and after.error is None
+    assert "NameError" in (gone.error or "") and not gone.reset
