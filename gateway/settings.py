@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     code_memory_bytes: int = Field(2 << 30, gt=0, description="Address space of a session's processes")
     code_processes: int = Field(64, gt=0, description="Processes a session may have at once")
     code_file_bytes: int = Field(1 << 30, gt=0, description="Largest file code may write")
+    code_disk_bytes: int = Field(
+        4 << 30, gt=0, description="Disk a session's files may take (checked after each call)"
+    )
     code_output_bytes: int = Field(1 << 20, gt=0, description="Output of one call kept (stdout and stderr)")
     # -- upstream ----------------------------------------------------------------------------------
     minimax_base_url: str = Field(DEFAULT_UPSTREAM, description="MiniMax host; `/v1/...` paths go below it")

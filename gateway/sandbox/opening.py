@@ -44,6 +44,7 @@ def local_sessions(settings: Settings, location: str) -> LocalSessions:
         idle_seconds=settings.code_session_idle_seconds,
         max_sessions=settings.code_max_sessions,
         first_uid=settings.code_first_uid,
+        disk_bytes=settings.code_disk_bytes,
     )
 
 

@@ -311,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         idle_seconds=settings.code_session_idle_seconds,
         max_sessions=settings.code_max_sessions,
         first_uid=settings.code_first_uid,
+        disk_bytes=settings.code_disk_bytes,
     )
     log.info("sandbox server on http://%s:%d, sessions under %s", args.host, args.port, root)
     uvicorn.run(

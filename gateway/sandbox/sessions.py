@@ -5,7 +5,9 @@ them, wherever they run; `LocalSessions` keeps them on this machine (bubblewrap,
 A session is known by a key (the thread's id). Its files are one directory, `/mnt/data` inside; the
 gateway puts files in (`put_file`) and reads the code's out (`read_file`) only as plain files directly in
 it, never following a link the code made. A session idle past `idle_seconds` is ended with its files
-(`expire`); past `max_sessions` the least recently used goes first.
+(`expire`); past `max_sessions` the least recently used goes first. A session whose files take more than
+`disk_bytes` of disk after a call is ended with them (no file system quota is assumed: the check follows
+each call, bounded meanwhile by the file size limit and the wall clock).
 """
 
 from __future__ import annotations
@@ -90,9 +92,11 @@ class LocalSessions:
         idle_seconds: float,
         max_sessions: int,
         first_uid: int = 230_000,
+        disk_bytes: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.location = location
+        self._disk = disk_bytes
         self._sandbox = sandbox
         self._root = root
         self._idle = idle_seconds
@@ -125,9 +129,20 @@ class LocalSessions:
     async def execute(self, key: str, code: str) -> Cell:
         kept = await self._get(key)
         try:
-            return await kept.session.execute(code)
+            cell = await kept.session.execute(code)
         finally:
             kept.used = self._clock()
+        if self._disk is not None and await asyncio.to_thread(_disk_used, kept.dir) > self._disk:
+            await self.close(key)
+            return Cell(
+                cell.stdout,
+                f"The session's files took more than {self._disk} bytes of disk; the session was ended "
+                "with its files.",
+                [],
+                cell.truncated,
+                died=True,
+            )
+        return cell
 
     async def put_file(self, key: str, name: str, chunks: AsyncIterable[bytes]) -> None:
         kept = await self._get(key)
@@ -188,6 +203,17 @@ class LocalSessions:
         await asyncio.to_thread(shutil.rmtree, kept.dir, True)
         if kept.uid is not None:
             self._free_uids.append(kept.uid)
+
+
+def _disk_used(folder: Path) -> int:
+    """Bytes of disk the files under `folder` take (blocks allocated: a sparse file counts what it
+    holds), links never followed."""
+    used = 0
+    for parent, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            with contextlib.suppress(OSError):
+                used += os.lstat(os.path.join(parent, name)).st_blocks * 512
+    return used
 
 
 def _reachable(root: Path) -> None:

@@ -213,3 +213,17 @@ async def test_a_closed_sessions_next_call_starts_fresh(base: Path) -> None:
         assert fresh.stdout == "[]\n"
         assert fresh.error is not None and "NameError" in fresh.error
         await sessions.close("never-opened")  # nothing to end: no error
+
+
+@pytest.mark.asyncio
+async def test_a_session_past_its_disk_quota_ends_with_its_files(base: Path) -> None:
+    async with local(base, disk_bytes=3 * MiB) as sessions:
+        kept = await sessions.execute("k", "_ = open('a.bin', 'wb').write(bytes(2 << 20))\nx = 1")
+        assert kept.error is None and (base / "k" / "a.bin").exists()
+        sparse = "f = open('s.bin', 'wb')\nf.seek(3 << 20)\n_ = f.write(b'1')\nf.close()"
+        assert (await sessions.execute("k", sparse)).error is None  # 3 MiB, sparse: one block on disk
+        over = await sessions.execute("k", "_ = open('b.bin', 'wb').write(bytes(2 << 20))\nprint('wrote')")
+        assert over.died and over.stdout == "wrote\n" and "disk" in (over.error or "")
+        assert not (base / "k").exists() and not await sessions.has("k")
+        after = await sessions.execute("k", "import os\nprint(os.listdir('.'))")
+        assert after.stdout == "[]\n"
