@@ -31,7 +31,8 @@ SHUTDOWN_MARGIN = 10  # after DRAIN_SECONDS: the stream cancel wait (5 s) and uv
 SECRETS = {"DATABASE_URL", "MINIMAX_API_KEY", "GATEWAY_KEY_HASHES", "CODE_SANDBOX_TOKEN"}
 GATEWAY = "minimax-gateway"  # the gateway's Deployment
 SANDBOX = "minimax-gateway-sandbox"  # the code sandbox server's Deployment (sandbox.yaml)
-SANDBOX_COMMAND = ["python", "-m", "gateway.sandbox.server"]
+# Under tini (PID 1): it reaps what bubblewrap leaves, as the image's ENTRYPOINT does for the gateway.
+SANDBOX_COMMAND = ["tini", "--", "python", "-m", "gateway.sandbox.server"]
 TOKEN = "CODE_SANDBOX_TOKEN"
 # PostgreSQL's default max_connections (100) less superuser_reserved_connections (3).
 DB_CONNECTIONS = 97
