@@ -87,3 +87,37 @@ def test_a_client_leaving_mid_body_is_one_info_line_and_a_499(
     assert metric(after, 'gateway_requests_total{method="POST",route="/v1/assistants",status="499"}') == 1
     assert 'status="500"' not in after
     assert follow_up.status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["assistants", "engine"])
+def test_a_streams_access_line_counts_the_bytes_it_wrote(
+    records: Records, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A stream's body goes straight to the server, past the middlewares: the access log still counts
+    every byte of it, and the response still carries its request id."""
+    with contextmanager(serve)(backend, EmulatorConfig(), tmp_path_factory.mktemp(backend)) as base:
+        headers = {
+            "Authorization": "Bearer sk-bytes",
+            "OpenAI-Beta": "assistants=v2",
+            "X-Request-Id": "rid-b",
+        }
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            assistant = http.post("/assistants", json={"model": "gpt-4o"}).json()  # aliased on both
+            body = {
+                "assistant_id": assistant["id"],
+                "stream": True,
+                "thread": {"messages": [{"role": "user", "content": "count my bytes"}]},
+            }
+            with http.stream("POST", "/threads/runs", json=body) as response:
+                streamed = b"".join(response.iter_bytes())
+                assert response.headers["x-request-id"] == "rid-b"
+        assert streamed.endswith(b"data: [DONE]\n\n")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            lines = [
+                r for r in records.records if r.name == "gateway.access" and r.path == "/v1/threads/runs"
+            ]
+            if lines:
+                break
+            time.sleep(0.02)
+        assert [r.bytes for r in lines] == [len(streamed)]  # type: ignore[attr-defined]
