@@ -26,7 +26,16 @@ from tests.bench.nginx import NginxMissing, nginx_binary
 from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, pin_self
 from tests.bench.profiling import PySpy, py_spy, summarize_collapsed, summarize_cprofile
 from tests.bench.report import Table, run_metrics
-from tests.bench.scenarios import FAMILY_TARGETS, FULL, QUICK, TARGETS, Scenario, warmup, warmup_spec
+from tests.bench.scenarios import (
+    BASELINES,
+    FAMILY_TARGETS,
+    FULL,
+    QUICK,
+    TARGETS,
+    Scenario,
+    warmup,
+    warmup_spec,
+)
 from tests.bench.targets import RUN_ENGINE_ENV, Bench
 
 
@@ -210,9 +219,9 @@ def _targets(args: argparse.Namespace, scenarios: list[Scenario]) -> list[str]:
         args.baseline = args.baseline.resolve()
         if not (args.baseline / "gateway" / "cli.py").is_file():
             sys.exit(f"--baseline {args.baseline}: no gateway/cli.py there (make the worktree first)")
-    if args.target and "baseline" in args.target and args.baseline is None:
-        sys.exit("the baseline target needs --baseline DIR")
-    default = [t for t in TARGETS if t != "baseline" or args.baseline is not None]
+    if args.target and BASELINES & set(args.target) and args.baseline is None:
+        sys.exit("the baseline targets need --baseline DIR")
+    default = [t for t in TARGETS if t not in BASELINES or args.baseline is not None]
     targets = [t for t in TARGETS if t in (args.target or default)]
     running = {t for s in scenarios for t in FAMILY_TARGETS[s.family]} & set(targets)
     if "nginx" in running and not args.profile:

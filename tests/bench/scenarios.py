@@ -22,17 +22,19 @@ from tests.bench.load import LoadSpec
 from tests.bench.upstream import StreamShape
 from tests.bench.upstream_chat import MODEL, REASONING_CHUNKS
 
-TARGETS = ("direct", "naive", "gateway", "baseline", "naive-chat", "nginx", "engine")
+TARGETS = ("direct", "naive", "gateway", "baseline", "naive-chat", "nginx", "engine", "engine-baseline")
+ENGINES = frozenset({"engine", "engine-baseline"})  # the engine, from this checkout or `--baseline DIR`
+BASELINES = frozenset({"baseline", "engine-baseline"})  # the targets that need `--baseline DIR`
 FAMILY_TARGETS = {
     "assistants": ("direct", "naive", "gateway", "baseline"),
-    "chat": ("direct", "naive-chat", "nginx", "engine"),
-    "run": ("direct", "naive-chat", "nginx", "engine"),
+    "chat": ("direct", "naive-chat", "nginx", "engine", "engine-baseline"),
+    "run": ("direct", "naive-chat", "nginx", "engine", "engine-baseline"),
     "store": ("engine",),
 }
 RATIOS = {  # (numerator, denominator) columns of each family's tables
     "assistants": (("gateway", "naive"), ("gateway", "baseline")),
-    "chat": (("engine", "naive-chat"), ("engine", "nginx")),
-    "run": (("engine", "naive-chat"), ("engine", "nginx")),
+    "chat": (("engine", "naive-chat"), ("engine", "nginx"), ("engine", "engine-baseline")),
+    "run": (("engine", "naive-chat"), ("engine", "nginx"), ("engine", "engine-baseline")),
     "store": (),
 }
 RUN_BODY = orjson.dumps({"assistant_id": "asst_bench", "stream": True})
@@ -101,7 +103,7 @@ class Scenario:
         """The load for `target` whose listening base URL is `url` (the engine's per-stream URLs and
         run body are set by the caller after its set-up)."""
         thread = self.shape.thread_id()
-        if self.family == "run" and target == "engine":  # the assistant's id is set after the set-up
+        if self.family == "run" and target in ENGINES:  # the assistant's id is set after the set-up
             body, endpoint = thread_run_body("asst_bench", thread), f"{url}/v1/threads/runs"
         elif self.family in ("chat", "run"):
             body, endpoint = chat_body(thread), f"{url}/v1/chat/completions"
@@ -115,7 +117,7 @@ class Scenario:
         return LoadSpec(
             url=endpoint,
             body=body,
-            raw=target not in ("gateway", "baseline", "engine"),
+            raw=target not in ("gateway", "baseline", *ENGINES),
             cumulative=self.cumulative,
             concurrency=self.concurrency,
             streams_per_worker=self.streams_per_worker,

@@ -29,7 +29,7 @@ from tests.bench.nginx import Nginx
 from tests.bench.proc_stats import cpu_ns
 from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, Server
 from tests.bench.report import run_metrics
-from tests.bench.scenarios import Scenario, thread_run_body, warmup, warmup_spec
+from tests.bench.scenarios import ENGINES, Scenario, thread_run_body, warmup, warmup_spec
 
 SETTLE_S = 2.0  # a fresh interpreter burns extra CPU for its first seconds (lazy imports, page faults)
 IDLE_S = 0.5
@@ -70,20 +70,29 @@ class Bench:
             return Server("naive", PROXY_CORE, up, logs, env, name=target)
         if target == "gateway":
             return Server("gateway", PROXY_CORE, up, logs, bridge)
-        if target == "engine":
-            db = f"sqlite:///{self._fresh('engine')}"
+        if target in ENGINES:
+            db = f"sqlite:///{self._fresh(target)}"
             engine = {"BENCH_BACKEND": "engine", "BACKEND": "engine", "DATABASE_URL": db, **env}
-            return Server("gateway", PROXY_CORE, up, logs, engine, name="engine")
+            if target == "engine":
+                return Server("gateway", PROXY_CORE, up, logs, engine, name="engine")
+            if self.baseline is not None:
+                server = Server("gateway", PROXY_CORE, up, logs, engine, name=target, checkout=self.baseline)
+                return self._checked(server, target)
         if target == "nginx":
             return Nginx(PROXY_CORE, up, logs)
         if target == "baseline" and self.baseline is not None:
             server = Server("gateway", PROXY_CORE, up, logs, bridge, name="baseline", checkout=self.baseline)
-            found = imported_from(server)
-            if not found.is_relative_to(self.baseline):
-                server.stop()
-                raise RuntimeError(f"baseline imported gateway from {found}, not from {self.baseline}")
-            return server
+            return self._checked(server, target)
         raise ValueError(f"no process for target {target!r}")
+
+    def _checked(self, server: Server, name: str) -> Server:
+        """A server of the baseline checkout, once it is sure it imported that checkout's `gateway`."""
+        assert self.baseline is not None
+        found = imported_from(server)
+        if not found.is_relative_to(self.baseline):
+            server.stop()
+            raise RuntimeError(f"{name} imported gateway from {found}, not from {self.baseline}")
+        return server
 
     def proxy(self, target: str, env: dict[str, str] | None = None) -> Server | Nginx:
         if self.reuse and target in self.kept:
@@ -121,14 +130,14 @@ class Bench:
     def measure(self, sc: Scenario, target: str) -> tuple[LoadResult, dict[str, Any]]:
         if sc.kind == "store":
             return LoadResult(), self.store(sc)
-        runs = sc.family == "run" and target == "engine"
+        runs = sc.family == "run" and target in ENGINES
         proxy = self.proxy(target, RUN_ENGINE_ENV if runs else None) if target != "direct" else None
         try:
             url = proxy.url if proxy else self.upstream.url
             warm_spec = warmup_spec(target, url, sc.family)
             if runs and proxy is not None:
                 warm_spec = self.thread_run_spec(warm_spec, warmup(sc.family), proxy)
-            elif target == "engine":
+            elif target in ENGINES:
                 warm_spec = self.engine_spec(warm_spec, warmup(sc.family), url)
             warm = self.load(warm_spec)
             if warm.errors:
@@ -139,7 +148,7 @@ class Bench:
             pause = 0.0
             if runs and proxy is not None:
                 spec, pause = self.thread_run_spec(spec, sc, proxy), SETUP_PAUSE_S
-            elif target == "engine":
+            elif target in ENGINES:
                 spec, pause = self.engine_spec(spec, sc, url), SETUP_PAUSE_S
             idle = None
             if proxy is not None:  # let start-up (and set-up) work die down, then read the idle CPU rate
