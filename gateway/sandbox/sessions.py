@@ -107,6 +107,7 @@ class LocalSessions:
         self._kept: OrderedDict[str, _Kept] = OrderedDict()  # least recently used first
         self._lock = asyncio.Lock()  # opening and closing sessions
         root.mkdir(mode=0o711, parents=True, exist_ok=True)
+        _owned(root)
         if self._own_users:
             _reachable(root)
 
@@ -214,6 +215,17 @@ def _disk_used(folder: Path) -> int:
             with contextlib.suppress(OSError):
                 used += os.lstat(os.path.join(parent, name)).st_blocks * 512
     return used
+
+
+def _owned(root: Path) -> None:
+    """`root` must be this process's own directory, not a link and writable by no one else: under a
+    shared `/tmp`, another user could otherwise have made it first and so control where sessions go."""
+    info = root.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise OSError(
+            f"the sessions' directory {root} must be a directory of the gateway's own user that no one "
+            "else can write (CODE_SANDBOX_DIR)"
+        )
 
 
 def _reachable(root: Path) -> None:

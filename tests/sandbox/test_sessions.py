@@ -227,3 +227,19 @@ async def test_a_session_past_its_disk_quota_ends_with_its_files(base: Path) -> 
         assert not (base / "k").exists() and not await sessions.has("k")
         after = await sessions.execute("k", "import os\nprint(os.listdir('.'))")
         assert after.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("made", ["link", "writable by others", "another user's"])
+def test_a_sessions_directory_someone_else_could_control_is_refused(base: Path, made: str) -> None:
+    root = base / "root"
+    if made == "link":
+        (base / "elsewhere").mkdir()
+        root.symlink_to(base / "elsewhere")
+    else:
+        root.mkdir()
+        if made == "writable by others":
+            root.chmod(0o777)
+        else:
+            os.chown(root, 65534, 65534)
+    with pytest.raises(OSError, match="no one else can write"):
+        LocalSessions(Sandbox(Limits()), root, location="here", idle_seconds=1, max_sessions=1)
