@@ -12,7 +12,8 @@ lease heartbeat of the sweep (one UPDATE per running run every SWEEP_INTERVAL), 
 is on its own thread holding one user message, as in the engine scenarios (threads made before the
 timing). CPU is this process's CPU time (event loop and the database's worker threads) after a
 warm-up of 50 runs that fills SQLAlchemy's caches. The JSON also gives the transactions and
-statements of one run.
+statements of one run, and on PostgreSQL its round trips (counted at the wire: every exchange with the
+server, BEGIN, COMMIT and pings included; tests/engine/store/helpers.py `RoundTrips`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from sqlalchemy import Engine, event
 
 from gateway.engine.record import ACTIVE
 from gateway.engine.store import Store
-from tests.engine.store.helpers import statements
+from tests.engine.store.helpers import RoundTrips, statements
 
 OWNER = "bench:1:store"
 TENANT = "bench"
@@ -66,9 +67,10 @@ def _engine(store: Store) -> Engine:
     return engine if isinstance(engine, Engine) else engine.sync_engine
 
 
-async def count(store: Store, thread_id: str, assistant_id: str) -> tuple[int, int]:
-    """(transactions, statements) of one run. Counted after the timing: the listeners would slow every
-    statement after them (an engine keeps dispatching events once it had a listener)."""
+async def count(store: Store, thread_id: str, assistant_id: str) -> tuple[int, int, int | None]:
+    """(transactions, statements, round trips or None on SQLite) of one run. Counted after the timing:
+    the listeners would slow every statement after them (an engine keeps dispatching events once it had
+    a listener)."""
     begun = [0]
 
     def on_begin(*_: Any) -> None:
@@ -76,12 +78,19 @@ async def count(store: Store, thread_id: str, assistant_id: str) -> tuple[int, i
 
     engine = _engine(store)
     event.listen(engine, "begin", on_begin)
+    wire = RoundTrips(store) if store.db.postgres else None
     try:
         with statements(store) as seen:
-            await one_run(store, thread_id, assistant_id)
+            if wire is None:
+                await one_run(store, thread_id, assistant_id)
+            else:
+                with wire:
+                    await one_run(store, thread_id, assistant_id)
     finally:
         event.remove(engine, "begin", on_begin)
-    return begun[0], len(seen)
+        if wire is not None:
+            wire.close()
+    return begun[0], len(seen), None if wire is None else wire.trips
 
 
 async def measure(url: str, runs: int, rounds: int) -> dict[str, Any]:
@@ -103,7 +112,7 @@ async def measure(url: str, runs: int, rounds: int) -> dict[str, Any]:
                 await one_run(store, thread, assistant["id"])
             cpu.append((time.process_time() - c) / runs * 1000)
             wall.append((time.perf_counter() - w) / runs * 1000)
-        transactions, statements = await count(store, counted, assistant["id"])
+        transactions, statements, trips = await count(store, counted, assistant["id"])
     finally:
         await store.close()
     return {
@@ -113,6 +122,7 @@ async def measure(url: str, runs: int, rounds: int) -> dict[str, Any]:
         "store_wall_best_ms": min(wall),
         "store_transactions_per_run": transactions,
         "store_statements_per_run": statements,
+        **({} if trips is None else {"store_round_trips_per_run": trips}),
     }
 
 

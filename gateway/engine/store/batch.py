@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from gateway.engine.store import direct, history, render
-from gateway.engine.store.db import Db
+from gateway.engine.store.db import Db, json_text, one_statement
 from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.messages import checkpoint_stmt, complete_key, complete_stmt
 from gateway.engine.store.render import JSON
@@ -43,6 +43,31 @@ async def begin(db: Db, run_id: str) -> list[HistoryItem] | None:
     return await db.write(body)
 
 
+_CREATED = {MESSAGE_INSERT: "message", STEP_INSERT: "step"}
+_BATCH = text("SELECT gateway_batch(CAST(:move AS json), CAST(:ops AS json))")
+
+
+def _one_call(move: Move | None, ops: list[JSON]) -> Any:
+    """`Batch.write`'s body on PostgreSQL: one call of `gateway_batch` (migration 0004), the same writes
+    in the same order, one round trip. (A transition that closes the run's children takes the
+    statements one by one.)"""
+    guard = None
+    if move is not None:
+        guard = {
+            "id": move.run_id,
+            "from": move.statuses,
+            "set": move.values,
+            "started": move.started,
+            "now": move.now,
+        }
+    args = {"move": None if guard is None else json_text(guard), "ops": json_text(ops)}
+
+    def body(conn: Connection) -> bool:
+        return bool(conn.execute(_BATCH, args).scalar_one())
+
+    return one_statement(body)
+
+
 class Batch:
     """Writes collected in order, then made in ONE transaction by `write()` (from `Store.batch()`).
 
@@ -69,7 +94,9 @@ class Batch:
     def __init__(self, db: Db) -> None:
         self._db = db
         self._creations: list[tuple[Any, dict[str, Any]]] = []
-        self._writes: list[tuple[Any, dict[str, Any]]] = []
+        # (statement, its key, the op for `gateway_batch` when the database has it)
+        self._writes: list[tuple[Any, dict[str, Any], JSON | None]] = []
+        self._ops = db.functions
         self._move: Move | None = None
         self._folded = False  # a write went into a waiting creation: due as the write would be
 
@@ -109,7 +136,9 @@ class Batch:
     def checkpoint(self, message_id: str, content: Content) -> None:
         """Save an `in_progress` message's text so far."""
         if not self._fold(message_id, {"content": content}):
-            self._writes.append((checkpoint_stmt(False), {"b_id": message_id, "b_content": content}))
+            key = {"b_id": message_id, "b_content": content}
+            op = {"op": "checkpoint", "id": message_id, "set": {"content": content}} if self._ops else None
+            self._writes.append((checkpoint_stmt(False), key, op))
 
     def complete_message(
         self,
@@ -125,7 +154,10 @@ class Batch:
         values = {"status": ended, "content": content, "incomplete_details": incomplete_details}
         if not self._fold(message_id, {**values, "replay": replay, stamp: now}):
             key = complete_key(None, message_id, now, content, ended, incomplete_details, replay)
-            self._writes.append((complete_stmt(False, stamp, False), key))
+            op = None
+            if self._ops:
+                op = {"op": "complete", "id": message_id, "set": {**values, "replay": replay, stamp: now}}
+            self._writes.append((complete_stmt(False, stamp, False), key, op))
 
     def complete_step(
         self,
@@ -156,12 +188,13 @@ class Batch:
                 "output": output,
                 "created_at": now,
             }
-            self._writes.append((RESULT_INSERT, row))
+            self._writes.append((RESULT_INSERT, row, {"op": "result", "row": row} if self._ops else None))
 
     def _set_step(self, step_id: str, values: dict[str, Any]) -> None:
         if not self._fold(step_id, values):
             key = {"b_id": step_id, **{"b_" + k: v for k, v in values.items()}}
-            self._writes.append((set_stmt(False, frozenset(values), False), key))
+            op = {"op": "step_set", "id": step_id, "set": values} if self._ops else None
+            self._writes.append((set_stmt(False, frozenset(values), False), key, op))
 
     def _fold(self, row_id: str, values: dict[str, Any]) -> bool:
         """Apply an UPDATE of an `in_progress` row to its creation if that still waits here (False if
@@ -201,7 +234,11 @@ class Batch:
         """Make the writes (no transaction if there are none); False if the guard found the run elsewhere
         and nothing was written. The batch is spent either way, but for the creations of a transaction
         that raised (see the class doc)."""
-        creations, writes, move = self._creations, self._creations + self._writes, self._move
+        creations, move = self._creations, self._move
+        writes = [
+            (stmt, row, {"op": _CREATED[stmt], "row": row} if self._ops else None) for stmt, row in creations
+        ]
+        writes += self._writes
         self._creations, self._writes, self._move, self._folded = [], [], None, False
         if not writes and move is None:
             return True
@@ -210,12 +247,14 @@ class Batch:
             found = None if move is None else move.update(conn)
             if move is not None and found is None:
                 return False
-            for stmt, key in writes:
+            for stmt, key, _ in writes:
                 direct.execute(conn, stmt, key)
             if move is not None and found is not None:
                 move.close_children(conn, found)
             return True
 
+        if self._ops and (move is None or move.close is None):
+            body = _one_call(move, [op for _, _, op in writes if op is not None])
         try:
             return await self._db.write(body)
         except Exception:  # rolled back (not a cancel: SQLite's thread may still commit it)

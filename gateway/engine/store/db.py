@@ -10,6 +10,18 @@ with SQLITE_BUSY halfway. We emit BEGIN ourselves (SQLAlchemy's documented recip
 listener: any engine listener sends every statement through SQLAlchemy's event dispatch, about a quarter of
 a short transaction's CPU): writes `BEGIN IMMEDIATE` (they queue on `busy_timeout`, then run alone), reads
 a plain `BEGIN` (WAL lets them run beside a writer).
+
+PostgreSQL round trips: a write that is one statement (`one_statement`, e.g. a call of one of the
+migration's functions) runs alone in autocommit, its own transaction: one round trip instead of BEGIN,
+the statement, COMMIT. Grouped with other writes (`group.py`) it runs in their transaction. No pre-ping
+either (SQLAlchemy's costs BEGIN, a ping and ROLLBACK per checkout). Instead, at checkout: a connection
+the server dropped (a restart, a failover) shows as closed (asyncpg saw the socket close) and is replaced
+without a round trip; one idle longer than `IDLE_PING` s (which may have died without a word: a host
+gone) is pinged first (one round trip, `SELECT 1`), and replaced if that fails; connections are recycled after
+`POOL_RECYCLE` s. Under load every connection is back in use within milliseconds: no pings. And a
+transaction whose connection turns out dead anyway runs again once, on a new one, when that cannot
+apply it twice: a read; a write that failed before its COMMIT was sent (never committed); a statement
+asyncpg refused to send on a closed connection.
 """
 
 from __future__ import annotations
@@ -18,12 +30,13 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+import asyncpg  # type: ignore[import-untyped]
 import orjson
 from sqlalchemy import Connection, Engine, event, pool
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -37,6 +50,9 @@ T = TypeVar("T")
 Body = Callable[[Connection], T]
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, OSError)
 _DOWN_SQLSTATES = ("08", "53", "57")  # connection exception, insufficient resources, operator intervention
+POOL_RECYCLE: Final = 1800.0  # s: a pooled PostgreSQL connection is replaced after this long
+IDLE_PING: Final = 10.0  # s: a pooled PostgreSQL connection idle longer is pinged when checked out
+PING_TIMEOUT: Final = 5.0
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -51,8 +67,31 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def one_statement(body: Body[T]) -> Body[T]:
+    """Mark a write body that makes exactly one statement (and raises after it only if that changed
+    nothing): run alone, it needs no transaction of its own on PostgreSQL (autocommit: one round trip)."""
+    body.one_statement = True  # type: ignore[attr-defined]
+    return body
+
+
+def _unsent(exc: BaseException) -> bool:
+    """Whether asyncpg refused `exc`'s statement because the connection was closed already: nothing of
+    it reached the server (not "closed in the middle of operation", whose outcome is unknown)."""
+    cause = getattr(getattr(exc, "orig", None), "__cause__", None)
+    return isinstance(cause, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(cause)
+
+
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+json_text = _json_dumps
+"""A value as the JSON text SQLAlchemy's JSON columns store (orjson's)."""
+
+
+def from_db(value: Any) -> Any:
+    """A `json` value a function returned (asyncpg hands it over as text)."""
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def unavailable(exc: BaseException) -> StoreUnavailable:
@@ -66,6 +105,9 @@ class Db:
 
     engine: AsyncEngine | Engine
     postgres: bool
+    functions: bool
+    """Whether a run's start and a batch are one call of the database's functions (PostgreSQL,
+    migration 0004); else their statements one by one (SQLite; a test comparing the two)."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -96,23 +138,38 @@ class _Postgres(Db):
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         super().__init__(clock)
         self.engine = engine
+        self.functions = True
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def _write_transaction(self, body: Body[T]) -> T:
         self.transactions["write"] += 1
-        return await self._transaction(body)
+        return await self._transaction(body, autocommit=getattr(body, "one_statement", False))
 
     async def read(self, body: Body[T]) -> T:
         self.transactions["read"] += 1
-        return await self._transaction(body)
+        return await self._transaction(body, retry=True)
 
-    async def _transaction(self, body: Body[T]) -> T:
-        try:
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(body)
-        except Exception as exc:
-            if is_unavailable(exc):
+    async def _transaction(self, body: Body[T], *, autocommit: bool = False, retry: bool = False) -> T:
+        for attempt in (1, 2):
+            committing = autocommit  # from here on, a failure may have left the write applied
+            try:
+                if autocommit:
+                    async with self._autocommit.connect() as conn:
+                        return await conn.run_sync(body)
+                async with self.engine.connect() as conn:
+                    await conn.begin()
+                    result = await conn.run_sync(body)
+                    committing = True
+                    await conn.commit()
+                    return result
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                safe = retry or not committing or _unsent(exc)
+                if attempt == 1 and safe and _disconnected(exc):
+                    continue  # a pooled connection found dead: once more, on a new one
                 raise unavailable(exc) from exc
-            raise
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         await self._group.close()
@@ -126,6 +183,7 @@ class _Sqlite(Db):
     def __init__(self, engine: Engine, clock: Clock, workers: int) -> None:
         super().__init__(clock)
         self.engine = engine
+        self.functions = False
         self._threads = Workers(workers, "store-sqlite")
         # SQLite takes one writer at a time: this process's writes queue in one thread, in order,
         # instead of contending for the lock (its busy handler is not fair: under load a writer
@@ -184,9 +242,13 @@ def open_db(
     }
     json: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if not target.startswith("sqlite"):
-        # pre-ping: a connection the server dropped (a restart, a failover) is replaced at checkout,
-        # so one outage does not fail the next transaction of every pooled connection.
-        return _Postgres(create_async_engine(target, pool_pre_ping=True, **sizes, **json), clock)
+        # No pre-ping (see the module docstring): a connection the server dropped (a restart, a failover)
+        # is replaced at checkout all the same, so one outage does not fail the next transaction of every
+        # pooled connection.
+        pg = create_async_engine(target, pool_recycle=POOL_RECYCLE, **sizes, **json)
+        event.listen(pg.sync_engine.pool, "checkout", _checkout)
+        event.listen(pg.sync_engine.pool, "checkin", _checkin)
+        return _Postgres(pg, clock)
     sync_url = target
     memory = ":memory:" in sync_url or sync_url.endswith("://")
     args: dict[str, Any] = {"check_same_thread": False}
@@ -199,6 +261,30 @@ def open_db(
         )
     _sqlite_listeners(engine, busy_timeout_ms)
     return _Sqlite(engine, clock, 1 if memory else pool_size + max_overflow)
+
+
+def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Have the pool replace a connection the server closed, or an idle one that does not answer
+    (SQLAlchemy's disconnect handling: it invalidates it and connects anew). See the module docstring."""
+    driver = dbapi_conn.driver_connection
+    if driver.is_closed():
+        raise DisconnectionError("the server closed the connection")
+    since = record.info.get("idle_since")
+    if since is not None and time.monotonic() - since > IDLE_PING:
+        try:
+            dbapi_conn.await_(driver.execute("SELECT 1", timeout=PING_TIMEOUT))
+        except Exception as exc:
+            raise DisconnectionError("the connection did not answer a ping") from exc
+
+
+def _checkin(dbapi_conn: Any, record: Any) -> None:
+    if dbapi_conn is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+def _disconnected(exc: BaseException) -> bool:
+    """Whether `exc` says the connection died (SQLAlchemy invalidated it) or was closed already."""
+    return (isinstance(exc, DBAPIError) and exc.connection_invalidated) or _unsent(exc)
 
 
 def _sqlite_listeners(engine: Engine, busy_timeout_ms: int) -> None:

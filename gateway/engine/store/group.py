@@ -7,7 +7,7 @@ transaction, then answers each caller with its own body's result. While that tra
 bodies queue for the next. So the number of transactions follows how often the store can commit, not
 how many callers write: a burst of run starts, or every run's checkpoint at one tick, is one
 transaction. A lone write still goes at once (no timer): the flusher starts on the next turn of the
-loop.
+loop; one marked `one_statement` (db.py) then needs no transaction of its own on PostgreSQL.
 
 What each caller sees is what its own transaction would have given:
 - its body's result, once the transaction that holds it has committed;
@@ -81,7 +81,10 @@ class GroupCommit:
     async def _commit(self, group: list[tuple[Body[Any], asyncio.Future[Any]]]) -> None:
         bodies = [body for body, _ in group]
         try:
-            results = await self._transaction(lambda conn: [body(conn) for body in bodies])
+            if len(bodies) == 1:  # on its own: keeps its `one_statement` mark (db.py)
+                results = await self._transaction(_alone(bodies[0]))
+            else:
+                results = await self._transaction(lambda conn: [body(conn) for body in bodies])
         except StoreUnavailable as exc:
             for _, fut in group:
                 settle(fut, None, exc)
@@ -103,4 +106,9 @@ class GroupCommit:
 
 
 def _alone(body: Body[Any]) -> Body[list[Any]]:
-    return lambda conn: [body(conn)]
+    def alone(conn: Connection) -> list[Any]:
+        return [body(conn)]
+
+    if getattr(body, "one_statement", False):
+        alone.one_statement = True  # type: ignore[attr-defined]
+    return alone

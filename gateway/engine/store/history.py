@@ -9,7 +9,9 @@ assistant item with the calls, then the results; merging the two into one MiniMa
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, select
@@ -79,12 +81,24 @@ def read(conn: Connection, tenant: str, thread_id: str, *, known: bool = False) 
     key = {"b_thread": thread_id, "b_tenant": tenant}
     msgs = direct.rows(conn, _MESSAGES, key)
     steps = direct.rows(conn, _STEPS, key)
+    # results belong to tool-calls steps: none without one
+    results = direct.rows(conn, _RESULTS, key) if steps else []
+    return assemble(msgs, steps, results)
+
+
+def from_json(found: JSON) -> list[HistoryItem]:
+    """The history `gateway_start_run` read (PostgreSQL, migration 0004): its rows as JSON objects."""
+    rows = [[SimpleNamespace(**r) for r in found[k]] for k in ("messages", "steps", "results")]
+    return assemble(*rows)
+
+
+def assemble(msgs: Sequence[Any], steps: Sequence[Any], results: Sequence[Any]) -> list[HistoryItem]:
+    """The turns from the thread's rows (`_MESSAGES`, `_STEPS`, `_RESULTS`, in their order)."""
     by_step: dict[str, list[HistoryItem]] = defaultdict(list)
-    if steps:  # results belong to tool-calls steps: none without one
-        for res in direct.rows(conn, _RESULTS, key):
-            by_step[res.step_id].append(
-                HistoryItem(role="tool", run_id=res.run_id, tool_call_id=res.tool_call_id, output=res.output)
-            )
+    for res in results:
+        by_step[res.step_id].append(
+            HistoryItem(role="tool", run_id=res.run_id, tool_call_id=res.tool_call_id, output=res.output)
+        )
     out: list[HistoryItem] = []
     pending = iter(steps)
     step = next(pending, None)

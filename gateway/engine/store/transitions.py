@@ -77,6 +77,9 @@ class Move:
     run_id: str
     now: int
     close: tuple[StepEnd, str] | None
+    values: dict[str, Any]  # the columns set (`transition_values`)
+    statuses: tuple[str, ...]  # the from-statuses
+    started: bool  # `started_at` is stamped once (coalesced), not set
 
     @classmethod
     def of(
@@ -101,7 +104,7 @@ class Move:
         stmt = transition_stmt(tenant is not None, frozenset(values), started, len(statuses), returning)
         key = {"b_id": run_id, "b_tenant": tenant, "b_now": now, **{"b_" + k: v for k, v in values.items()}}
         key.update({f"b_from{i}": s for i, s in enumerate(statuses)})
-        return cls(stmt, key, run_id, now, close)
+        return cls(stmt, key, run_id, now, close, values, statuses, started)
 
     def update(self, conn: Connection) -> Mapping[str, Any] | None:
         """The status UPDATE alone: the row it returned, or None if the run was not in a from-status."""

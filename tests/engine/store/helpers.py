@@ -190,3 +190,52 @@ def statements(store: Store) -> Iterator[list[str]]:
     finally:
         for target, name, fn in listeners:
             event.remove(target, name, fn)
+
+
+class RoundTrips:
+    """Counts the round trips a PostgreSQL store makes, at the wire: the Sync, Query and Flush messages
+    its connections send (the client waits for the answer to each: one round trip, be it a statement of
+    the extended protocol, BEGIN, COMMIT, a ping, or the Flush after a statement's Parse + Describe).
+    It wraps each connection's socket writes when the connection is checked out; it counts only inside
+    `with counter:`."""
+
+    def __init__(self, store: Store) -> None:
+        self.trips = 0
+        self.sent: list[str] = []  # the message types, in order ("P" parse, "B" bind, "S", "Q", ...)
+        self._on = False
+        self._wrapped: set[int] = set()
+        engine = store.db.engine
+        self._pool = (engine if isinstance(engine, Engine) else engine.sync_engine).pool
+        event.listen(self._pool, "checkout", self._checkout)
+
+    def close(self) -> None:
+        event.remove(self._pool, "checkout", self._checkout)
+
+    def __enter__(self) -> RoundTrips:
+        self.trips, self.sent, self._on = 0, [], True
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._on = False
+
+    def _checkout(self, dbapi: Any, _record: Any, _proxy: Any) -> None:
+        transport = dbapi.driver_connection._transport
+        if id(transport) in self._wrapped:
+            return
+        self._wrapped.add(id(transport))
+        write = transport.write
+
+        def counted(data: Any) -> None:
+            if self._on:
+                self._count(bytes(data))
+            write(data)
+
+        transport.write = counted
+
+    def _count(self, data: bytes) -> None:
+        at = 0
+        while at + 5 <= len(data):  # each message: a type byte, then its length (itself included)
+            kind, size = chr(data[at]), int.from_bytes(data[at + 1 : at + 5], "big")
+            self.sent.append(kind)
+            self.trips += kind in ("S", "Q", "H")
+            at += 1 + size

@@ -67,7 +67,7 @@ async def test_migrate_from_empty_matches_metadata(
     url = await _empty_url(backend, tmp_path, request)
     assert await current_revision(url) is None
     await migrate(url)
-    assert await current_revision(url) == head() == "0003"
+    assert await current_revision(url) == head() == "0004"
     await migrate(url)  # at head: a no-op
     db = open_db(url, system_clock)
     try:
@@ -86,11 +86,11 @@ async def test_migrate_from_empty_matches_metadata(
         await db.close()
 
 
-@pytest.mark.parametrize("start", ["0001", "0002"])
+@pytest.mark.parametrize("start", ["0001", "0002", "0003"])
 async def test_upgrade_from_an_earlier_head_keeps_data(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, start: str
 ) -> None:
-    """An earlier head (0002 the previous one) -> head on a database with objects in it: they survive,
+    """An earlier head (0003 the previous one) -> head on a database with objects in it: they survive,
     and the new tables work."""
     url = await _empty_url(backend, tmp_path, request)
     db = open_db(url, system_clock)
@@ -106,7 +106,7 @@ async def test_upgrade_from_an_earlier_head_keeps_data(
     finally:
         await store.close()
     await migrate(url)
-    assert await current_revision(url) == head() == "0003"
+    assert await current_revision(url) == head() == "0004"
     store = await Store.open(url)
     try:
         assert (await store.assistants.retrieve("t", assistant["id"]))["name"] == "kept"
