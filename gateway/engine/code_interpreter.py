@@ -30,6 +30,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from gateway.engine import tool_resources
 from gateway.engine.store import HistoryItem, Store, StoreError
 from gateway.engine.store.tables import PART_BYTES
 from gateway.sandbox.session import Cell
@@ -122,15 +123,8 @@ class CodeInterpreter:
     ) -> list[tuple[str, str]]:
         """The run's files for the session, as (file id, name in /mnt/data): the assistant's, the
         thread's, then its messages' attachments; files since deleted are left out; names made unique."""
-        ids: list[str] = []
-        owners = []
-        with suppress(StoreError):  # an assistant deleted since the run began: its files are not the run's
-            owners.append(await self._store.assistants.retrieve(tenant, run["assistant_id"]))
-        owners.append(await self._store.threads.retrieve(tenant, run["thread_id"]))
-        for owner in owners:
-            resources = (owner.get("tool_resources") or {}).get(NAME) or {}
-            ids += [i for i in resources.get("file_ids") or () if isinstance(i, str)]
-        ids = list(dict.fromkeys(ids + _attached(history)))
+        given = await tool_resources.ids(self._store, tenant, run, NAME, "file_ids")
+        ids = list(dict.fromkeys(given + _attached(history)))
         out: list[tuple[str, str]] = []
         taken: set[str] = set()
         for file_id in ids:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 
+from gateway.engine import tool_resources
 from gateway.engine.citations import marker
 from gateway.engine.retrieval.searcher import Searcher
 from gateway.engine.store import Store, StoreError
@@ -100,14 +100,7 @@ class FileSearch:
 
     async def stores(self, tenant: str, run: Mapping[str, Any]) -> list[str]:
         """The vector stores the run may search: the assistant's, then the thread's (usable ones only)."""
-        ids: list[str] = []
-        owners = []
-        with suppress(StoreError):  # an assistant deleted since the run began: its stores are not the run's
-            owners.append(await self._store.assistants.retrieve(tenant, run["assistant_id"]))
-        owners.append(await self._store.threads.retrieve(tenant, run["thread_id"]))
-        for owner in owners:
-            resources = (owner.get("tool_resources") or {}).get("file_search") or {}
-            ids += [i for i in resources.get("vector_store_ids") or () if isinstance(i, str) and i not in ids]
+        ids = await tool_resources.ids(self._store, tenant, run, NAME, "vector_store_ids")
         usable = []
         deadline = time.monotonic() + READY_WAIT
         for store_id in ids:

@@ -29,18 +29,10 @@ from gateway.sandbox.remote import RemoteSessions
 from gateway.sandbox.run import Limits, Sandbox
 from gateway.sandbox.server import create_app
 from gateway.sandbox.sessions import FileTooLarge, LocalSessions, SandboxError
-from tests.sandbox.conftest import reserve_uids
+from tests.sandbox.conftest import Clock, reserve_uids
 
 TOKEN = "sbx-" + secrets.token_urlsafe(24)
 FILE_BYTES = 2 << 20
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def local(base: Path, max_sessions: int = 16, clock: Clock | None = None) -> LocalSessions:

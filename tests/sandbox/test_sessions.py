@@ -16,18 +16,10 @@ import pytest
 
 from gateway.sandbox.run import Limits, Sandbox
 from gateway.sandbox.sessions import FileTooLarge, LocalSessions, SandboxError
-from tests.sandbox.conftest import reserve_uids
+from tests.sandbox.conftest import Clock, reserve_uids
 
 FILE_BYTES = 4 << 20
 MiB = 1 << 20
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @asynccontextmanager
