@@ -218,8 +218,12 @@ class EngineBackend:
     # -- threads and messages --------------------------------------------------------------------
 
     async def _new(self, caller: Caller, message: MessageIn, param: str = "") -> NewMessage:
-        """`_message`, its image_file parts' files checked in the store."""
+        """`_message`, its image_file parts' files and the files it attaches for code_interpreter checked
+        in the store (the caller's own)."""
         new = _message(message, self._images, self._code_refusal, param)
+        for attachment in new["attachments"] or ():
+            if any(t.get("type") == code_interpreter.NAME for t in attachment.get("tools") or ()):
+                await self._store.files.retrieve(caller.tenant, attachment["file_id"])
         if not isinstance(new["content"], str):
             at = f"{param}." if param else ""
             for i, block in enumerate(new["content"]):

@@ -576,3 +576,16 @@ def test_deleting_a_thread_ends_its_session_and_files(engine: Gateway) -> None:
     assert engine.sandbox is not None and (engine.sandbox / thread.id / "left.txt").exists()
     assert s.client.beta.threads.delete(thread.id).deleted
     assert not (engine.sandbox / thread.id).exists()
+
+
+def test_an_attachment_of_a_file_the_caller_does_not_have_is_refused(engine: Gateway) -> None:
+    owner = engine.client(new_key())
+    theirs = owner.files.create(file=("sales.csv", sales_csv()), purpose="assistants")
+    s = setup(engine)  # another key: another tenant
+    thread = s.client.beta.threads.create()
+    attachment = {"file_id": theirs.id, "tools": [{"type": "code_interpreter"}]}
+    with pytest.raises(openai.NotFoundError):
+        s.client.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[attachment])
+    with pytest.raises(openai.NotFoundError):
+        s.client.beta.threads.create(messages=[{"role": "user", "content": "x", "attachments": [attachment]}])
+    assert list(s.client.beta.threads.messages.list(thread.id)) == []
