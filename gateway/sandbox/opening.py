@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager, suppress
 
 from gateway.sandbox.bwrap import SandboxMissing
 from gateway.sandbox.remote import RemoteSessions
-from gateway.sandbox.run import Limits, Sandbox
+from gateway.sandbox.run import Limits, Sandbox, self_check
 from gateway.sandbox.sessions import CodeSessions, LocalSessions
 from gateway.settings import Settings
 
@@ -68,8 +68,15 @@ def choose(settings: Settings, location: str) -> CodeSessions | str:
 
 @asynccontextmanager
 async def open_sessions(settings: Settings, location: str) -> AsyncIterator[CodeSessions | str]:
-    """`choose`, with idle sessions ended every `EXPIRY_INTERVAL` and all of them at exit."""
+    """`choose`, with idle sessions ended every `EXPIRY_INTERVAL` and all of them at exit. Sessions on
+    this machine are tried first (`self_check`): where bubblewrap cannot make its sandbox (no user
+    namespaces, say), the tool is refused in bubblewrap's words rather than failing at every call."""
     chosen = choose(settings, location)
+    if isinstance(chosen, LocalSessions):
+        problem = await self_check(chosen.sandbox, settings.code_sandbox_dir)
+        if problem is not None:
+            log.warning("code_interpreter is off: a sandbox cannot run here: %s", problem)
+            chosen = f"no sandbox can run here ({problem})"
     if isinstance(chosen, str):
         yield chosen
         return

@@ -16,7 +16,9 @@ import asyncio
 import contextlib
 import os
 import resource
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from gateway.sandbox.bwrap import PYTHON, command, find_bwrap
 from gateway.sandbox.seccomp import build, memfd
 
 READ: Final = 65536
+SELF_CHECK_SECONDS: Final = 30.0
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,27 @@ async def kill(proc: asyncio.subprocess.Process) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(OSError, ValueError, RuntimeError):
         await proc.communicate()  # reads its pipes to their end, so that they close (the loop's too)
+
+
+async def self_check(sandbox: Sandbox, root: Path) -> str | None:
+    """Why no code can run here, in bubblewrap's own words, or None: a sandbox started as this process's
+    user under `root` ran Debian's python3. Run at start-up, so that a host or pod where bubblewrap cannot
+    make its namespaces (deploy/README.md, "The code sandbox") fails at once, not at every cell."""
+    root.mkdir(mode=0o711, parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".self-check-", dir=root))
+    try:
+        proc = await sandbox.start([PYTHON, "-I", "-c", "print('ok')"], work, None)
+        try:
+            async with asyncio.timeout(SELF_CHECK_SECONDS):
+                out, err = await proc.communicate()
+        except TimeoutError:
+            await kill(proc)
+            return f"a sandboxed print('ok') did not end within {SELF_CHECK_SECONDS:g} s"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if proc.returncode == 0 and out == b"ok\n":
+        return None
+    return err.decode(errors="replace").strip() or f"a sandboxed print('ok') exited with {proc.returncode}"
 
 
 def _outcome(code: int | None, timed_out: bool, kept: list[bytearray], dropped: bool) -> Outcome:

@@ -26,8 +26,6 @@ import dataclasses
 import hmac
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
@@ -42,9 +40,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import logs
-from gateway.sandbox.bwrap import PYTHON, SandboxMissing
+from gateway.sandbox.bwrap import SandboxMissing
 from gateway.sandbox.opening import limits
-from gateway.sandbox.run import Sandbox, kill
+from gateway.sandbox.run import Sandbox, self_check
 from gateway.sandbox.sessions import (
     FileMissing,
     FileTooLarge,
@@ -61,7 +59,6 @@ EXPIRE_EVERY: Final = 30.0  # seconds between sweeps for idle sessions
 MAX_CODE_BYTES: Final = 8 << 20  # a cell's request body
 DRAIN_BYTES: Final = 64 << 20  # of a refused upload still read, so that the client reads the 413
 PORT: Final = 8001
-SELF_CHECK_SECONDS: Final = 30.0
 PUBLIC: Final = frozenset({"/healthz"})
 
 
@@ -251,27 +248,6 @@ async def _sweep(sessions: LocalSessions, every: float) -> None:
                 log.info("ended %d idle code sessions", ended)
         except Exception:
             log.exception("expiring idle code sessions failed")
-
-
-async def self_check(sandbox: Sandbox, root: Path) -> str | None:
-    """Why no code can run here, in bubblewrap's own words, or None: a sandbox started as this process's
-    user under `root` ran Debian's python3. Run at start-up, so that a host or pod where bubblewrap cannot
-    make its namespaces (deploy/README.md, "The code sandbox") fails at once, not at every cell."""
-    root.mkdir(mode=0o711, parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".self-check-", dir=root))
-    try:
-        proc = await sandbox.start([PYTHON, "-I", "-c", "print('ok')"], work, None)
-        try:
-            async with asyncio.timeout(SELF_CHECK_SECONDS):
-                out, err = await proc.communicate()
-        except TimeoutError:
-            await kill(proc)
-            return f"a sandboxed print('ok') did not end within {SELF_CHECK_SECONDS:g} s"
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if proc.returncode == 0 and out == b"ok\n":
-        return None
-    return err.decode(errors="replace").strip() or f"a sandboxed print('ok') exited with {proc.returncode}"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

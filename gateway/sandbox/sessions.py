@@ -97,7 +97,7 @@ class LocalSessions:
     ) -> None:
         self.location = location
         self._disk = disk_bytes
-        self._sandbox = sandbox
+        self.sandbox = sandbox
         self._root = root
         self._idle = idle_seconds
         self._max = max_sessions
@@ -122,7 +122,7 @@ class LocalSessions:
                 uid = self._free_uids.pop() if self._own_users else None
                 data = self._root / key
                 await asyncio.to_thread(_fresh, data, uid)
-                kept = self._kept[key] = _Kept(Session(self._sandbox, data, uid), data, uid, self._clock())
+                kept = self._kept[key] = _Kept(Session(self.sandbox, data, uid), data, uid, self._clock())
             self._kept.move_to_end(key)
             kept.used = self._clock()
             return kept
@@ -153,7 +153,7 @@ class LocalSessions:
             size = 0
             async for chunk in chunks:
                 size += len(chunk)
-                if size > self._sandbox.limits.file_bytes:
+                if size > self.sandbox.limits.file_bytes:
                     raise FileTooLarge(f"{name} is larger than the sandbox's file size limit")
                 await asyncio.to_thread(_write_all, fd, chunk)
         except BaseException:

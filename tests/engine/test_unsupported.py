@@ -1,8 +1,8 @@
 """What the engine cannot run is refused up front, end to end: where no sandbox can run (here: the tool
-switched off, and a sandbox server named without its token), a `code_interpreter` tool, an attachment for
-it, or a `tool_choice` naming it is a 400 naming the param and the reason, and nothing reaches MiniMax:
-code is never run unsandboxed (images: `test_images.py`; the tools the engine serves:
-`tests/e2e/test_file_search_sdk.py`, `tests/e2e/test_code_interpreter_sdk.py`)."""
+switched off, a sandbox server named without its token, a sandbox that cannot start Python), a
+`code_interpreter` tool, an attachment for it, or a `tool_choice` naming it is a 400 naming the param and
+the reason, and nothing reaches MiniMax: code is never run unsandboxed (images: `test_images.py`; the
+tools the engine serves: `tests/e2e/test_file_search_sdk.py`, `tests/e2e/test_code_interpreter_sdk.py`)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from tests.engine.helpers_e2e import MODEL, WEATHER, Stack, assistant, get, stac
 REASONS = {
     "off": ({"code_interpreter": False}, "CODE_INTERPRETER is off"),
     "no token": ({"code_sandbox_url": "http://127.0.0.1:9"}, "without CODE_SANDBOX_TOKEN"),
+    # A sandbox that cannot start Python (1 MiB of address space): found at start-up, not at every call.
+    "cannot run": ({"code_memory_bytes": 1 << 20}, "no sandbox can run here"),
 }
 
 
