@@ -93,10 +93,10 @@ def _safe(filename: str) -> str:
 
 @dataclass(slots=True)
 class Call:
-    """One call served: its step details, what goes back to the model, the images it made (File ids, in
-    order) and the files it wrote (name -> File id)."""
+    """One call served: its outputs (OpenAI's `logs` and `image` entries), what goes back to the model, the
+    images it made (File ids, in order) and the files it wrote (name -> File id)."""
 
-    details: dict[str, Any]
+    outputs: list[dict[str, Any]]
     output: str
     images: list[str] = field(default_factory=list)
     written: dict[str, str] = field(default_factory=dict)
@@ -140,7 +140,7 @@ class CodeInterpreter:
         return out
 
     async def call(
-        self, tenant: str, run: Mapping[str, Any], call_id: str, code: str, files: Sequence[tuple[str, str]]
+        self, tenant: str, run: Mapping[str, Any], code: str, files: Sequence[tuple[str, str]]
     ) -> Call:
         """Run the model's `code` in the thread's session (see the module doc)."""
         key = run["thread_id"]
@@ -150,7 +150,7 @@ class CodeInterpreter:
             cell = await self._sessions.execute(key, code)
         except SandboxError as exc:
             text = f"Execution stopped: {exc}"
-            return Call(details(call_id, code, [{"type": "logs", "logs": text}]), text)
+            return Call([{"type": "logs", "logs": text}], text)
         await self._store.code_sessions.touch(tenant, key, self._sessions.location)
         if cell.timed_out or cell.died:
             self._given.pop(key, None)  # the files stay in /mnt/data; only the interpreter is new
@@ -164,7 +164,7 @@ class CodeInterpreter:
         lines += [f"The code wrote sandbox:/mnt/data/{name}" for name in written]
         lines += [f"The code showed an image to the user ({name})" for name in images]
         return Call(
-            details(call_id, code, outputs),
+            outputs,
             "\n".join(lines) or "(no output)",
             list(images.values()),
             dict(written),

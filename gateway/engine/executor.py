@@ -53,9 +53,8 @@ from gateway.upstream.errors import from_base_resp, last_error_code
 
 log = logging.getLogger("gateway.engine")
 REQUIRES_ACTION_SECONDS: Final = 600
-MAX_TOOL_ROUNDS: Final = (
-    16  # rounds of file_search/code_interpreter calls in one run before the model must answer
-)
+# Rounds of file_search/code_interpreter calls served in one run before the model must answer.
+MAX_TOOL_ROUNDS: Final = 16
 TOO_MANY_ROUNDS: Final = (
     f"The model kept calling the gateway's tools (file_search, code_interpreter: {MAX_TOOL_ROUNDS} rounds "
     "a run at most)"
@@ -503,18 +502,17 @@ class Executor:
         goes back to the model). Its images wait for the answer's content, its files for its links."""
         assert self._code is not None
         try:
-            if code is None:
-                raise BadArguments("the arguments are not valid JSON")
+            if code is None:  # its arguments stopped decoding as they streamed (`_show_code`)
+                raise BadArguments("the arguments cannot be read as code")
             source = code.finish()
         except BadArguments as exc:
             text = f'Execution stopped: the call\'s arguments must be a JSON object {{"code": "..."}} ({exc})'
             return code_interpreter.details(call_id, "", [{"type": "logs", "logs": text}]), text
         files = job.code_files or []
-        call = await self._code.call(job.tenant, job.run, call_id, source, files)
+        call = await self._code.call(job.tenant, job.run, source, files)
         job.images += call.images
         job.paths.update(call.written)
-        shown = {**call.details, code_interpreter.NAME: {**call.details[code_interpreter.NAME], "input": ""}}
-        return shown, call.output
+        return code_interpreter.details(call_id, "", call.outputs), call.output  # the input went out already
 
     def _end(self, job: Job, events: list[StreamEvent]) -> None:
         """MiniMax's reply ended: the run's end follows from how."""
