@@ -2,8 +2,9 @@
 
 Starts the minimal fast upstream (core 1), then for every scenario, repeat and target a fresh proxy
 process (core 0: the naive pass-through, the gateway, the engine, nginx, or the gateway from an older
-checkout; none for `direct`), warms it up, drives the scenario's load from this process (core 1), and
-prints one table per scenario plus the issue's targets. See tests/bench/README.md for how to read it.
+checkout; none for `direct`; for `engine-pg2` two engine replicas, and a PostgreSQL server started
+once, on core 0 too), warms it up, drives the scenario's load from this process (core 1), and prints
+one table per scenario plus the issue's targets. See tests/bench/README.md for how to read it.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, pin_self
 from tests.bench.profiling import PySpy, py_spy, summarize_collapsed, summarize_cprofile
 from tests.bench.report import Table, run_metrics
 from tests.bench.scenarios import (
+    ASKED_ONLY,
     BASELINES,
     FAMILY_TARGETS,
     FULL,
     QUICK,
+    REPLICAS,
     TARGETS,
     Scenario,
     warmup,
@@ -221,7 +224,9 @@ def _targets(args: argparse.Namespace, scenarios: list[Scenario]) -> list[str]:
             sys.exit(f"--baseline {args.baseline}: no gateway/cli.py there (make the worktree first)")
     if args.target and BASELINES & set(args.target) and args.baseline is None:
         sys.exit("the baseline targets need --baseline DIR")
-    default = [t for t in TARGETS if t not in BASELINES or args.baseline is not None]
+    default = [
+        t for t in TARGETS if (t not in BASELINES or args.baseline is not None) and t not in ASKED_ONLY
+    ]
     targets = [t for t in TARGETS if t in (args.target or default)]
     running = {t for s in scenarios for t in FAMILY_TARGETS[s.family]} & set(targets)
     if "nginx" in running and not args.profile:
@@ -229,6 +234,15 @@ def _targets(args: argparse.Namespace, scenarios: list[Scenario]) -> list[str]:
             nginx_binary()
         except NginxMissing as exc:
             sys.exit(f"python -m tests.bench: {exc}")
+    if running & set(REPLICAS) and not args.profile:
+        from tests.postgres import PG_BIN  # imports pytest and the store: only when wanted
+
+        missing = [tool for tool in ("initdb", "pg_ctl", "postgres") if not (PG_BIN / tool).exists()]
+        if missing:
+            sys.exit(
+                f"python -m tests.bench: the engine-pg targets need PostgreSQL's {', '.join(missing)} in "
+                f"{PG_BIN} (apt-get install postgresql, or set PG_BIN; or leave them out with --target)"
+            )
     return targets
 
 

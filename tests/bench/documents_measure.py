@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 
 from tests.bench.documents_client import Client, static
-from tests.bench.documents_stack import CLIENT_KEY, Peak, chunk_count, pg_cpu_ns, start_gateway
-from tests.bench.proc_stats import cpu_ns
+from tests.bench.documents_stack import CLIENT_KEY, Peak, chunk_count, start_gateway
+from tests.bench.proc_stats import cpu_ns, tree_cpu_ns
 from tests.bench.procs import Server
 from tests.bench.report import pct
 
@@ -52,7 +52,7 @@ class Env:
         return start_gateway(self.emulator, self.database_url, self.log_dir, embeddings=embeddings, name=tag)
 
     def db_cpu_ns(self) -> int:
-        return 0 if self.postmaster is None else pg_cpu_ns(self.postmaster)
+        return 0 if self.postmaster is None else tree_cpu_ns(self.postmaster)
 
 
 def settle(env: Env, server: Server) -> float:

@@ -4,10 +4,10 @@
 - `start_gateway`: the gateway (`procs.Server("gateway")`, i.e. `gateway.cli.main` with `--backend
   engine`) on the proxy core, its database and embeddings endpoint from the environment.
 - `postgres()`: a throwaway PostgreSQL server from `tests/postgres.py`, its processes pinned to the
-  proxy core (on SQLite the database works inside the gateway process, on that core too).
+  proxy core (on SQLite the database works inside the gateway process, on that core too). The main
+  bench's `engine-pg*` targets use it too (targets.py).
 - `Peak`: a process's peak RSS over a span (the kernel's VmHWM, reset at the start through
   `/proc/<pid>/clear_refs`, and VmRSS sampled every 10 ms as a cross-check and fallback).
-- `pg_cpu_ns`: the PostgreSQL server's CPU (postmaster, its live children, and its exited ones).
 - `chunk_count`: chunks stored for a vector store, read from the database itself.
 """
 
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 import httpx
 
-from tests.bench.proc_stats import rss_kb
+from tests.bench.proc_stats import children, rss_kb
 from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, Server, free_port
 
 if TYPE_CHECKING:
@@ -112,38 +112,11 @@ def postgres() -> Iterator[Postgres]:
     with contextlib.contextmanager(pg_server)() as server:
         pid_file = server.data / "postmaster.pid"
         postmaster = int(pid_file.read_text().split()[0])
-        for pid in [postmaster, *_children(postmaster)]:
+        for pid in [postmaster, *children(postmaster)]:
             subprocess.run(
                 ["taskset", "-a", "-p", "-c", str(PROXY_CORE), str(pid)], check=True, capture_output=True
             )
         yield Postgres(server, postmaster)
-
-
-def _stat(pid: int) -> list[bytes]:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        return f.read().rsplit(b")", 1)[1].split()
-
-
-def _children(parent: int) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError, IndexError):
-                if int(_stat(int(entry))[1]) == parent:
-                    out.append(int(entry))
-    return out
-
-
-def pg_cpu_ns(postmaster: int) -> int:
-    """utime+stime of the postmaster and its live children, plus cutime+cstime (its exited children)."""
-    tick = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-    fields = _stat(postmaster)
-    total = sum(int(x) for x in fields[11:15])
-    for child in _children(postmaster):
-        with contextlib.suppress(OSError, IndexError):
-            child_fields = _stat(child)
-            total += int(child_fields[11]) + int(child_fields[12])
-    return total * tick
 
 
 # ---- the database, read directly ------------------------------------------------------------------

@@ -60,7 +60,13 @@ class LoadSpec:
     # ends; everything is measured over `window_s` seconds starting `ramp_s + lead_s` after the start.
     window_s: float = 0.0
     lead_s: float = 0.0
-    metrics_url: str = ""  # the engine's /metrics, scraped at both ends of the window
+    metrics_urls: tuple[str, ...] = ()  # the engine's /metrics (each replica's), scraped at both ends
+    # Replicas behind a load balancer (the `engine-pg*` targets): worker i sends to replicas[i % n]
+    # instead of `url`; the other replicas' CPU (extra_pids) is added to proxy_pid's; the database
+    # server's (db_pid: PostgreSQL's postmaster, with its children) is read apart.
+    replicas: tuple[str, ...] = ()
+    extra_pids: tuple[int, ...] = ()
+    db_pid: int | None = None
 
 
 @dataclass
@@ -86,6 +92,7 @@ class LoadResult:
     started: int = 0  # streams requested over the whole run (ramp and window)
     late_first: int = 0  # streams with no first event yet when the window closed (see load_window.py)
     store_tx_s: dict[str, float] = field(default_factory=dict)  # store transactions / s, by kind
+    db_cpu_ns: int = 0  # the database server's CPU over the window (LoadSpec.db_pid)
 
 
 class _Run:

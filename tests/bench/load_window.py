@@ -10,6 +10,12 @@ closes the window, so the CPU and the counts cover the same span) and, for the e
 counters' difference over the time between the two scrapes (each timed at the midpoint of its
 request).
 
+Replicas (`spec.replicas`, the `engine-pg*` targets): worker i sends every request to replica i % n,
+as a load balancer spreading connections would. The proxy's CPU is then the replicas' clocks summed,
+read at the same edges; each replica's `/metrics` is scraped, and the rates summed. The database
+server's CPU (`spec.db_pid`, PostgreSQL's postmaster and its children: proc_stats.tree_cpu_ns, in
+ticks) is read at the same edges too, and kept apart.
+
 Counted in the window only: SSE events and content chunks read (a chunk = one timestamp token, see
 upstream.py), each chunk's latency (upstream write -> this client's read), and streams that ended
 in it, checked as in load.py (raw chat: the usage chunk with `status_code: 0`; engine:
@@ -33,7 +39,7 @@ import time
 import aiohttp
 
 from tests.bench.load import DELTA, DONE, FINAL_FRAME, TOKEN_RE, LoadResult, LoadSpec
-from tests.bench.proc_stats import cpu_ns, self_cpu_ns
+from tests.bench.proc_stats import cpu_ns, self_cpu_ns, tree_cpu_ns
 
 TTFE_GRACE_S = 1.0
 ERROR_PAUSE_S = 0.05  # a worker whose stream failed waits this long before the next (no busy loop)
@@ -54,7 +60,7 @@ class _Window:
         self.late_first = 0
 
 
-async def _stream(session: aiohttp.ClientSession, w: _Window) -> None:
+async def _stream(session: aiohttp.ClientSession, w: _Window, url: str) -> None:
     spec, res = w.spec, w.result
     raw = spec.raw
     latency = res.latency_s
@@ -70,7 +76,7 @@ async def _stream(session: aiohttp.ClientSession, w: _Window) -> None:
     last_name = b""
     response: aiohttp.ClientResponse | None = None
     try:
-        response = await session.post(spec.url, data=spec.body, headers=spec.headers)
+        response = await session.post(url, data=spec.body, headers=spec.headers)
         if response.status != 200:
             if not w.closed:
                 res.errors[f"http_{response.status}"] += 1
@@ -140,17 +146,20 @@ async def _stream(session: aiohttp.ClientSession, w: _Window) -> None:
             response.close()
 
 
-async def _worker(session: aiohttp.ClientSession, w: _Window, delay: float) -> None:
+async def _worker(session: aiohttp.ClientSession, w: _Window, delay: float, url: str) -> None:
     if delay:
         await asyncio.sleep(delay)
     while not w.closed:
         errors = sum(w.result.errors.values())
-        await _stream(session, w)
+        await _stream(session, w, url)
         if sum(w.result.errors.values()) != errors:
             await asyncio.sleep(ERROR_PAUSE_S)
 
 
-async def _scrape(session: aiohttp.ClientSession, url: str) -> tuple[float, dict[str, float]]:
+Scrape = tuple[float, dict[str, float]]
+
+
+async def _scrape(session: aiohttp.ClientSession, url: str) -> Scrape:
     """(midpoint of the request, perf_counter; the store's transaction counters by kind)."""
     asked = time.perf_counter()
     async with session.get(url) as response:
@@ -158,9 +167,24 @@ async def _scrape(session: aiohttp.ClientSession, url: str) -> tuple[float, dict
     return (asked + time.perf_counter()) / 2, {k.decode(): float(v) for k, v in TX_RE.findall(body)}
 
 
-def _clocks(spec: LoadSpec) -> tuple[int, int, int]:
-    proxy, upstream = spec.proxy_pid, spec.upstream_pid
-    return (cpu_ns(proxy) if proxy else 0, cpu_ns(upstream) if upstream else 0, self_cpu_ns())
+async def _scrape_all(session: aiohttp.ClientSession, urls: tuple[str, ...]) -> list[Scrape]:
+    return list(await asyncio.gather(*(_scrape(session, url) for url in urls)))
+
+
+def _tx_rates(before: list[Scrape], after: list[Scrape]) -> dict[str, float]:
+    """Transactions/s by kind, summed over the replicas (each over the time between its own scrapes)."""
+    rates: dict[str, float] = {}
+    for (t0, counts0), (t1, counts1) in zip(before, after, strict=True):
+        for kind, count in counts1.items():
+            rates[kind] = rates.get(kind, 0.0) + (count - counts0.get(kind, 0.0)) / (t1 - t0)
+    return rates
+
+
+def _clocks(spec: LoadSpec) -> tuple[int, int, int, int]:
+    """CPU ns so far: the proxy (its replicas summed), the upstream, this process, the database server."""
+    proxy, upstream, db = spec.proxy_pid, spec.upstream_pid, spec.db_pid
+    proxies = sum(cpu_ns(pid) for pid in (proxy, *spec.extra_pids)) if proxy else 0
+    return (proxies, cpu_ns(upstream) if upstream else 0, self_cpu_ns(), tree_cpu_ns(db) if db else 0)
 
 
 async def run_window(spec: LoadSpec) -> LoadResult:
@@ -176,9 +200,13 @@ async def run_window(spec: LoadSpec) -> LoadResult:
         grace = min(TTFE_GRACE_S, spec.window_s / 2)
         w.ttfe_until = t0 + spec.ramp_s + spec.lead_s + spec.window_s - grace
         step = spec.ramp_s / spec.concurrency if spec.concurrency else 0.0
-        tasks = [asyncio.create_task(_worker(session, w, i * step)) for i in range(spec.concurrency)]
+        urls = spec.replicas or (spec.url,)
+        tasks = [
+            asyncio.create_task(_worker(session, w, i * step, urls[i % len(urls)]))
+            for i in range(spec.concurrency)
+        ]
         await asyncio.sleep(max(t0 + spec.ramp_s + spec.lead_s - time.perf_counter(), 0.0))
-        scraped0 = await _scrape(scraper, spec.metrics_url) if spec.metrics_url else None
+        scraped0 = await _scrape_all(scraper, spec.metrics_urls)
         cpu0 = _clocks(spec)  # no await from here to `measuring = True`
         w.measuring = True
         opened_at = time.perf_counter()
@@ -193,7 +221,7 @@ async def run_window(spec: LoadSpec) -> LoadResult:
                 res.ttfe_s.append(closed_at - sent)
                 w.late_first += 1
         w.ttfe_until = float("-inf")
-        scraped1 = await _scrape(scraper, spec.metrics_url) if spec.metrics_url else None
+        scraped1 = await _scrape_all(scraper, spec.metrics_urls)
         for task in tasks:
             task.cancel()
         await asyncio.wait(tasks, timeout=30)
@@ -201,9 +229,7 @@ async def run_window(spec: LoadSpec) -> LoadResult:
     res.proxy_cpu_ns = cpu1[0] - cpu0[0]
     res.upstream_cpu_ns = cpu1[1] - cpu0[1]
     res.client_cpu_ns = cpu1[2] - cpu0[2]
+    res.db_cpu_ns = cpu1[3] - cpu0[3]
     res.late_first = w.late_first
-    if scraped0 is not None and scraped1 is not None:
-        span = scraped1[0] - scraped0[0]
-        before, after = scraped0[1], scraped1[1]
-        res.store_tx_s = {kind: (after[kind] - before.get(kind, 0.0)) / span for kind in after}
+    res.store_tx_s = _tx_rates(scraped0, scraped1)
     return res

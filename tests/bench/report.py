@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tests.bench.checks import CHECKS, check_line, num
+from tests.bench.checks import CHECKS, applies, check_line, num
 from tests.bench.load import LoadResult
-from tests.bench.scenarios import FAMILY_TARGETS, RATIOS, Scenario
+from tests.bench.scenarios import FAMILY_TARGETS, RATIOS, REPLICAS, Scenario
 from tests.bench.upstream import message_frame_bytes
 
 Metrics = dict[str, Any]
@@ -66,7 +66,7 @@ def run_metrics(sc: Scenario, target: str, res: LoadResult) -> Metrics:
     if proxied:
         m["proxy_pct"] = res.proxy_cpu_ns / 1e9 / wall * 100
     if sc.kind == "window":
-        return _window_metrics(sc, m, res, proxied)
+        return _window_metrics(sc, m, res, proxied, postgres=target in REPLICAS)
     if sc.kind == "soak":
         m["opened"] = res.opened
         m["open_s"] = res.open_s
@@ -102,9 +102,11 @@ def run_metrics(sc: Scenario, target: str, res: LoadResult) -> Metrics:
     return m
 
 
-def _window_metrics(sc: Scenario, m: Metrics, res: LoadResult, proxied: bool) -> Metrics:
+def _window_metrics(sc: Scenario, m: Metrics, res: LoadResult, proxied: bool, *, postgres: bool) -> Metrics:
     """The `run` scenarios (load_window.py): every count is the window's, `res.wall_s` its length; a
-    chunk is a content chunk (one timestamp token) read by the client."""
+    chunk is a content chunk (one timestamp token) read by the client. On PostgreSQL (`engine-pg*`)
+    the proxy's CPU is its replicas' summed, the server's is shown apart and with it, and the proxy
+    core's busy share counts both (the server is pinned to that core)."""
     wall = res.wall_s or 1e-9
     offered = sc.offered_s
     m.update(
@@ -120,6 +122,10 @@ def _window_metrics(sc: Scenario, m: Metrics, res: LoadResult, proxied: bool) ->
     )
     if proxied:
         m["cpu_us_frame"] = res.proxy_cpu_ns / 1000 / max(res.tokens, 1)
+    if postgres:
+        m["db_cpu_us_chunk"] = res.db_cpu_ns / 1000 / max(res.tokens, 1)
+        m["with_db_cpu_us_chunk"] = (res.proxy_cpu_ns + res.db_cpu_ns) / 1000 / max(res.tokens, 1)
+        m["proxy_pct"] = (res.proxy_cpu_ns + res.db_cpu_ns) / 1e9 / wall * 100
     for kind in ("write", "read"):
         if kind in res.store_tx_s:
             m[f"tx_{kind}_s"] = res.store_tx_s[kind]
@@ -146,7 +152,9 @@ ROWS = [
     Row("offered_s", "chunks/s offered (upstream pace)", "window"),
     Row("of_offered", "delivered ÷ offered", "window"),
     Row("of_direct", "delivered ÷ direct's", "window"),
-    Row("cpu_us_frame", "CPU µs/chunk (proxy)", "window"),
+    Row("cpu_us_frame", "CPU µs/chunk (proxy; replicas summed)", "window"),
+    Row("db_cpu_us_chunk", "PostgreSQL server CPU µs/chunk", "window"),
+    Row("with_db_cpu_us_chunk", "CPU µs/chunk, replicas + PostgreSQL", "window"),
     Row("cpu_total_ms", "CPU total, ms", "long"),
     Row("cpu_first_ms", "CPU first window, ms", "long"),
     Row("cpu_last_ms", "CPU last window, ms", "long"),
@@ -280,6 +288,6 @@ class Table:
         if kinds:
             lines.append("errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())))
         for check in CHECKS:
-            if check.scenario == sc.name:
+            if applies(check, self):
                 lines.append("  " + check_line(check, self, quick))
         return "\n".join(lines)

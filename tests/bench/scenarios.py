@@ -8,7 +8,9 @@ Four families, each with its own targets (columns) and ratios:
 - `run`: the same targets, windowed (kind `window`, load_window.py): each engine request is a streamed
   create-thread-and-run (`POST /v1/threads/runs`, one assistant per process made at set-up), each raw
   chat target's the chat stream it relays; answer-only chunks of 32 characters (the `ans` dialect);
-  every client replaces its stream when it ends;
+  every client replaces its stream when it ends. Also `engine-pg2`: two engine replicas on one
+  PostgreSQL database, the load split between them (`engine-pg`, one process on PostgreSQL, only when
+  asked for), compared with the `engine` on SQLite;
 - `store`: the engine's store alone, CPU per run (store_cpu.py).
 """
 
@@ -22,19 +24,41 @@ from tests.bench.load import LoadSpec
 from tests.bench.upstream import StreamShape
 from tests.bench.upstream_chat import MODEL, REASONING_CHUNKS
 
-TARGETS = ("direct", "naive", "gateway", "baseline", "naive-chat", "nginx", "engine", "engine-baseline")
-ENGINES = frozenset({"engine", "engine-baseline"})  # the engine, from this checkout or `--baseline DIR`
+TARGETS = (
+    "direct",
+    "naive",
+    "gateway",
+    "baseline",
+    "naive-chat",
+    "nginx",
+    "engine",
+    "engine-pg",
+    "engine-pg2",
+    "engine-baseline",
+)
+# Engine replicas on one throwaway PostgreSQL database, by target (the `run` family only): the issue's
+# figure is two replicas' CPU per chunk against one process on SQLite.
+REPLICAS = {"engine-pg": 1, "engine-pg2": 2}
+# The engine, from this checkout (on SQLite, or on PostgreSQL) or `--baseline DIR`
+ENGINES = frozenset({"engine", "engine-baseline", *REPLICAS})
 BASELINES = frozenset({"baseline", "engine-baseline"})  # the targets that need `--baseline DIR`
+ASKED_ONLY = frozenset({"engine-pg"})  # run only when named with --target (not by default)
 FAMILY_TARGETS = {
     "assistants": ("direct", "naive", "gateway", "baseline"),
     "chat": ("direct", "naive-chat", "nginx", "engine", "engine-baseline"),
-    "run": ("direct", "naive-chat", "nginx", "engine", "engine-baseline"),
+    "run": ("direct", "naive-chat", "nginx", "engine", "engine-pg", "engine-pg2", "engine-baseline"),
     "store": ("engine",),
 }
 RATIOS = {  # (numerator, denominator) columns of each family's tables
     "assistants": (("gateway", "naive"), ("gateway", "baseline")),
     "chat": (("engine", "naive-chat"), ("engine", "nginx"), ("engine", "engine-baseline")),
-    "run": (("engine", "naive-chat"), ("engine", "nginx"), ("engine", "engine-baseline")),
+    "run": (
+        ("engine", "naive-chat"),
+        ("engine", "nginx"),
+        ("engine", "engine-baseline"),
+        ("engine-pg", "engine"),
+        ("engine-pg2", "engine"),
+    ),
     "store": (),
 }
 RUN_BODY = orjson.dumps({"assistant_id": "asst_bench", "stream": True})
