@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.engine.job import Job
+from gateway.engine.store import StoreUnavailable, write_together
 
 log = logging.getLogger("gateway.engine")
 
@@ -39,25 +40,43 @@ class Checkpoints:
             await self.tick()
 
     async def tick(self) -> None:
-        """Save every run's grown reply and waiting creations: one store write per run with anything
-        to write, all queued at once (one transaction with group commit). A failed write is logged; the
+        """Save every run's grown reply and waiting creations, all in one store write (`write_together`:
+        one body, each statement once for all runs). If that write fails, each run's batch is written on
+        its own (one bad row does not hold up the others' checkpoints); a failed one is logged, and the
         run's next write, or the next tick, carries what still waits."""
         saved, self._saved = self._saved, {}
-        runs: list[str] = []
-        writes = []
+        jobs: list[tuple[str, Job]] = []
+        grown: dict[str, tuple[str, Any]] = {}  # run id -> (message id, content) checkpointed now
         for run_id, job in list(self._jobs.items()):
             message = job.emitter.message
             if message is not None and not job.emitter.terminal:
                 content = message.content()
                 if saved.get(run_id) != content:
                     job.batch.checkpoint(message.id, content)
+                    grown[run_id] = message.id, content
                 self._saved[run_id] = content
             if len(job.batch):
-                runs.append(run_id)
-                writes.append(job.batch.write())
-        if not writes:
+                jobs.append((run_id, job))
+        together = [(run_id, job) for run_id, job in jobs if not job.batch.guarded]
+        if together:
+            try:
+                await write_together([job.batch for _, job in together])
+            except StoreUnavailable:  # no write can go now: the next tick saves the text again
+                log.warning("checkpoint tick not written: the store is unavailable")
+                for run_id, _ in together:
+                    self._saved.pop(run_id, None)
+                return
+            except Exception:
+                log.debug("checkpoint tick: the joint write failed; each run's on its own", exc_info=True)
+                for run_id, job in together:
+                    if run_id in grown:
+                        job.batch.checkpoint(*grown[run_id])
+            else:
+                jobs = [(run_id, job) for run_id, job in jobs if job.batch.guarded]
+        if not jobs:
             return
-        for run_id, outcome in zip(runs, await asyncio.gather(*writes, return_exceptions=True), strict=True):
+        outcomes = await asyncio.gather(*(job.batch.write() for _, job in jobs), return_exceptions=True)
+        for (run_id, _), outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 self._saved.pop(run_id, None)  # the text is saved again at the next tick
                 if not isinstance(outcome, asyncio.CancelledError):

@@ -7,7 +7,7 @@ raises only the `StoreError` tree (see `errors`).
 from __future__ import annotations
 
 from gateway.engine.store.assistants import AssistantChanges
-from gateway.engine.store.batch import Batch
+from gateway.engine.store.batch import Batch, write_together
 from gateway.engine.store.db import Db, open_db
 from gateway.engine.store.errors import (
     InvalidCursor,
@@ -58,4 +58,5 @@ __all__ = [
     "migrate",
     "new_id",
     "open_db",
+    "write_together",
 ]

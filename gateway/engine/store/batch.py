@@ -6,7 +6,8 @@ fewer round trips than with the per-operation calls they mirror.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from itertools import zip_longest
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -102,6 +103,11 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self._creations) + len(self._writes) + (self._move is not None)
+
+    @property
+    def guarded(self) -> bool:
+        """Whether the batch holds a run transition (then it can only be written on its own)."""
+        return self._move is not None
 
     @property
     def due(self) -> bool:
@@ -260,3 +266,55 @@ class Batch:
         except Exception:  # rolled back (not a cancel: SQLite's thread may still commit it)
             self._creations[:0] = creations
             raise
+
+
+async def write_together(batches: Sequence[Batch]) -> None:
+    """The writes of many runs' batches, none `guarded`, in one body: what the checkpoint tick writes, so
+    that its store work grows with the ticks, not with the number of runs. Each batch's writes keep their
+    order; a statement that several batches make at the same place in their order runs once for all of
+    them (the driver's `executemany` on SQLite; on PostgreSQL all the ops go in one `gateway_batch` call).
+    Runs write only their own rows (one active run per thread), so no other order matters. If the body
+    fails, each batch is left as `Batch.write` leaves it: its creations back, its other writes spent."""
+    if any(batch._move is not None for batch in batches):
+        raise ValueError("a guarded batch is written on its own")
+    db, ops = batches[0]._db, batches[0]._ops
+    taken = [(batch, batch._creations, batch._writes) for batch in batches]
+    sequences: list[list[tuple[Any, dict[str, Any], JSON | None]]] = []
+    for batch, creations, writes in taken:
+        created = [
+            (stmt, row, {"op": _CREATED[stmt], "row": row} if ops else None) for stmt, row in creations
+        ]
+        sequences.append(created + writes)
+        batch._creations, batch._writes, batch._folded = [], [], False
+    if ops:
+        body = _one_call(None, [op for sequence in sequences for _, _, op in sequence if op is not None])
+    else:
+        layers = [_grouped(layer) for layer in zip_longest(*sequences)]
+
+        def body(conn: Connection) -> bool:
+            for layer in layers:
+                for stmt, params in layer:
+                    if len(params) == 1:
+                        direct.execute(conn, stmt, params[0])
+                    else:
+                        direct.execute_many(conn, stmt, params)
+            return True
+
+    try:
+        await db.write(body)
+    except Exception:  # rolled back (not a cancel: SQLite's thread may still commit it)
+        for batch, creations, _ in taken:
+            batch._creations[:0] = creations
+        raise
+
+
+def _grouped(
+    layer: Sequence[tuple[Any, dict[str, Any], JSON | None] | None],
+) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """One place in every batch's order: its writes grouped by statement and parameter keys."""
+    groups: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for write in layer:
+        if write is not None:
+            stmt, key, _ = write
+            groups.setdefault((stmt, tuple(key)), []).append(key)
+    return [(stmt, params) for (stmt, _), params in groups.items()]

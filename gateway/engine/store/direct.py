@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 from collections import namedtuple
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -94,6 +94,18 @@ def execute(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> int:
     if ran is None:
         return conn.execute(stmt, params).rowcount
     return ran[1].rowcount  # type: ignore[no-any-return]
+
+
+def execute_many(conn: Connection, stmt: Any, params: Sequence[Mapping[str, Any]]) -> None:
+    """Run a statement that returns no rows once per parameter set (all with the same keys), in one call of
+    the driver's `executemany`."""
+    dialect = conn.dialect
+    plan = _plan(stmt, tuple(params[0]), dialect) if dialect.name == "sqlite" else None
+    if plan is None:
+        conn.execute(stmt, list(params))
+        return
+    values = plan.values
+    conn.connection.driver_connection.executemany(plan.sql, [values(p) for p in params])  # type: ignore[union-attr]
 
 
 def first(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
