@@ -30,6 +30,8 @@ TARGETS = (
     "gateway",
     "baseline",
     "naive-chat",
+    "floor-asgi",
+    "floor-proto",
     "nginx",
     "engine",
     "engine-pg",
@@ -46,7 +48,17 @@ ASKED_ONLY = frozenset({"engine-pg"})  # run only when named with --target (not 
 FAMILY_TARGETS = {
     "assistants": ("direct", "naive", "gateway", "baseline"),
     "chat": ("direct", "naive-chat", "nginx", "engine", "engine-baseline"),
-    "run": ("direct", "naive-chat", "nginx", "engine", "engine-pg", "engine-pg2", "engine-baseline"),
+    "run": (
+        "direct",
+        "naive-chat",
+        "floor-asgi",
+        "floor-proto",
+        "nginx",
+        "engine",
+        "engine-pg",
+        "engine-pg2",
+        "engine-baseline",
+    ),
     "store": ("engine",),
 }
 RATIOS = {  # (numerator, denominator) columns of each family's tables
@@ -55,6 +67,9 @@ RATIOS = {  # (numerator, denominator) columns of each family's tables
     "run": (
         ("engine", "naive-chat"),
         ("engine", "nginx"),
+        ("engine", "floor-asgi"),
+        ("floor-asgi", "nginx"),
+        ("floor-proto", "nginx"),
         ("engine", "engine-baseline"),
         ("engine-pg", "engine"),
         ("engine-pg2", "engine"),

@@ -1,7 +1,8 @@
 """The process behind each target, and one measurement of a scenario against a target.
 
 Every target but `direct` is its own process on the proxy core, fresh for every scenario, repeat and
-target (kept across scenarios with `--quick`): `naive` / `naive-chat` the naive pass-through, `gateway`
+target (kept across scenarios with `--quick`): `naive` / `naive-chat` the naive pass-through,
+`floor-asgi` / `floor-proto` the two floors of the chat stream (floor.py), `gateway`
 the bridge (BACKEND=assistants), `engine` the gateway with BACKEND=engine on a fresh SQLite file,
 `baseline` the bridge from another checkout (its `gateway` import checked), `nginx` nginx. The
 engine's assistant and threads are made before the timed part (engine_setup.py); for the `run`
@@ -152,6 +153,8 @@ class Bench:
         bridge = {"BENCH_BACKEND": "assistants", "BACKEND": "assistants", **env}
         if target in ("naive", "naive-chat"):
             return Server("naive", PROXY_CORE, up, logs, env, name=target)
+        if target in ("floor-asgi", "floor-proto"):
+            return Server(target, PROXY_CORE, up, logs, env)
         if target == "gateway":
             return Server("gateway", PROXY_CORE, up, logs, bridge)
         if target in REPLICAS:
