@@ -185,7 +185,7 @@ class Runs:
             row.update({k: found[k] if v is None else v for k, v in given.items()})
             row["instructions"] = row["instructions"] or ""
             if extra:
-                conn.execute(MESSAGE_INSERT, extra)
+                direct.execute_many(conn, MESSAGE_INSERT, extra)
             if not start:
                 direct.execute(conn, _INSERT, row)
                 return []

@@ -7,7 +7,7 @@ from typing import TypedDict
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
-from gateway.engine.store import render
+from gateway.engine.store import direct, render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
@@ -54,14 +54,13 @@ class Threads:
         }
         rows = [message_row(tenant, row["id"], now, m) for m in messages]
 
-        def body(conn: Connection) -> None:
-            if assistant_id is not None:
-                found = conn.execute(_ASSISTANT, {"id": assistant_id, "tenant": tenant}).first()
-                if found is None:
-                    raise NotFound("assistant", assistant_id)
-            conn.execute(_INSERT, row)
+        def body(conn: Connection) -> None:  # SQLite: straight on the driver (direct.py)
+            mine = {"id": assistant_id, "tenant": tenant}
+            if assistant_id is not None and direct.first(conn, _ASSISTANT, mine) is None:
+                raise NotFound("assistant", assistant_id)
+            direct.execute(conn, _INSERT, row)
             if rows:
-                conn.execute(MESSAGE_INSERT, rows)
+                direct.execute_many(conn, MESSAGE_INSERT, rows)
 
         await self._db.write(body)
         return render.thread(row)

@@ -60,6 +60,27 @@ async def test_rows_written_directly_are_stored_as_sqlalchemy_stores_them(store:
     await store.db.write(body)
 
 
+async def test_many_rows_in_one_executemany_are_stored_as_sqlalchemy_stores_them(store: Store) -> None:
+    thread = await _thread(store)
+    run, _ = await store.runs.create_started(thread["who"], thread["id"], thread["assistant"])
+    mine = [_reply(thread, run["id"])[0] for _ in range(3)]
+    theirs = [_reply(thread, run["id"])[0] for _ in range(3)]
+    for n, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+        a["content"] = b["content"] = [{"type": "text", "text": {"value": f"{n} ✓", "annotations": []}}]
+
+    def body(conn: Connection) -> None:
+        direct.execute_many(conn, MESSAGE_INSERT, mine)
+        conn.execute(MESSAGE_INSERT, theirs)
+        for a, b in zip(mine, theirs, strict=True):
+            assert _stored(conn, a["id"]) == _stored(conn, b["id"])
+        order = conn.execute(
+            select(messages.c.id).where(messages.c.id.in_([m["id"] for m in mine])).order_by(messages.c.seq)
+        )
+        assert [r[0] for r in order] == [m["id"] for m in mine]  # inserted in the order given
+
+    await store.db.write(body)
+
+
 async def test_reads_and_returning_match_sqlalchemy(store: Store) -> None:
     thread = await _thread(store)
     run, _ = await store.runs.create_started(thread["who"], thread["id"], thread["assistant"])
