@@ -20,6 +20,7 @@ import resource
 import signal
 import sys
 from collections.abc import Callable
+from typing import Any
 
 
 def raise_nofile() -> int:
@@ -40,13 +41,12 @@ def _upstream(args: argparse.Namespace) -> None:
         uvloop.run(serve(args.host, args.port))
 
 
-def _naive(args: argparse.Namespace) -> None:
+def _on_uvicorn(app: Any, args: argparse.Namespace) -> None:
+    """Serve a bench app as the gateway is served: uvloop, httptools, no access log."""
     import uvicorn
 
-    from tests.bench.naive import create_naive_app
-
     uvicorn.run(
-        create_naive_app(args.upstream),
+        app,
         host=args.host,
         port=args.port,
         loop="uvloop",
@@ -56,24 +56,18 @@ def _naive(args: argparse.Namespace) -> None:
         backlog=4096,
         timeout_graceful_shutdown=2,
     )
+
+
+def _naive(args: argparse.Namespace) -> None:
+    from tests.bench.naive import create_naive_app
+
+    _on_uvicorn(create_naive_app(args.upstream), args)
 
 
 def _floor_asgi(args: argparse.Namespace) -> None:
-    import uvicorn
-
     from tests.bench.floor import asgi_app
 
-    uvicorn.run(
-        asgi_app(args.upstream),
-        host=args.host,
-        port=args.port,
-        loop="uvloop",
-        http="httptools",
-        log_level="warning",
-        access_log=False,
-        backlog=4096,
-        timeout_graceful_shutdown=2,
-    )
+    _on_uvicorn(asgi_app(args.upstream), args)
 
 
 def _floor_proto(args: argparse.Namespace) -> None:
