@@ -6,7 +6,9 @@ reschedule per entry). MiniMax sends every SSE event as an HTTP chunk of its own
 paid per chunk, by both backends (measured: tests/bench/README.md, "Measurements behind the design").
 `while waiting(r): await wait(r)`, then `take(r)` (as `SSEBody` reads) does what `readany()` does, for
 the whole buffer at once: the same bytes, the same flow control (one resume check at the end instead
-of one per entry), the same errors and timeouts.
+of one per entry, and a resume only when reading was paused: aiohttp's `resume_reading` feeds its
+parser an empty piece and asks the transport to resume even when nothing was paused, which at one
+SSE event per read doubled the protocol's work per event), the same errors and timeouts.
 
 It uses `StreamReader`'s internals as aiohttp 3.14 has them (the version it was written and tested
 against). `fits(reader)` checks the class
@@ -37,9 +39,16 @@ USED: Final = (
 )
 
 
+PROTOCOL_USED: Final = ("_reading_paused", "_buffer_paused")  # its protocol's (ResponseHandler) flow state
+
+
 def fits(reader: Any) -> bool:
     """Whether `reader` is an aiohttp `StreamReader` with the internals used here."""
-    return type(reader) is StreamReader and all(hasattr(StreamReader, name) for name in USED)
+    return (
+        type(reader) is StreamReader
+        and all(hasattr(StreamReader, name) for name in USED)
+        and all(hasattr(reader._protocol, name) for name in PROTOCOL_USED)
+    )
 
 
 def waiting(reader: StreamReader) -> bool:
@@ -75,5 +84,7 @@ def take(reader: StreamReader) -> bytes:
     while splits and splits[0] < r._cursor:  # chunk ends already read: dropped, as readany does
         splits.popleft()
     if r._size < r._low_water and (splits is None or len(splits) < r._low_water_chunks):
-        r._protocol.resume_reading()
+        protocol = r._protocol
+        if protocol._reading_paused or protocol._buffer_paused:  # else there is nothing to resume, and
+            protocol.resume_reading()  # aiohttp would feed its parser an empty piece on every read
     return data

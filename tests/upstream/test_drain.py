@@ -8,6 +8,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 import pytest
@@ -154,3 +155,40 @@ async def test_sse_body_reads_with_readall() -> None:
             payloads += batch
         sse.close()
     assert payloads == [b'{"n": %d}' % i for i in range(50)]
+
+
+async def test_a_reader_that_keeps_up_never_resumes_what_was_not_paused() -> None:
+    """One SSE event per read, the reader never behind: no read asks aiohttp to resume reading (which
+    would feed its parser an empty piece each time); a paused body still resumes (the tests above)."""
+    sent = [b"data: %d\n\n" % i for i in range(200)]
+
+    async def body(writer: asyncio.StreamWriter) -> None:
+        for piece in sent:
+            chunked(writer, piece)
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    async with (
+        server(body) as url,
+        aiohttp.ClientSession() as session,
+        session.get(url) as response,
+    ):
+        content = response.content
+        protocol: Any = content._protocol  # type: ignore[attr-defined]
+        resumed = 0
+        resume = protocol.resume_reading
+
+        def counted(*args: Any, **kwargs: Any) -> None:
+            nonlocal resumed
+            resumed += 1
+            resume(*args, **kwargs)
+
+        protocol.resume_reading = counted
+        reads = []
+        while data := await readall(content):
+            reads.append(data)
+    assert b"".join(reads) == b"".join(sent)
+    assert len(reads) > 100  # the reader kept up: about one event per read
+    assert resumed <= 1  # the end of the body may resume once (aiohttp's own feed_eof)
