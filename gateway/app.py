@@ -12,7 +12,6 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import Receive, Scope, Send
 
 from gateway.api.context import AppContext
 from gateway.api.errors import gateway_error, http_error, internal_error
@@ -26,7 +25,7 @@ from gateway.errors import GatewayError
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
 from gateway.settings import BackendKind, Settings
-from gateway.stream.response import RAW_SEND, Keepalive
+from gateway.stream.response import Keepalive
 
 
 def new_id(prefix: str) -> str:
@@ -43,16 +42,6 @@ def open_backend(settings: Settings, metrics: Metrics) -> AbstractAsyncContextMa
     if settings.backend is BackendKind.ENGINE:
         return open_engine(settings, metrics, clock=unix_now)
     return open_bridge(settings, metrics, new_id=new_id, clock=unix_now)
-
-
-class _App(Starlette):
-    """Starlette, with the server's own `send` kept in the scope (`RAW_SEND`): a stream's body writes,
-    one per upstream read, go straight to it once the response has started, instead of through every
-    middleware's `send` wrapper (which only watch the response's start)."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope[RAW_SEND] = send
-        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -108,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
-    app = _App(
+    app = Starlette(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,

@@ -18,7 +18,6 @@ from gateway.errors import GatewayError, InvalidRequest
 from gateway.lifecycle import Lifecycle, Overloaded
 from gateway.logs import request_id
 from gateway.metrics import Metrics
-from gateway.stream.response import STREAMED_BYTES
 
 log = logging.getLogger("gateway")
 access = logging.getLogger("gateway.access")
@@ -107,7 +106,7 @@ class RequestContext:
                         "route": route,
                         "status": status,
                         "duration_ms": round((time.monotonic() - start) * 1000, 1),
-                        "bytes": exchange.sent + scope["state"].get(STREAMED_BYTES, 0),
+                        "bytes": exchange.sent,
                     },
                 )
             request_id.reset(token)

@@ -18,10 +18,6 @@ from gateway.stream.sse import PING
 Producer = Callable[[Write, StreamHandle], Awaitable[None]]
 
 WATCH = "gateway: client watch"  # one name for every watcher task (else each gets its own string)
-RAW_SEND = "gateway.send"
-"""Where the app puts the server's own `send` in the scope: a stream writes its body there directly, past
-the middlewares' wrappers, once its start went through them (see `EventStream`)."""
-STREAMED_BYTES = "streamed_bytes"  # in the scope's state: the body bytes a stream wrote (the access log)
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -72,10 +68,7 @@ class EventStream:
         self._keepalive = keepalive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        state = scope.setdefault("state", {})
-        # The start goes through the middlewares (the request id header, the status they log); the body
-        # straight to the server: nothing between touches a body message.
-        conn = _Connection(scope.get(RAW_SEND, send), self._metrics, state.get("started"))
+        conn = _Connection(send, self._metrics, scope.get("state", {}).get("started"))
         self._metrics.open_streams.inc()
         watcher: asyncio.Task[None] | None = None
         try:
@@ -84,7 +77,7 @@ class EventStream:
             watcher = conn.loop.create_task(conn.watch(receive), name=WATCH)
             await self._produce(conn.write, self._handle)
             if not conn.ended:
-                await conn.send({"type": "http.response.body", "body": b"", "more_body": False})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away mid-send
         except asyncio.CancelledError:
@@ -92,7 +85,6 @@ class EventStream:
                 raise
             conn.producer.uncancel()  # our own cancellation: the client left, the response is over
         finally:
-            state[STREAMED_BYTES] = conn.sent
             self._keepalive.discard(conn)
             conn.close(watcher)
             self._handle.close()
@@ -112,7 +104,6 @@ class _Connection:
         "pinging",
         "producer",
         "send",
-        "sent",
         "started",
     )
 
@@ -126,7 +117,6 @@ class _Connection:
         self.started = started or time.monotonic()  # the request's arrival, for time-to-first-event
         self.last_write = self.loop.time()  # loop time; `inf` while a write is in progress
         self.first_sent = self.gone = self.ended = False
-        self.sent = 0  # body bytes written
         self.pinging: asyncio.Task[None] | None = None
 
     async def write(self, chunk: bytes, last: bool = False) -> None:
@@ -150,7 +140,6 @@ class _Connection:
             return
         self.ended = last
         self.last_write = math.inf  # a write in progress is no silence: no ping interleaves with it
-        self.sent += len(chunk)
         try:
             await self.send({"type": "http.response.body", "body": chunk, "more_body": not last})
         finally:
