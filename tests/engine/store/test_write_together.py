@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -14,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from gateway.engine.checkpoints import Checkpoints
-from gateway.engine.store import Batch, Store, write_together
+from gateway.engine.store import Batch, Store, StoreUnavailable, write_together
 from tests.engine.store.helpers import RoundTrips, tenant, thread_with_assistant, tool_step_details
 from tests.engine.store.test_batch import transactions
 from tests.postgres import PgServer, fresh_pg_db
@@ -151,6 +153,23 @@ async def test_a_failed_joint_write_gives_each_batch_its_creations_back(store: S
     assert (await _seen(store, good))[0][-1] == ("assistant", "in_progress", _text("kept"))
 
 
+@contextmanager
+def bodies(store: Store) -> Iterator[list[int]]:
+    """Counts the write bodies handed to the store inside the block: `[n]`."""
+    db, seen = store.db, [0]
+    write = db.write
+
+    async def counted(body: Any) -> Any:
+        seen[0] += 1
+        return await write(body)
+
+    db.write = counted  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        del db.write
+
+
 def _job(store: Store, r: _Run, text: str) -> Any:
     """What the tick reads of a run's job: its emitter's open message (id, content) and its batch."""
     batch = store.batch()
@@ -165,9 +184,9 @@ async def test_the_tick_writes_every_run_together_and_falls_back_to_each_on_its_
     runs = [await _started(store) for _ in range(4)]
     jobs = {r.run: _job(store, r, f"text {i}") for i, r in enumerate(runs)}
     tick = Checkpoints(jobs, interval=1.0)
-    with transactions(store) as seen:
+    with bodies(store) as written:
         await tick.tick()
-    assert seen[0] <= 1
+    assert written == [1]  # one body for every run (group commit alone would make one per run)
     for i, r in enumerate(runs):
         assert (await _seen(store, r))[0][-1] == ("assistant", "in_progress", _text(f"text {i}"))
     bad = await _started(store)
@@ -180,3 +199,30 @@ async def test_the_tick_writes_every_run_together_and_falls_back_to_each_on_its_
         assert seen_now[0][-1] == ("assistant", "in_progress", _text(f"more {i}"))
     logged = [rec.getMessage() for rec in caplog.records]
     assert logged == [f"checkpoint of run {bad.run} not written: IntegrityError"]
+
+
+async def test_a_tick_while_the_store_is_unavailable_is_one_warning_not_one_per_run(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    runs = [await _started(store) for _ in range(3)]
+    jobs = {r.run: _job(store, r, f"text {i}") for i, r in enumerate(runs)}
+    db, write = store.db, store.db.write
+    calls = 0
+
+    async def unavailable(body: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        raise StoreUnavailable("down")
+
+    db.write = unavailable  # type: ignore[method-assign]
+    try:
+        with caplog.at_level(logging.WARNING, logger="gateway.engine"):
+            await Checkpoints(jobs, interval=1.0).tick()
+    finally:
+        del db.write
+    assert calls == 1  # no run-by-run retry against a store that is down
+    assert [rec.getMessage() for rec in caplog.records] == [
+        "checkpoint tick not written: the store is unavailable"
+    ]
+    assert all(len(job.batch) == 2 for job in jobs.values())  # the creations wait for the next write
+    assert db.write == write
