@@ -124,7 +124,9 @@ class Settings(BaseSettings):
         description="Seconds a stream waits for MiniMax to start before it starts anyway (pings until then)",
     )
     idle_timeout: float = Field(
-        120.0, gt=0, description="Seconds MiniMax may stay silent between stream frames"
+        120.0,
+        gt=0,
+        description="Seconds MiniMax may stay silent between stream frames (noticed up to a quarter later)",
     )
     upstream_retries: int = Field(
         2, ge=0, le=5, description="Retries of calls that could not connect (backoff)"

@@ -27,6 +27,7 @@ from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import TRANSPORT_FAILURES, from_base_resp, from_http_status
 from gateway.upstream.http import LARGE_BODY, StreamPost, retrying
+from gateway.upstream.idle import IdleWatch
 
 ID_ONLY: Final = frozenset(
     {
@@ -66,13 +67,18 @@ class Credentials(NamedTuple):
 
 class MiniMaxClient:
     def __init__(
-        self, settings: Settings, http: httpx.AsyncClient, session: aiohttp.ClientSession, metrics: Metrics
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        session: aiohttp.ClientSession,
+        idle: IdleWatch,
+        metrics: Metrics,
     ) -> None:
         """`session`: the aiohttp session under `http` (one connection pool for both)."""
         self._base = settings.upstream_v1()
         self._http = http
         self._stream_url = f"{self._base}/threads/run/create_stream"
-        self._post = StreamPost(settings, session, metrics)
+        self._post = StreamPost(settings, session, idle, metrics)
         self._metrics = metrics
         self._retries = settings.upstream_retries
         self._first_byte = httpx.Timeout(settings.first_byte_timeout, connect=settings.connect_timeout)

@@ -20,6 +20,7 @@ from gateway.settings import Settings
 from gateway.upstream.base_resp import failure_code
 from gateway.upstream.errors import TRANSPORT_FAILURES, from_base_resp, from_http_status
 from gateway.upstream.http import StreamPost
+from gateway.upstream.idle import IdleWatch
 from gateway.upstream.sse_body import SSEBody
 
 CHAT_PATH = "chat/completions"
@@ -50,11 +51,13 @@ def rejection(status: int, content: bytes, retry_after: str | None = None) -> Ga
 
 
 class ChatClient:
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, session: aiohttp.ClientSession, idle: IdleWatch, metrics: Metrics
+    ) -> None:
         self._url = f"{settings.upstream_v1()}/{CHAT_PATH}"
         self._session = session
         self._first_byte = settings.first_byte_timeout
-        self._post = StreamPost(settings, session, metrics)
+        self._post = StreamPost(settings, session, idle, metrics)
 
     async def reachable(self) -> bool:
         """Whether MiniMax's host answers HTTP at all (any status): half of the readiness check."""

@@ -82,7 +82,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     try:
         async with (
-            upstream_http(settings) as (_http, session),
+            upstream_http(settings) as (_http, session, idle),
             open_sessions(settings, f"process:{owner}") as sessions,
         ):
             embeddings = None
@@ -98,7 +98,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
             searcher = Searcher(store, embeddings, settings.embeddings_cache_mb << 20)
             executor = Executor(
                 store,
-                ChatClient(settings, session, metrics),
+                ChatClient(settings, session, idle, metrics),
                 settings,
                 owner=owner,
                 clock=clock,

@@ -19,6 +19,7 @@ from gateway.errors import GatewayError, UpstreamTimeout
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import TransportErrors
+from gateway.upstream.idle import IdleWatch
 
 T = TypeVar("T")
 LARGE_BODY = 1 << 20  # aiohttp writes bytes above this in one call, and warns that it may stall the loop
@@ -57,18 +58,20 @@ with (None: it never answered); None: not counted there."""
 class StreamPost:
     """POSTs that open a streamed answer from MiniMax, the same way for both backends: retries of
     what could not connect (`retrying`), all within `first_byte_timeout`, the response closed on any
-    failure, and the outcome counted (latency by call, errors by label)."""
+    failure, and the outcome counted (latency by call, errors by label). A body's silences are
+    timed by `idle` (`idle_timeout`), not by aiohttp's per-read timer."""
 
-    __slots__ = ("_first_byte", "_metrics", "_retries", "_session", "_timeout")
+    __slots__ = ("_first_byte", "_idle", "_metrics", "_retries", "_session", "_timeout")
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, session: aiohttp.ClientSession, idle: IdleWatch, metrics: Metrics
+    ) -> None:
         self._session = session
+        self._idle = idle
         self._metrics = metrics
         self._retries = settings.upstream_retries
         self._first_byte = settings.first_byte_timeout
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=settings.connect_timeout, sock_read=settings.idle_timeout
-        )
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout)
 
     async def open(
         self,
@@ -102,6 +105,7 @@ class StreamPost:
         try:
             async with asyncio.timeout(self._first_byte):
                 response = await retrying(post, retries=self._retries, metrics=self._metrics)
+                self._idle.add(response)
                 opened = await accept(response)
         except TimeoutError:
             if response is not None:
@@ -121,14 +125,22 @@ class StreamPost:
 
 
 @asynccontextmanager
-async def upstream_http(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, aiohttp.ClientSession]]:
+async def upstream_http(
+    settings: Settings,
+) -> AsyncIterator[tuple[httpx.AsyncClient, aiohttp.ClientSession, IdleWatch]]:
     """One aiohttp connection pool: streams read it directly, REST calls go through httpx on top of
     it (httpx's own transport costs several times more CPU per read). The pool limit is explicit:
-    aiohttp defaults to 100 connections, which would queue stream 101."""
+    aiohttp defaults to 100 connections, which would queue stream 101. With it, the sweep that times
+    out streamed bodies' silences (`IdleWatch`), running until the pool closes."""
     connector = aiohttp.TCPConnector(limit=settings.max_connections, limit_per_host=0)
     # Reads of up to 256 KiB: a cumulative MiniMax sends frames of hundreds of KB, which aiohttp's
     # default (64 KiB, pausing the socket at twice that) takes in many paused and resumed pieces.
     # Higher would let a slow client's stream hold more here before the upstream is paused.
     session = aiohttp.ClientSession(connector=connector, read_bufsize=2**18)
-    async with httpx.AsyncClient(transport=AiohttpTransport(client=session)) as http:  # closes `session`
-        yield http, session
+    idle = IdleWatch(settings.idle_timeout)
+    sweep = asyncio.get_running_loop().create_task(idle.run())
+    try:
+        async with httpx.AsyncClient(transport=AiohttpTransport(client=session)) as http:  # closes `session`
+            yield http, session, idle
+    finally:
+        sweep.cancel()

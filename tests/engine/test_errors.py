@@ -132,7 +132,18 @@ def test_a_fault_read_together_with_text_keeps_the_text(one_write: Stack, fault:
     failed_midway(one_write, fault, "")
 
 
-def failed_midway(s: Stack, fault: str, pace: str) -> None:
+@pytest.fixture(scope="module")
+def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with stack(EmulatorConfig(), tmp_path_factory.mktemp("quiet"), idle_timeout=0.6) as s:
+        yield s
+
+
+def test_a_silence_past_the_idle_timeout_fails_the_run_keeping_the_text(quiet: Stack) -> None:
+    """MiniMax stops for longer than `idle_timeout` after some text (the sweep of `IdleWatch`)."""
+    failed_midway(quiet, "stall:40:5", PACED, code="server_error")
+
+
+def failed_midway(s: Stack, fault: str, pace: str, code: str | None = None) -> None:
     """A streamed run whose MiniMax stream fails after some answer text: failed, that text kept."""
     tok = token()
     client = s.http(s.key())
@@ -144,8 +155,8 @@ def failed_midway(s: Stack, fault: str, pace: str) -> None:
     assert names[-1] == "thread.run.failed" and "thread.run.completed" not in names
     final = transcript.final_run
     assert final is not None and final["last_error"] is not None
-    if AFTER[fault] is not None:
-        assert final["last_error"]["code"] == AFTER[fault]
+    if (code := code or AFTER[fault]) is not None:
+        assert final["last_error"]["code"] == code
 
     full = reply_for(parse_chat_request(s.requests_with(tok)[0]), "k").text
     (streamed,) = delta_texts(events).values()

@@ -26,6 +26,7 @@ from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import from_http_status
 from gateway.upstream.http import StreamPost, retrying, upstream_http
+from gateway.upstream.idle import IdleWatch
 from gateway.upstream.sse_body import SSEBody
 
 pytestmark = pytest.mark.asyncio
@@ -166,6 +167,7 @@ class Gateway:
     metrics: Metrics
     http: httpx.AsyncClient
     session: aiohttp.ClientSession
+    idle: IdleWatch
     post: StreamPost
     labels: list[tuple[str, int | None]] = field(default_factory=list)  # what error_label was asked
 
@@ -217,8 +219,8 @@ async def first_read(response: aiohttp.ClientResponse) -> SSEBody:
 async def gateway(**settings: Any) -> AsyncIterator[Gateway]:
     config = Settings(**{"max_connections": 1, "upstream_retries": 2, **settings})
     metrics = Metrics()
-    async with upstream_http(config) as (http, session):
-        yield Gateway(config, metrics, http, session, StreamPost(config, session, metrics))
+    async with upstream_http(config) as (http, session, idle):
+        yield Gateway(config, metrics, http, session, idle, StreamPost(config, session, idle, metrics))
 
 
 @dataclass
@@ -407,7 +409,7 @@ async def test_a_rest_call_minimax_took_is_not_retried(backoffs: Backoffs) -> No
 async def test_the_engine_counts_a_connect_failure_once(backoffs: Backoffs) -> None:
     with refusing() as (_, url):
         async with gateway(minimax_base_url=url.removesuffix("/v1/stream"), upstream_retries=0) as gw:
-            chat = ChatClient(gw.settings, gw.session, gw.metrics)
+            chat = ChatClient(gw.settings, gw.session, gw.idle, gw.metrics)
             with pytest.raises(UpstreamError, match="could not connect to MiniMax") as caught:
                 await chat.open({"model": "m", "stream": True}, KEY)
             assert not await chat.reachable()
@@ -419,7 +421,7 @@ async def test_the_engine_times_out_with_its_own_message() -> None:
     async with upstream(silent) as up:
         base = up.url.removesuffix("/v1/stream")
         async with gateway(minimax_base_url=base, first_byte_timeout=0.3) as gw:
-            chat = ChatClient(gw.settings, gw.session, gw.metrics)
+            chat = ChatClient(gw.settings, gw.session, gw.idle, gw.metrics)
             with pytest.raises(
                 UpstreamTimeout, match=r"^MiniMax did not answer the chat completion in time$"
             ):
@@ -430,7 +432,7 @@ async def test_the_engine_times_out_with_its_own_message() -> None:
 async def test_the_bridge_counts_a_connect_failure_once(backoffs: Backoffs) -> None:
     with refusing() as (_, url):
         async with gateway(minimax_base_url=url.removesuffix("/v1/stream"), upstream_retries=0) as gw:
-            bridge = MiniMaxClient(gw.settings, gw.http, gw.session, gw.metrics)
+            bridge = MiniMaxClient(gw.settings, gw.http, gw.session, gw.idle, gw.metrics)
             with pytest.raises(UpstreamError, match="could not connect to MiniMax") as caught:
                 await bridge.open_stream({"thread_id": "t"}, auth=Credentials(KEY, "g"))
             with pytest.raises(UpstreamError, match="could not connect to MiniMax"):
@@ -451,7 +453,7 @@ async def test_the_bridge_times_out_with_its_own_message() -> None:
     async with upstream(headers_only) as up:
         base = up.url.removesuffix("/v1/stream")
         async with gateway(minimax_base_url=base, first_byte_timeout=0.3) as gw:
-            bridge = MiniMaxClient(gw.settings, gw.http, gw.session, gw.metrics)
+            bridge = MiniMaxClient(gw.settings, gw.http, gw.session, gw.idle, gw.metrics)
             with pytest.raises(UpstreamTimeout, match=r"^MiniMax did not start the stream in time$"):
                 await bridge.open_stream({"thread_id": "t"}, auth=Credentials(KEY))
     assert gw.counted("first_byte_timeout") == 1
