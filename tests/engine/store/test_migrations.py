@@ -141,3 +141,60 @@ async def test_in_memory_sqlite_store_migrates_its_own_engine() -> None:
         assert (await store.assistants.retrieve("t", a["id"]))["model"] == "m"
     finally:
         await store.close()
+
+
+def _schema(conn: Connection) -> dict[str, Any]:
+    """What a migration can leave behind: tables with their columns, the keyword index's objects,
+    and on PostgreSQL the gateway's functions."""
+    tables = {name: sorted(c["name"] for c in inspect(conn).get_columns(name)) for name in _tables(conn)}
+    functions: list[str] = []
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(text("SELECT proname FROM pg_proc WHERE proname LIKE 'gateway\\_%' ORDER BY 1"))
+        functions = [r[0] for r in rows]
+    return {"tables": tables, "index": sorted(_index_objects_any(conn)), "functions": functions}
+
+
+def _index_objects_any(conn: Connection) -> set[str]:
+    """`_index_objects` for any revision (the chunks table, and the index with it, may not be there yet)."""
+    if "vector_store_chunks" not in inspect(conn).get_table_names():
+        return set()
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"))
+    else:
+        rows = conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'vector_store_chunks'"))
+    return {r[0] for r in rows if r[0].startswith(FTS_TABLE)}
+
+
+async def _schema_at(url: str, revision: str, move: Any) -> dict[str, Any]:
+    db = open_db(url, system_clock)
+    try:
+        await db.write(lambda conn: move(config(conn), revision))
+        return await db.read(_schema)
+    finally:
+        await db.close()
+
+
+async def test_each_downgrade_undoes_its_upgrade(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Head down to nothing, one revision at a time: each step leaves the schema a fresh database
+    migrated up to that revision has; and head is reached again from there."""
+    url = await _empty_url(backend, tmp_path, request)
+    await migrate(url)
+    fresh: dict[str, dict[str, Any]] = {}
+    for revision in ("0001", "0002", "0003"):
+        (tmp_path / revision).mkdir()
+        other = await _empty_url(backend, tmp_path / revision, request)
+        fresh[revision] = await _schema_at(other, revision, command.upgrade)
+    assert fresh["0003"] != fresh["0002"] != fresh["0001"]  # each revision adds something to see
+    at_head = await _schema_at(url, "head", command.upgrade)
+    if backend == "postgresql":
+        assert at_head["functions"] == ["gateway_batch", "gateway_start_run"]
+    for revision in ("0003", "0002", "0001"):
+        assert await _schema_at(url, revision, command.downgrade) == fresh[revision], revision
+        assert await current_revision(url) == revision
+    assert (await _schema_at(url, "base", command.downgrade))["tables"] == {
+        "alembic_version": ["version_num"]
+    }
+    await migrate(url)
+    assert await _schema_at(url, "head", command.upgrade) == at_head
