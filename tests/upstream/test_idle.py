@@ -71,12 +71,22 @@ async def read_to(body: SSEBody, payload: bytes) -> None:
         pass
 
 
-async def test_a_silent_body_fails_after_the_timeout_and_not_before() -> None:
+@asynccontextmanager
+async def watched() -> AsyncIterator[tuple[Upstream, IdleWatch, aiohttp.ClientResponse, SSEBody]]:
+    """One streamed response from a fresh upstream, watched with a 10 s timeout."""
     async with upstream() as (up, url), aiohttp.ClientSession() as session:
         watch = IdleWatch(10.0)
         response = await session.post(url)
         watch.add(response)
         body = SSEBody(response)
+        try:
+            yield up, watch, response, body
+        finally:
+            body.close()
+
+
+async def test_a_silent_body_fails_after_the_timeout_and_not_before() -> None:
+    async with watched() as (up, watch, response, body):
         await up.send(b"data: one\n\n")
         await read_to(body, b"one")
 
@@ -92,16 +102,11 @@ async def test_a_silent_body_fails_after_the_timeout_and_not_before() -> None:
         with pytest.raises(UpstreamTimeout):
             await body.next_payloads()
         assert len(watch) == 0
-        body.close()
 
 
 async def test_bytes_the_gateway_has_not_taken_are_not_silence() -> None:
     """A slow client leaves the body's bytes waiting in its buffer: MiniMax is not the one silent."""
-    async with upstream() as (up, url), aiohttp.ClientSession() as session:
-        watch = IdleWatch(10.0)
-        response = await session.post(url)
-        watch.add(response)
-        body = SSEBody(response)
+    async with watched() as (up, watch, response, body):
         await up.send(b"data: waiting\n\n")
         await settle()
         watch.sweep(100.0)
@@ -112,7 +117,6 @@ async def test_bytes_the_gateway_has_not_taken_are_not_silence() -> None:
         watch.sweep(160.0)  # taken at 150 at the latest, and nothing since
         with pytest.raises(UpstreamTimeout):
             await body.next_payloads()
-        body.close()
 
 
 async def test_bodies_that_ended_or_were_closed_are_forgotten() -> None:
