@@ -220,6 +220,21 @@ def test_an_exception_is_an_error_in_the_logs_and_the_run_completes(engine: Gate
     assert "ZeroDivisionError" in ran.text().value
 
 
+def test_arguments_that_are_not_a_json_object_stop_the_call_and_the_model_is_told(engine: Gateway) -> None:
+    """The model sends the bare program instead of `{"code": ...}` (the emulator's `raw_code` fault):
+    nothing runs, the call ends with a logs output saying why, and the model answers from that."""
+    ran = run_in_new(engine, fenced("print('ran' * 2)") + " [[fault:raw_code]]")
+    assert ran.run.status == "completed", ran.run
+    (call,) = ran.calls
+    assert call.code_interpreter.input == ""  # nothing of it could be read as code
+    logs = ran.logs()
+    assert logs.startswith("Execution stopped: the call's arguments must be a JSON object"), logs
+    assert "ranran" not in logs
+    told = tool_messages(engine, ran)[-1]["content"]
+    assert told == logs
+    assert ran.text().value  # the model answered after it
+
+
 # -- files in and out --------------------------------------------------------------------------------
 
 SALES = [("month", "units", "price"), ("jan", 12, 2.5), ("feb", 7, 3.0), ("mar", 20, 1.75), ("apr", 9, 4.0)]

@@ -10,8 +10,10 @@ the count, i.e. the fault fires after the last event:
 - `stall:N:SECONDS`: sleep before event N+1;
 - `pace:MS`: this request's delay between events (overrides `pace_ms`);
 - `error_before:CODE`: no stream; the endpoint's error shape for CODE;
-- `http:STATUS`: no stream; that status with the compatible-style body on both endpoints.
-Non-streamed requests honour only `error_before` and `http`. A bad spec is a 2013.
+- `http:STATUS`: no stream; that status with the compatible-style body on both endpoints;
+- `raw_code`: the model's `code_interpreter` calls carry the bare program as their arguments instead of
+  the JSON object `{"code": ...}` (a mistake models make), streamed or not.
+Non-streamed requests honour only `error_before`, `http` and `raw_code`. A bad spec is a 2013.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _SHAPES = {
     "pace": (1, 1),
     "error_before": (1, 1),
     "http": (1, 1),
+    "raw_code": (0, 0),
 }
 
 
@@ -42,6 +45,7 @@ class ChatFaults:
     pace_ms: float | None = None
     error_before: int | None = None
     http: int | None = None
+    raw_code: bool = False
     _fired: set[str] = field(default_factory=set)
 
     def due(self, written: int, *, at_end: bool) -> list[str]:
@@ -76,6 +80,9 @@ def _apply(faults: ChatFaults, spec: str) -> None:
     kind, *args = spec.split(":")
     if kind not in _SHAPES or not _SHAPES[kind][0] <= len(args) <= _SHAPES[kind][1]:
         raise invalid(f"bad fault marker {spec!r}")
+    if kind == "raw_code":
+        faults.raw_code = True
+        return
     if kind == "pace":
         faults.pace_ms = _number(args[0], spec, 0, 60_000, integer=False)
         return

@@ -130,7 +130,8 @@ def _code_calls(
     plan = code.plan(req.user_text, req.system_text, forced=code.FORCE in req.system_text)
     if plan is None:
         return None
-    runs = [ToolCall(call_id(key, i), code.NAME, code.arguments(p)) for i, p in enumerate(plan.programs)]
+    shape = (lambda program: program) if req.faults.raw_code else code.arguments  # `raw_code`: not JSON
+    runs = [ToolCall(call_id(key, i), code.NAME, shape(p)) for i, p in enumerate(plan.programs)]
     if any(t.name == search.NAME for t, _ in named):  # the text names file_search too: it searches
         queries = orjson.dumps({"queries": [req.user_text]}).decode()
         runs.append(ToolCall(call_id(key, len(runs)), search.NAME, queries))

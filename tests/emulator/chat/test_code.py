@@ -175,6 +175,17 @@ def test_arguments_whole_and_not_streamed_agree(chat_emu: Any) -> None:
     assert orjson.loads(call["function"]["arguments"]) == {"code": TRICKY}
 
 
+def test_raw_code_sends_the_bare_program_as_the_arguments(chat_emu: Any) -> None:
+    """The `raw_code` fault: arguments a gateway cannot read as `{"code": ...}`, streamed or not."""
+    emu = chat_emu(chars_per_chunk=5)
+    text = f"```py\n{TRICKY}```[[fault:raw_code]]"
+    pieces = argument_pieces(emu, body(text))
+    assert len(pieces) > 1 and "".join(p for _, p in pieces) == TRICKY
+    r = emu.post({**body(text), "stream": False}, NATIVE)
+    (call,) = r.json()["choices"][0]["message"]["tool_calls"]
+    assert call["function"] == {"name": "code_interpreter", "arguments": TRICKY}
+
+
 def test_each_block_is_one_call_in_order_then_the_functions_named(chat_emu: Any) -> None:
     emu = chat_emu()
     text = (
