@@ -190,6 +190,10 @@ class Executor:
                     job.tenant, job.run["thread_id"], job.run_id, limit=100, order="asc"
                 )
                 job.searches, job.markers = file_search.given_out(steps["data"])
+            if resumed_step is not None and self._code is not None and code_interpreter.declared(job.run):
+                kept = await self._store.steps.replay(job.tenant, resumed_step["id"])
+                job.images = list(kept.get("code_images") or ())  # drawn before the wait, not shown yet
+                job.paths = dict(kept.get("code_files") or {})  # for the links of the answer to come
             await self._execute(job, pending, resumed_step)
         except StoreError:
             log.exception("run %s: the store failed; the lease sweep will fail the run", job.run_id)

@@ -27,6 +27,10 @@ def replay(job: Job, with_calls: bool) -> Replay:
         replay["content"] = decoder.raw_content
     if with_calls:
         replay["tool_calls"] = decoder.tool_calls
+        if job.images:  # the run may wait here: its next part shows them (`Executor._run`)
+            replay["code_images"] = list(job.images)
+        if job.paths:
+            replay["code_files"] = dict(job.paths)
     return replay
 
 

@@ -432,6 +432,47 @@ def test_code_and_a_function_in_one_run(engine: Gateway) -> None:
     assert "4" in answer and "sunny, 21 C" in answer, answer
 
 
+def test_what_code_made_before_a_wait_is_in_the_answer_after_it(engine: Gateway) -> None:
+    """A chart drawn and a file written by code in the part of the run before requires_action: the
+    answer after the outputs are submitted (the run's next part) shows the chart first and links the
+    file, as a run that never waited does."""
+    client = engine.client(new_key())
+    made = client.beta.assistants.create(model=MODEL, tools=[{"type": "code_interpreter"}, WEATHER])
+    thread = client.beta.threads.create()
+    code = (
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "plt.plot([1, 2, 3], [1, 4, 9])\n"
+        "with open('report.txt', 'w') as f:\n    f.write('total: 48\\n')\nprint('saved')"
+    )
+    ran = run_in(client, thread.id, made.id, fenced(code) + "\nThen get_weather for Paris.")
+    assert ran.run.status == "requires_action", ran.run
+    (step,) = client.beta.threads.runs.steps.list(ran.run.id, thread_id=thread.id)  # waiting: in progress
+    call = step.step_details.tool_calls[0]  # type: ignore[union-attr]
+    assert call.type == "code_interpreter"
+    (image,) = [o.image.file_id for o in call.code_interpreter.outputs if o.type == "image"]
+    assert not ran.seen.messages_done  # nothing shown yet: the run waits for get_weather
+    waiting = ran.run.required_action.submit_tool_outputs.tool_calls
+    seen = Recorder()
+    with client.beta.threads.runs.submit_tool_outputs_stream(
+        thread_id=thread.id,
+        run_id=ran.run.id,
+        tool_outputs=[{"tool_call_id": waiting[0].id, "output": "sunny, 21 C"}],
+        event_handler=seen,
+    ) as stream:
+        stream.until_done()
+    assert stream.current_run is not None and stream.current_run.status == "completed"
+    (answer,) = seen.messages_done
+    assert answer.content[0].type == "image_file" and answer.content[0].image_file.file_id == image
+    text = answer.content[-1].text  # type: ignore[union-attr]
+    link = "sandbox:/mnt/data/report.txt"
+    assert link in text.value, text.value
+    (note,) = [a for a in text.annotations if a.type == "file_path"]
+    assert text.value[note.start_index : note.end_index] == link
+    assert client.files.content(note.file_path.file_id).read() == b"total: 48\n"
+    stored = client.beta.threads.messages.retrieve(answer.id, thread_id=thread.id)
+    assert stored.content[0].type == "image_file" and stored.content[0].image_file.file_id == image
+
+
 def test_code_and_file_search_in_one_run(engine: Gateway) -> None:
     client = engine.client(new_key())
     doc = client.files.create(file=("handbook.md", DOCUMENTS["handbook.md"].encode()), purpose="assistants")

@@ -30,6 +30,10 @@ class Replay(TypedDict, total=False):
     reasoning: str | None
     reasoning_details: Any
     tool_calls: list[JSON]
+    # Kept on a tool step the run waits at, for the run's next part (never sent to MiniMax): the File
+    # ids of images code drew that no message showed yet, and the files code wrote (name -> File id).
+    code_images: list[str]
+    code_files: dict[str, str]
 
 
 def text_content(value: str) -> Content:

@@ -24,6 +24,7 @@ _GET = select(t).where(
     t.c.thread_id == bindparam("b_thread"),
     t.c.tenant == bindparam("b_tenant"),
 )
+_REPLAY = select(t.c.replay).where(t.c.id == bindparam("b_id"), t.c.tenant == bindparam("b_tenant"))
 _RUN = select(runs.c.seq).where(
     runs.c.id == bindparam("b_run"),
     runs.c.thread_id == bindparam("b_thread"),
@@ -170,6 +171,12 @@ class Steps:
         if found is None:
             raise NotFound("run step", step_id)
         return render.step(found)
+
+    async def replay(self, tenant: str, step_id: str) -> Replay:
+        """A step's private replay (empty if it has none, or there is no such step)."""
+        key = {"b_id": step_id, "b_tenant": tenant}
+        found: Replay | None = await self._db.read(lambda conn: conn.scalar(_REPLAY, key))
+        return found or {}
 
     async def list(
         self,
