@@ -227,8 +227,10 @@ class Executor:
                     payloads = await stream.next_payloads()
                     if payloads is None:
                         return job.decoder.finish()
-                    if deltas := _decoded(job, payloads):
-                        return deltas
+                    for i, payload in enumerate(payloads):  # an error before any delta: a rejection
+                        if deltas := job.decoder.feed(payload):
+                            job.unread = payloads[i + 1 :]  # `_stream` takes them (the decoder's fast path)
+                            return deltas
         except BaseException as exc:  # the request's own cancellation too: the connection must not leak
             if job.stream is not None:
                 job.stream.close()
@@ -318,6 +320,9 @@ class Executor:
             try:
                 if payloads is None:
                     self._apply(job, pending, events)
+                    if job.unread:  # at full speed, the opening read can hold most of the reply
+                        unread, job.unread = job.unread, []
+                        self._take(job, unread, events)
                 else:
                     self._take(job, payloads, events)
                 await record(job, events, job.batch)  # checkpoints: the process's tick (checkpoints.py)
@@ -582,21 +587,6 @@ def _flush(job: Job, events: list[StreamEvent]) -> None:
     """Show what the citation scanner still holds (the message is about to close)."""
     if job.citations is not None and job.emitter.message is not None:
         _cite(job.citations.finish(), job.emitter.message, events)
-
-
-def _decoded(job: Job, payloads: list[bytes]) -> list[Delta]:
-    """A read's deltas, payload by payload. A payload that fails after others of the same read gave
-    deltas is kept on the job (`failure`), to be raised once those deltas went out."""
-    deltas: list[Delta] = []
-    for payload in payloads:
-        try:
-            deltas.extend(job.decoder.feed(payload))
-        except (ChatStreamError, MalformedChunk) as exc:
-            if not deltas:
-                raise
-            job.failure = exc
-            break
-    return deltas
 
 
 _LEFT_QUEUED: Final[list[Delta]] = []

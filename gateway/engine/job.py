@@ -96,6 +96,7 @@ class Job:
         "task",
         "tenant",
         "tool_names",
+        "unread",
         "usage",
     )
 
@@ -132,6 +133,7 @@ class Job:
         self.paths: dict[str, str] = {}  # files code wrote in this run: name in /mnt/data -> File id
         self.finish_reason: str | None = None
         self.failure: Exception | None = None  # MiniMax's error, read after deltas still to go out
+        self.unread: list[bytes] = []  # payloads of the read that opened the stream, after its first deltas
         self.usage: dict[str, Any] | None = run.get("usage")  # summed over the run's model calls
         self.stop_reason: tuple[str, str] | None = None  # (cancelled or failed, message) once asked
         self.closing: list[StreamEvent] = []  # closing events made outside the task (a drained stream)

@@ -134,7 +134,7 @@ def test_a_fault_read_together_with_text_keeps_the_text(one_write: Stack, fault:
 
 @pytest.fixture(scope="module")
 def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with stack(EmulatorConfig(), tmp_path_factory.mktemp("quiet"), idle_timeout=0.6) as s:
+    with stack(EmulatorConfig(), tmp_path_factory.mktemp("quiet"), idle_timeout=1.0) as s:
         yield s
 
 
