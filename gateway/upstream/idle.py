@@ -15,10 +15,13 @@ silence, just as aiohttp stops its timer while reading is paused.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from typing import Any
 
 import aiohttp
+
+log = logging.getLogger("gateway.upstream")
 
 
 class IdleWatch:
@@ -27,7 +30,7 @@ class IdleWatch:
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        # response -> [its body's byte count when last seen moving or waited on, loop time then]
+        # response -> [its body's byte count when last seen moving, the loop time it was seen then]
         self._bodies: weakref.WeakKeyDictionary[aiohttp.ClientResponse, list[Any]] = (
             weakref.WeakKeyDictionary()
         )
@@ -47,13 +50,17 @@ class IdleWatch:
     def sweep(self, now: float) -> None:
         """Fail each body silent for `timeout` as of `now`; forget the ones that are done."""
         for response, seen in list(self._bodies.items()):
-            content = response.content
-            if response.closed or content.is_eof() or content.exception() is not None:
-                del self._bodies[response]
-                continue
-            received = content.total_bytes
-            if received != seen[0] or content._buffer:  # moving, or the gateway is the one behind
-                seen[0], seen[1] = received, now
-            elif now - seen[1] >= self.timeout:
-                del self._bodies[response]
-                content.set_exception(aiohttp.SocketTimeoutError("Timeout on reading data from socket"))
+            try:
+                content = response.content
+                if response.closed or content.is_eof() or content.exception() is not None:
+                    del self._bodies[response]
+                    continue
+                received = content.total_bytes
+                if received != seen[0] or content._buffer:  # moving, or the gateway is the one behind
+                    seen[0], seen[1] = received, now
+                elif now - seen[1] >= self.timeout:
+                    del self._bodies[response]
+                    content.set_exception(aiohttp.SocketTimeoutError("Timeout on reading data from socket"))
+            except Exception:  # one body the sweep cannot read must not stop it for the others
+                log.exception("idle-timeout sweep: a stream could not be checked; it is no longer timed")
+                self._bodies.pop(response, None)

@@ -154,3 +154,28 @@ async def test_the_pool_runs_the_sweep_at_a_quarter_of_the_timeout() -> None:
         waited = asyncio.get_running_loop().time() - started
         assert 0.3 <= waited < 5, waited  # failed by the sweep, not left hanging
         body.close()
+
+
+class Unreadable:
+    """A watched response whose body cannot be looked at (what an aiohttp without `_buffer` would be)."""
+
+    closed = False
+
+    @property
+    def content(self) -> aiohttp.StreamReader:
+        raise AttributeError("_buffer")
+
+
+async def test_a_body_the_sweep_cannot_read_does_not_stop_it_for_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with watched() as (up, watch, _response, body):
+        broken = Unreadable()
+        watch.add(broken)  # type: ignore[arg-type]
+        await up.send(b"data: one\n\n")
+        await read_to(body, b"one")
+        watch.sweep(100.0)
+        assert len(watch) == 1 and "could not be checked" in caplog.text  # the unreadable one let go
+        watch.sweep(110.0)
+        with pytest.raises(UpstreamTimeout):  # the others still time out
+            await body.next_payloads()
