@@ -404,6 +404,20 @@ WEATHER: Any = {
 }
 
 
+def weather_given(ran: Ran, call_id: str) -> Recorder:
+    """The run waiting for get_weather is given its output, streamed; it must complete."""
+    seen = Recorder()
+    with ran.client.beta.threads.runs.submit_tool_outputs_stream(
+        thread_id=ran.thread_id,
+        run_id=ran.run.id,
+        tool_outputs=[{"tool_call_id": call_id, "output": "sunny, 21 C"}],
+        event_handler=seen,
+    ) as stream:
+        stream.until_done()
+    assert stream.current_run is not None and stream.current_run.status == "completed"
+    return seen
+
+
 def test_code_and_a_function_in_one_run(engine: Gateway) -> None:
     """The code runs at once; the function waits for its output (requires_action); then one answer."""
     client = engine.client(new_key())
@@ -419,15 +433,7 @@ def test_code_and_a_function_in_one_run(engine: Gateway) -> None:
     code, function = step.step_details.tool_calls
     assert code.type == "code_interpreter" and code.code_interpreter.outputs[0].logs == "4\n"
     assert function.type == "function" and function.id == waiting[0].id
-    seen = Recorder()
-    with client.beta.threads.runs.submit_tool_outputs_stream(
-        thread_id=thread.id,
-        run_id=ran.run.id,
-        tool_outputs=[{"tool_call_id": waiting[0].id, "output": "sunny, 21 C"}],
-        event_handler=seen,
-    ) as stream:
-        stream.until_done()
-    assert stream.current_run is not None and stream.current_run.status == "completed"
+    seen = weather_given(ran, waiting[0].id)
     answer = "".join(d.value or "" for d in seen.deltas)
     assert "4" in answer and "sunny, 21 C" in answer, answer
 
@@ -452,15 +458,7 @@ def test_what_code_made_before_a_wait_is_in_the_answer_after_it(engine: Gateway)
     (image,) = [o.image.file_id for o in call.code_interpreter.outputs if o.type == "image"]
     assert not ran.seen.messages_done  # nothing shown yet: the run waits for get_weather
     waiting = ran.run.required_action.submit_tool_outputs.tool_calls
-    seen = Recorder()
-    with client.beta.threads.runs.submit_tool_outputs_stream(
-        thread_id=thread.id,
-        run_id=ran.run.id,
-        tool_outputs=[{"tool_call_id": waiting[0].id, "output": "sunny, 21 C"}],
-        event_handler=seen,
-    ) as stream:
-        stream.until_done()
-    assert stream.current_run is not None and stream.current_run.status == "completed"
+    seen = weather_given(ran, waiting[0].id)
     (answer,) = seen.messages_done
     assert answer.content[0].type == "image_file" and answer.content[0].image_file.file_id == image
     text = answer.content[-1].text  # type: ignore[union-attr]
