@@ -24,20 +24,6 @@ from tests.bench.load import LoadSpec
 from tests.bench.upstream import StreamShape
 from tests.bench.upstream_chat import MODEL, REASONING_CHUNKS
 
-TARGETS = (
-    "direct",
-    "naive",
-    "gateway",
-    "baseline",
-    "naive-chat",
-    "floor-asgi",
-    "floor-proto",
-    "nginx",
-    "engine",
-    "engine-pg",
-    "engine-pg2",
-    "engine-baseline",
-)
 # Engine replicas on one throwaway PostgreSQL database, by target (the `run` family only): the issue's
 # figure is two replicas' CPU per chunk against one process on SQLite.
 REPLICAS = {"engine-pg": 1, "engine-pg2": 2}
@@ -61,6 +47,8 @@ FAMILY_TARGETS = {
     ),
     "store": ("engine",),
 }
+TARGETS = tuple(dict.fromkeys(t for family in FAMILY_TARGETS.values() for t in family))
+"""Every target, once (the order each scenario runs them in is its family's, above)."""
 RATIOS = {  # (numerator, denominator) columns of each family's tables
     "assistants": (("gateway", "naive"), ("gateway", "baseline")),
     "chat": (("engine", "naive-chat"), ("engine", "nginx"), ("engine", "engine-baseline")),
