@@ -63,6 +63,7 @@ def check(events: list[tuple[str, dict[str, Any]]]) -> Transcript:
             blocks[open_message] = []
         elif name == "thread.message.delta":
             assert data["id"] == open_message, f"delta for {data['id']}, open is {open_message}"
+            assert open_message is not None, "a delta with no message open"
             for part in data["delta"]["content"]:
                 index = part["index"]
                 parts = blocks[open_message]
@@ -73,6 +74,7 @@ def check(events: list[tuple[str, dict[str, Any]]]) -> Transcript:
                     parts[index] += part["text"].get("value", "")
         elif name in MESSAGE_END:
             assert data["id"] == open_message, f"{name} for {data['id']}, open is {open_message}"
+            assert open_message is not None, f"{name} with no message open"
             texts = [c["text"]["value"] for c in data["content"] if c["type"] == "text"]
             rebuilt = [t for t in blocks[open_message]]
             assert texts == rebuilt[: len(texts)], f"completed text {texts!r} != deltas {rebuilt!r}"

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from tests.bench.proc_stats import children, rss_kb

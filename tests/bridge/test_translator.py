@@ -15,7 +15,7 @@ from gateway.bridge.translator import RunStreamTranslator, UnexpectedFrame
 from gateway.errors import UpstreamError
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
-from gateway.stream.events import Event
+from gateway.stream.events import StreamEvent
 from gateway.stream.message import MessageStream
 from gateway.stream.relay import INTERNAL, relay
 from gateway.stream.text import TextMode
@@ -91,15 +91,15 @@ def step(status: str, type_: str = "message_creation", step_id: str = STEP, **de
     )
 
 
-def feed(translator: RunStreamTranslator, frames: list[Frame], end: str = "finish") -> list[Event]:
-    events: list[Event] = []
+def feed(translator: RunStreamTranslator, frames: list[Frame], end: str = "finish") -> list[StreamEvent]:
+    events: list[StreamEvent] = []
     for frame in frames:
         events.extend(translator.on_frame(frame))
     events.extend(translator.finish() if end == "finish" else translator.fail("server_error", end))
     return events
 
 
-def names(events: list[Event]) -> list[str]:
+def names(events: list[StreamEvent]) -> list[str]:
     return [e.name for e in events]
 
 
@@ -182,7 +182,7 @@ def test_error_frame_mid_message_fails_the_run_keeping_the_text() -> None:
         message("lo"),
         Frame("error", {"code": 1002, "message": "rpm"}),
     ]
-    events: list[Event] = []
+    events: list[StreamEvent] = []
     for frame in frames:
         events.extend(translator.on_frame(frame))
     transcript = check([(e.name, e.data) for e in events])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 Doc = dict[str, Any]

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from gateway.api.routes import routes
 from gateway.cli import parse_args

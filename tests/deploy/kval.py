@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import kubernetes_validate
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 
 def main(argv: list[str]) -> int:

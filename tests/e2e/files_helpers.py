@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import docx
 import openai
 from fpdf import FPDF
@@ -148,7 +148,11 @@ async def settled_store_async(client: openai.AsyncOpenAI, store_id: str) -> Any:
 
 def chunk_texts(client: openai.OpenAI, store_id: str, file_id: str) -> list[str]:
     page = client.vector_stores.files.content(file_id, vector_store_id=store_id)
-    return [part.text for part in page.data]
+    texts: list[str] = []
+    for part in page.data:
+        assert part.text is not None, part
+        texts.append(part.text)
+    return texts
 
 
 # -- direct SQL ------------------------------------------------------------------------------------

@@ -25,8 +25,20 @@ from typing import Any
 import openai
 import pytest
 from openai import AssistantEventHandler
-from openai.types.beta.threads import ImageFile, Message, Text, TextDelta
-from openai.types.beta.threads.runs import RunStep, ToolCall, ToolCallDelta
+from openai.types.beta.threads import FilePathAnnotation, ImageFile, Message, Text, TextDelta
+from openai.types.beta.threads.message_create_params import Attachment
+from openai.types.beta.threads.runs import (
+    CodeInterpreterToolCall,
+    CodeInterpreterToolCallDelta,
+    RunStep,
+    ToolCall,
+    ToolCallDelta,
+    ToolCallsStepDetails,
+)
+from openai.types.beta.threads.runs.code_interpreter_tool_call import (
+    CodeInterpreterOutput,
+    CodeInterpreterOutputLogs,
+)
 
 from gateway.engine.code_interpreter import DECLARATION, FORCE, RESET
 from gateway.loopback import ServerThread
@@ -112,6 +124,24 @@ class Recorder(AssistantEventHandler):
         self.messages_done.append(message)
 
 
+def code_call(call: ToolCall) -> CodeInterpreterToolCall:
+    """A tool call the test knows is a code_interpreter call."""
+    assert isinstance(call, CodeInterpreterToolCall), call
+    return call
+
+
+def code_delta(delta: ToolCallDelta) -> CodeInterpreterToolCallDelta:
+    """A tool call delta the test knows is a code_interpreter call's."""
+    assert isinstance(delta, CodeInterpreterToolCallDelta), delta
+    return delta
+
+
+def logs_of(output: CodeInterpreterOutput) -> str:
+    """The text of an output the test knows is a `logs` output."""
+    assert isinstance(output, CodeInterpreterOutputLogs), output
+    return output.logs
+
+
 @dataclass
 class Ran:
     client: openai.OpenAI
@@ -186,26 +216,20 @@ def test_fenced_code_runs_and_its_call_streams_as_openai_did(engine: Gateway) ->
     assert [o.type for o in call.code_interpreter.outputs] == ["logs"]
     assert call.code_interpreter.outputs[0].logs == "a \"quoted\" line 42\n{'ü': [1, 2]}\n"
     # The code grew in several deltas, as its arguments streamed, every delta with the call's index.
-    inputs = [
-        d.code_interpreter.input
-        for d in ran.seen.call_deltas
-        if d.code_interpreter and d.code_interpreter.input
-    ]
+    deltas = [code_delta(d) for d in ran.seen.call_deltas]
+    inputs = [d.code_interpreter.input for d in deltas if d.code_interpreter and d.code_interpreter.input]
     assert len(inputs) > 1 and "".join(inputs) == code
     assert all(d.index == 0 and d.type == "code_interpreter" for d in ran.seen.call_deltas)
-    outputs = [
-        o for d in ran.seen.call_deltas if d.code_interpreter for o in d.code_interpreter.outputs or ()
-    ]
+    outputs = [o for d in deltas if d.code_interpreter for o in d.code_interpreter.outputs or ()]
     assert [(o.index, o.type) for o in outputs] == [(0, "logs")]
-    assert ran.seen.calls_done[0].code_interpreter.input == code
+    assert code_call(ran.seen.calls_done[0]).code_interpreter.input == code
     assert "thread.run.requires_action" not in ran.seen.events
     # The answer quotes what the code printed (the model saw the output), and the step reads back whole.
     assert 'a "quoted" line 42' in ran.text().value
     steps = list(ran.client.beta.threads.runs.steps.list(ran.run.id, thread_id=ran.thread_id, order="asc"))
     stored = [c for s in steps if s.step_details.type == "tool_calls" for c in s.step_details.tool_calls]
-    assert stored[0].code_interpreter.input == code and stored[0].code_interpreter.outputs[0].logs.endswith(
-        "}\n"
-    )
+    first = code_call(stored[0])
+    assert first.code_interpreter.input == code and logs_of(first.code_interpreter.outputs[0]).endswith("}\n")
 
 
 def run_in_new(engine: Gateway, content: str, **assistant: Any) -> Ran:
@@ -237,7 +261,8 @@ def test_arguments_that_are_not_a_json_object_stop_the_call_and_the_model_is_tol
 
 # -- files in and out --------------------------------------------------------------------------------
 
-SALES = [("month", "units", "price"), ("jan", 12, 2.5), ("feb", 7, 3.0), ("mar", 20, 1.75), ("apr", 9, 4.0)]
+SALES_ROWS = [("jan", 12, 2.5), ("feb", 7, 3.0), ("mar", 20, 1.75), ("apr", 9, 4.0)]
+SALES = [("month", "units", "price"), *SALES_ROWS]
 
 
 def sales_csv() -> bytes:
@@ -260,8 +285,8 @@ def test_a_csv_of_the_assistant_is_analysed(engine: Gateway) -> None:
     (call,) = ran.calls
     assert "/mnt/data/sales.csv" in call.code_interpreter.input
     logs = ran.logs()
-    units = statistics.mean(r[1] for r in SALES[1:])
-    price = statistics.mean(r[2] for r in SALES[1:])
+    units = statistics.mean(r[1] for r in SALES_ROWS)
+    price = statistics.mean(r[2] for r in SALES_ROWS)
     assert "(4, 3)" in logs, logs  # the shape pandas read: the file reached /mnt/data whole
     first = engine.requests_with(ran.tag)[0]  # MiniMax was offered the tool and told of the file
     assert [t["function"]["name"] for t in first["tools"]] == ["code_interpreter"]
@@ -315,7 +340,7 @@ def test_a_written_file_is_a_file_path_annotation(engine: Gateway) -> None:
     assert ran.client.files.retrieve(note.file_path.file_id).filename == "report.txt"
     # The annotation came in a streamed delta too.
     streamed = [a for d in ran.seen.deltas for a in d.annotations or () if a.type == "file_path"]
-    assert [a.file_path.file_id for a in streamed] == [note.file_path.file_id]
+    assert [a.file_path.file_id if a.file_path else None for a in streamed] == [note.file_path.file_id]
 
 
 # -- the session -----------------------------------------------------------------------------------
@@ -430,8 +455,9 @@ def test_code_and_a_function_in_one_run(engine: Gateway) -> None:
     # The code call, already served, in the same step as the function call (which waits: in progress).
     (step,) = client.beta.threads.runs.steps.list(ran.run.id, thread_id=thread.id)
     assert step.status == "in_progress"
+    assert isinstance(step.step_details, ToolCallsStepDetails)
     code, function = step.step_details.tool_calls
-    assert code.type == "code_interpreter" and code.code_interpreter.outputs[0].logs == "4\n"
+    assert code.type == "code_interpreter" and logs_of(code.code_interpreter.outputs[0]) == "4\n"
     assert function.type == "function" and function.id == waiting[0].id
     seen = weather_given(ran, waiting[0].id)
     answer = "".join(d.value or "" for d in seen.deltas)
@@ -453,7 +479,8 @@ def test_what_code_made_before_a_wait_is_in_the_answer_after_it(engine: Gateway)
     ran = run_in(client, thread.id, made.id, fenced(code) + "\nThen get_weather for Paris.")
     assert ran.run.status == "requires_action", ran.run
     (step,) = client.beta.threads.runs.steps.list(ran.run.id, thread_id=thread.id)  # waiting: in progress
-    call = step.step_details.tool_calls[0]  # type: ignore[union-attr]
+    assert isinstance(step.step_details, ToolCallsStepDetails)
+    call = step.step_details.tool_calls[0]
     assert call.type == "code_interpreter"
     (image,) = [o.image.file_id for o in call.code_interpreter.outputs if o.type == "image"]
     assert not ran.seen.messages_done  # nothing shown yet: the run waits for get_weather
@@ -465,6 +492,7 @@ def test_what_code_made_before_a_wait_is_in_the_answer_after_it(engine: Gateway)
     link = "sandbox:/mnt/data/report.txt"
     assert link in text.value, text.value
     (note,) = [a for a in text.annotations if a.type == "file_path"]
+    assert isinstance(note, FilePathAnnotation)
     assert text.value[note.start_index : note.end_index] == link
     assert client.files.content(note.file_path.file_id).read() == b"total: 48\n"
     stored = client.beta.threads.messages.retrieve(answer.id, thread_id=thread.id)
@@ -548,7 +576,7 @@ def test_the_async_client_streams_the_call(engine: Gateway) -> None:
             thread = await client.beta.threads.create(
                 messages=[{"role": "user", "content": fenced("print(sum(range(10)))")}]
             )
-            kinds = []
+            kinds: list[str] = []
             async with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=made.id) as stream:
                 async for event in stream:
                     kinds.append(event.event)
@@ -556,11 +584,11 @@ def test_the_async_client_streams_the_call(engine: Gateway) -> None:
             assert run is not None
             steps = [s async for s in client.beta.threads.runs.steps.list(run.id, thread_id=thread.id)]
             logs = [
-                o.logs
+                logs_of(o)
                 for s in steps
                 if s.step_details.type == "tool_calls"
                 for c in s.step_details.tool_calls
-                for o in c.code_interpreter.outputs
+                for o in code_call(c).code_interpreter.outputs
             ]
             return logs[0], kinds
         finally:
@@ -637,7 +665,7 @@ def test_an_attachment_of_a_file_the_caller_does_not_have_is_refused(engine: Gat
     theirs = owner.files.create(file=("sales.csv", sales_csv()), purpose="assistants")
     s = setup(engine)  # another key: another tenant
     thread = s.client.beta.threads.create()
-    attachment = {"file_id": theirs.id, "tools": [{"type": "code_interpreter"}]}
+    attachment: Attachment = {"file_id": theirs.id, "tools": [{"type": "code_interpreter"}]}
     with pytest.raises(openai.NotFoundError):
         s.client.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[attachment])
     with pytest.raises(openai.NotFoundError):

@@ -38,9 +38,7 @@ def stream_run(sdk: openai.OpenAI, fault: str) -> tuple[str, openai.types.beta.t
         for event in stream:
             if event.event == "thread.message.delta":
                 deltas.extend(
-                    c.text.value or ""
-                    for c in event.data.delta.content or ()  # type: ignore[union-attr]
-                    if c.type == "text" and c.text
+                    c.text.value or "" for c in event.data.delta.content or () if c.type == "text" and c.text
                 )
         run = stream.get_final_run()
     return "".join(deltas), run

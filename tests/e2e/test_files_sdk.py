@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types import FilePurpose, StaticFileChunkingStrategyObjectParam, VectorStore
 
 from gateway.emulator.config import EmulatorConfig
 from gateway.engine.retrieval.analyze import search_terms
@@ -42,7 +43,10 @@ from tests.e2e.files_helpers import (
     terms_of,
 )
 
-SMALL_CHUNKS = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50}}
+SMALL_CHUNKS: StaticFileChunkingStrategyObjectParam = {
+    "type": "static",
+    "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 50},
+}
 AUTO_AS_SHOWN = {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
 
 
@@ -147,7 +151,7 @@ def test_upload_bytes_and_a_file_on_disk_then_retrieve(engine: Gateway, tmp_path
 
 def test_list_by_purpose_in_pages_and_auto_paginated(engine: Gateway) -> None:
     client = engine.client(new_key())
-    purposes = ["assistants", "user_data", "assistants", "user_data", "assistants"]
+    purposes: list[FilePurpose] = ["assistants", "user_data", "assistants", "user_data", "assistants"]
     made = [client.files.create(file=(f"f{i}.txt", b"x"), purpose=p) for i, p in enumerate(purposes)]
     newest_first = [f.id for f in reversed(made)]
     everything = client.files.list()
@@ -214,7 +218,7 @@ def test_expires_after_sets_expires_at(engine: Gateway) -> None:
     assert client.files.retrieve(made.id).expires_at == made.created_at + 3600
     for bad in ({"anchor": "created_at", "seconds": 10}, {"anchor": "last_active_at", "seconds": 3600}):
         with pytest.raises(openai.BadRequestError) as caught:
-            client.files.create(file=("x.txt", b"x"), purpose="assistants", expires_after=bad)  # type: ignore[typeddict-item]
+            client.files.create(file=("x.txt", b"x"), purpose="assistants", expires_after=bad)  # type: ignore[arg-type]
         assert (caught.value.param or "").startswith("expires_after"), caught.value.param
 
 
@@ -329,7 +333,10 @@ def test_store_with_file_ids_completes_with_counts_and_usage(engine: Gateway) ->
     assert sorted(f.id for f in files.data) == sorted(ids)
     assert all(f.status == "completed" and f.usage_bytes > 0 for f in files.data)
     assert sum(f.usage_bytes for f in files.data) == store.usage_bytes
-    assert all(f.chunking_strategy.model_dump() == AUTO_AS_SHOWN for f in files.data)
+    assert all(
+        f.chunking_strategy is not None and f.chunking_strategy.model_dump() == AUTO_AS_SHOWN
+        for f in files.data
+    )
     again = client.vector_stores.files.create_and_poll(ids[0], vector_store_id=made.id, poll_interval_ms=50)
     assert again.status == "completed"  # a file is in a store once
     assert client.vector_stores.retrieve(made.id).file_counts.total == 2
@@ -503,9 +510,9 @@ def test_max_num_results_and_score_threshold(corpus: Corpus) -> None:
     for bad in ({"score_threshold": 1.5}, {"score_threshold": -0.1}, {"ranker": "bogus"}):
         with pytest.raises(openai.BadRequestError):
             search(corpus.store_id, query=EVERYWHERE, ranking_options=bad)  # type: ignore[arg-type]
-    for bad in (0, 51):
+    for bad_limit in (0, 51):
         with pytest.raises(openai.BadRequestError):
-            search(corpus.store_id, query=EVERYWHERE, max_num_results=bad)
+            search(corpus.store_id, query=EVERYWHERE, max_num_results=bad_limit)
 
 
 FILTERS: list[tuple[dict[str, Any], set[str]]] = [
@@ -695,7 +702,7 @@ def test_static_chunking_makes_more_chunks_than_auto(engine: Gateway) -> None:
     )
     made = client.files.create(file=("turbines.txt", text.encode()), purpose="assistants")
     auto_store = client.vector_stores.create(file_ids=[made.id])
-    small_store = client.vector_stores.create(file_ids=[made.id], chunking_strategy=SMALL_CHUNKS)  # type: ignore[arg-type]
+    small_store = client.vector_stores.create(file_ids=[made.id], chunking_strategy=SMALL_CHUNKS)
     auto = settled_file(client, auto_store.id, made.id)
     small = settled_file(client, small_store.id, made.id)
     assert auto.chunking_strategy.model_dump() == AUTO_AS_SHOWN
@@ -711,6 +718,7 @@ def test_static_chunking_makes_more_chunks_than_auto(engine: Gateway) -> None:
         made.id, vector_store_id=client.vector_stores.create().id, chunking_strategy={"type": "auto"}
     )
     assert explicit_auto.status == "completed"
+    assert explicit_auto.chunking_strategy is not None
     assert explicit_auto.chunking_strategy.model_dump() == AUTO_AS_SHOWN
     # One file in two stores: detached from one, it is still found in the other.
     client.vector_stores.files.delete(made.id, vector_store_id=auto_store.id)
@@ -780,7 +788,7 @@ def test_another_key_sees_nothing_and_cannot_use_anothers_file(engine: Gateway) 
     store = owner.vector_stores.create(file_ids=[made.id])
     settled_store(owner, store.id)
     batch = owner.vector_stores.file_batches.create(store.id, file_ids=[made.id])
-    not_found = [
+    not_found: list[Callable[[], object]] = [
         lambda: other.files.retrieve(made.id),
         lambda: other.files.content(made.id),
         lambda: other.files.delete(made.id),
@@ -824,6 +832,7 @@ def test_an_expired_store_is_marked_expired_and_cannot_be_searched(engine: Gatew
         file_ids=[made.id], expires_after={"anchor": "last_active_at", "days": 1}
     )
     assert store.expires_after is not None and store.expires_after.days == 1
+    assert store.last_active_at is not None
     assert store.expires_at == store.last_active_at + 86_400
     settled_store(client, store.id)
     assert client.vector_stores.search(store.id, query="canary").data  # searchable before
@@ -834,6 +843,7 @@ def test_an_expired_store_is_marked_expired_and_cannot_be_searched(engine: Gatew
         lambda: (s := client.vector_stores.retrieve(store.id)).status == "expired" and s,
         "the sweep to expire",
     )
+    assert isinstance(expired, VectorStore)
     assert expired.file_counts.completed == 1
     with pytest.raises(openai.BadRequestError) as caught:
         client.vector_stores.search(store.id, query="canary")

@@ -117,7 +117,7 @@ def test_async_client_streams(dialect_gateway: str) -> None:
                 if event.event == "thread.message.delta":
                     deltas.extend(
                         c.text.value or ""
-                        for c in event.data.delta.content or ()  # type: ignore[union-attr]
+                        for c in event.data.delta.content or ()
                         if c.type == "text" and c.text
                     )
             messages = await stream.get_final_messages()

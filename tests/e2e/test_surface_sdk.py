@@ -11,6 +11,8 @@ from pathlib import Path
 import openai
 import pytest
 from openai import AssistantEventHandler
+from openai.types.beta.threads import Message, TextContentBlock
+from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 from gateway.emulator.replies import text_reply, tool_result_reply
 
@@ -27,6 +29,13 @@ POLL_MS = 50
 
 def sdk(gateway_url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway_url, api_key="sk-test", max_retries=0)
+
+
+def first_text(message: Message) -> str:
+    """The text of a message whose first content block the test knows is text."""
+    block = message.content[0]
+    assert isinstance(block, TextContentBlock), block
+    return block.text.value
 
 
 def test_assistant_crud_with_paging(gateway_url: str) -> None:
@@ -56,9 +65,7 @@ def test_thread_and_message_crud_with_paging(gateway_url: str, backend: str) -> 
         client.beta.threads.messages.create(
             thread.id, role="user", content=[{"type": "text", "text": f"m{i}"}]
         )
-    texts = [
-        m.content[0].text.value for m in client.beta.threads.messages.list(thread.id, limit=2, order="asc")
-    ]  # type: ignore[union-attr]
+    texts = [first_text(m) for m in client.beta.threads.messages.list(thread.id, limit=2, order="asc")]
     assert texts == ["first", "m0", "m1", "m2", "m3"]
     newest = client.beta.threads.messages.list(thread.id, limit=1).data[0]
     assert client.beta.threads.messages.retrieve(newest.id, thread_id=thread.id).id == newest.id
@@ -108,7 +115,7 @@ class Submitter(AssistantEventHandler):
         self.client = client
         self.outputs = outputs
         self.deltas: list[str] = []
-        self.after: AssistantEventHandler | None = None
+        self.after: Recorder | None = None
         self.final_text = ""
         self.final_status = ""
         self.steps_done: list[str] = []
@@ -116,7 +123,9 @@ class Submitter(AssistantEventHandler):
     def on_event(self, event: openai.types.beta.AssistantStreamEvent) -> None:
         if event.event == "thread.run.requires_action":
             calls = event.data.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
-            answers = [{"tool_call_id": c.id, "output": self.outputs[c.function.name]} for c in calls]
+            answers: list[ToolOutput] = [
+                {"tool_call_id": c.id, "output": self.outputs[c.function.name]} for c in calls
+            ]
             after = Recorder()
             with self.client.beta.threads.runs.submit_tool_outputs_stream(
                 tool_outputs=answers,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 
 from gateway.engine.code_input import BadArguments, CodeInput
 
-codes = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80) | st.sampled_from(
+SURROGATES: tuple[Literal["Cs"]] = ("Cs",)
+codes = st.text(st.characters(blacklist_categories=SURROGATES), max_size=80) | st.sampled_from(
     ['print("hi")\n', "a = '\\\\'\nprint(a)", "x = 1\t# é 🌍 中文", "", "\\u0041"]
 )
 extra = st.dictionaries(

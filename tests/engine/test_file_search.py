@@ -36,6 +36,7 @@ def test_a_streamed_step_has_no_result_content_and_the_stored_one_keeps_it() -> 
     completed = Event("thread.run.step.completed", step(search("call_s", RESULT), function))
     other = Event("thread.message.created", {"id": "msg_1"})
     shown = file_search.streamed([completed, other])
+    assert isinstance(shown[0], Event)
     calls = shown[0][1]["step_details"]["tool_calls"]
     assert calls[0]["file_search"]["results"] == [{k: v for k, v in RESULT.items() if k != "content"}]
     assert calls[1] == function and shown[1] is other

@@ -15,7 +15,7 @@ import pytest
 from gateway.emulator.config import EmulatorConfig
 from tests.engine.helpers_e2e import MODEL, WEATHER, Stack, assistant, get, stack, thread
 
-REASONS = {
+REASONS: dict[str, tuple[dict[str, Any], str]] = {
     "off": ({"code_interpreter": False}, "CODE_INTERPRETER is off"),
     "no token": ({"code_sandbox_url": "http://127.0.0.1:9"}, "without CODE_SANDBOX_TOKEN"),
     # A sandbox that cannot start Python (1 MiB of address space): found at start-up, not at every call.

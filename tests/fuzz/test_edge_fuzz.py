@@ -150,7 +150,10 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             run = client.post(f"/threads/{thread}/runs", json={"assistant_id": assistant}).json()["id"]
             message = client.get(f"/threads/{thread}/messages").json()["data"][0]["id"]
             steps = client.get(f"/threads/{thread}/runs/{run}/steps").json()["data"]
-            upload = {"file": ("fuzz.txt", b"fuzzing the edge"), "purpose": (None, "assistants")}
+            upload: dict[str, tuple[str | None, bytes | str]] = {
+                "file": ("fuzz.txt", b"fuzzing the edge"),
+                "purpose": (None, "assistants"),
+            }
             made = httpx.post(base + "/files", files=upload, headers={"Authorization": AUTH["Authorization"]})
             file = made.json()["id"] if made.status_code == 200 else "file-x"
             store = client.post(
@@ -203,7 +206,7 @@ def from_schema(
         return st.one_of([from_schema(option, defs, text) for option in options])
     if "enum" in schema or "const" in schema:
         return st.sampled_from(schema.get("enum") or [schema.get("const")])
-    kind = schema.get("type")
+    kind = schema.get("type", "")
     if kind == "object":
         props = {
             k: wrong_now_and_then(from_schema(v, defs, text)) for k, v in schema.get("properties", {}).items()

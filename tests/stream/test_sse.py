@@ -32,7 +32,10 @@ def test_text_delta_encodes_as_its_dict_form(message_id: str, piece: str, index:
 
 
 def test_events_are_framed_one_after_another() -> None:
-    events = [Event("thread.run.created", {"id": "run_1"}), TextDelta(text_delta_head("m", 0), "x")]
+    events: list[StreamEvent] = [
+        Event("thread.run.created", {"id": "run_1"}),
+        TextDelta(text_delta_head("m", 0), "x"),
+    ]
     raw = encode(*events)
     assert raw.count(b"\n\n") == 2 and raw.startswith(b"event: thread.run.created\ndata: {")
     assert b"\n" not in raw.split(b"data: ", 2)[2].rstrip(b"\n")  # no raw newline inside the JSON

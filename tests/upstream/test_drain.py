@@ -71,7 +71,7 @@ async def read_with(url: str, read: str, wait_first: float = 0, **timeouts: floa
         content = response.content
         assert drain.fits(content)  # the installed aiohttp has the internals the drain uses
         await asyncio.sleep(wait_first)  # the body piles up past aiohttp's limits: it pauses reading
-        reads = []
+        reads: list[bytes] = []
         while True:
             data = await (readall(content) if read == "readall" else content.readany())
             if not data:
@@ -176,7 +176,7 @@ async def test_a_reader_that_keeps_up_never_resumes_what_was_not_paused() -> Non
         session.get(url) as response,
     ):
         content = response.content
-        protocol: Any = content._protocol  # type: ignore[attr-defined]
+        protocol: Any = content._protocol
         resumed = 0
         resume = protocol.resume_reading
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
@@ -187,11 +188,11 @@ async def test_split_writes_follow_the_plan_at_the_asgi_level() -> None:
             await done.wait()
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.body" and message.get("body"):
                 sent.append(message["body"])
 
-        scope = {
+        scope: dict[str, Any] = {
             "type": "http",
             "method": "POST",
             "path": f"/v1/{path}",

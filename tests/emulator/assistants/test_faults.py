@@ -45,7 +45,7 @@ def test_error_frame_code_in_code_style(serve: Any, helpers: Any) -> None:
 def test_cut_aborts_the_chunked_body_quietly_and_run_goes_on(emu: Any) -> None:
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = lambda record: records.append(record)  # type: ignore[method-assign]
     logger = logging.getLogger("uvicorn.error")
     logger.addHandler(handler)
     aid, tid = emu.setup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -18,7 +19,11 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters":
 
 
 def test_decide_is_pure_and_follows_the_rules() -> None:
-    tools = [WEATHER, {"type": "function", "function": {"name": "lookup"}}, {"type": "web_search"}]
+    tools: list[Mapping[str, object]] = [
+        WEATHER,
+        {"type": "function", "function": {"name": "lookup"}},
+        {"type": "web_search"},
+    ]
     assert decide("Call get_weather for Paris.", tools) == FunctionCall("get_weather", '{"location":"Paris"}')
     assert decide("please lookup with 东京\uff01", tools) == FunctionCall("lookup", '{"input":"东京"}')
     assert decide("get_weathers", tools) is None

@@ -78,7 +78,12 @@ def check(read: Read, expected: ChatReply, emu: ChatEmu) -> None:
     if ending == "final_message":
         assert read.usage is None and not read.done and read.final is not None
         (choice,) = read.final["choices"]
-        message = {"content": read.content, "role": "assistant", "name": "MiniMax AI", "audio_content": ""}
+        message: dict[str, object] = {
+            "content": read.content,
+            "role": "assistant",
+            "name": "MiniMax AI",
+            "audio_content": "",
+        }
         if read.reasoning_field is not None:
             message["reasoning_content"] = read.reasoning_field
             message["reasoning_details"] = [
@@ -141,7 +146,9 @@ def test_every_dialect_reassembles_to_the_intended_reply(
     ]:
         read = emu.stream(body, path)
         check(read, intended(body, read), emu)
-        check_layout(read, emu, body["reasoning_split"])
+        reasoning_split = body["reasoning_split"]
+        assert isinstance(reasoning_split, bool)
+        check_layout(read, emu, reasoning_split)
     assert emu.ctx.chat_stream_ends == [(i, "completed") for i in range(4)] and emu.ctx.chat_streams_open == 0
 
 

@@ -18,8 +18,8 @@ from tests.emulator.chat.reader import (
     assert_compat,
     assert_native,
     read_events,
-    sse_events,
 )
+from tests.emulator.sse import parse_sse as sse_events
 
 BODY = {"model": "MiniMax-M2.7", "messages": [{"role": "user", "content": "hi"}]}
 CALL = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}

@@ -18,7 +18,10 @@ def _chunk(delta: dict[str, Any], **extra: Any) -> bytes:
 
 
 def test_reader_takes_cumulative_reasoning_as_the_last_snapshot() -> None:
-    d = {**SPEAKER, "reasoning_details": [{"type": "reasoning.text", "format": "MiniMax-response-v1"}]}
+    d: dict[str, Any] = {
+        **SPEAKER,
+        "reasoning_details": [{"type": "reasoning.text", "format": "MiniMax-response-v1"}],
+    }
 
     def r(text: str) -> dict[str, Any]:
         return {

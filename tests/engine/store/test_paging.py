@@ -61,7 +61,7 @@ async def test_bad_cursor_limit_and_order(store: Store) -> None:
     foreign_msg = (await store.messages.list(who, other_thread["id"]))["data"][0]["id"]
     for kwargs in ({"after": "msg_unknown"}, {"before": "msg_unknown"}, {"after": foreign_msg}):
         with pytest.raises(InvalidCursor) as e:
-            await store.messages.list(who, t["id"], **kwargs)  # type: ignore[arg-type]
+            await store.messages.list(who, t["id"], **kwargs)
         assert e.value.param in ("after", "before")
     for bad in (0, 101):
         with pytest.raises(InvalidPage) as p:

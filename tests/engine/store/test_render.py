@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, TextClause, text
 
 from gateway.engine.store import NotFound, Store, ThreadBusy, new_id
 from tests.engine.store.conftest import START, Clock
@@ -227,7 +227,11 @@ async def test_thread_delete_cascades(store: Store) -> None:
     await store.threads.delete(who, t["id"])
     for table in ("messages", "runs", "run_steps", "tool_results"):
         query = text(f"SELECT count(*) FROM {table} WHERE thread_id = :t")
-        assert await store.db.read(lambda conn, q=query: conn.scalar(q, {"t": t["id"]})) == 0, table
+
+        def count(conn: Connection, q: TextClause = query) -> object:
+            return conn.scalar(q, {"t": t["id"]})
+
+        assert await store.db.read(count) == 0, table
     with pytest.raises(NotFound):
         await store.runs.retrieve(who, t["id"], run["id"])
     assert await store.runs.get(run["id"]) is None

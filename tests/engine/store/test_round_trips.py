@@ -7,9 +7,11 @@ import asyncio
 import re
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from gateway.engine.record import ACTIVE
 from gateway.engine.store import Store, db
@@ -67,7 +69,11 @@ async def test_dead_pooled_connections_are_replaced_without_a_ping(pg_server: Pg
         a = await store.assistants.create("t", model="m")
         threads = [(await store.threads.create("t"))["id"] for _ in range(2)]
         await asyncio.gather(*(store.threads.retrieve("t", t) for t in threads * 2))  # pooled: several
-        assert store.db.engine.sync_engine.pool.checkedin() > 1  # type: ignore[attr-defined]
+        engine = store.db.engine
+        assert isinstance(engine, AsyncEngine)  # PostgreSQL: the asyncpg engine
+        pool = engine.sync_engine.pool
+        assert isinstance(pool, QueuePool)  # opened with pool_size and max_overflow: a queue pool
+        assert pool.checkedin() > 1
         killer = await asyncpg.connect(pg_server.dsn())
         try:
             await killer.execute(
