@@ -22,6 +22,7 @@ from gateway.bridge.backend import open_bridge
 from gateway.engine.lifespan import open_engine
 from gateway.entropy import token_hex
 from gateway.errors import GatewayError
+from gateway.heap import Pauses
 from gateway.lifecycle import Lifecycle
 from gateway.metrics import Metrics
 from gateway.settings import BackendKind, Settings
@@ -47,6 +48,8 @@ def open_backend(settings: Settings, metrics: Metrics) -> AbstractAsyncContextMa
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
     metrics = Metrics()
+    pauses = Pauses()
+    metrics.count_gc_pauses(pauses)
     state: dict[str, Backend] = {}
 
     async def backend_ready() -> bool:
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         keepalive = Keepalive(settings.keepalive_interval)
         sweeper = asyncio.create_task(keepalive.run())
+        pauses.install()  # the collector's callbacks are the process's: this app's timer leaves with it
         try:
             async with open_backend(settings, metrics) as backend:
                 state["backend"] = backend
@@ -72,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 )
                 yield
         finally:
+            pauses.remove()
             sweeper.cancel()
 
     middleware = [

@@ -9,14 +9,21 @@ tables, pydantic's schemas) with the event loop stopped (tests/bench/README.md, 
 design"). Frozen (`gc.freeze`), those objects are skipped by every collection; with the young threshold at
 7,000 a collection runs when the heap of tracked objects has grown by that many, which a steady load rarely
 does. Cycles are still collected (exceptions with tracebacks make them), a little later.
+
+`Pauses` times every collection, the event loop stopped while it runs, for `/metrics`
+(`gateway_gc_pause_seconds`): at 500 streams the longest ones are tens of milliseconds, a tail that
+shows in every stream's latency (tests/bench/README.md, "Measurements behind the design").
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Final
+import time
+from collections.abc import Callable
+from typing import Any, Final
 
 YOUNG_THRESHOLD: Final = 7_000
+PAUSE_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)  # s; +Inf implied
 
 
 def settle() -> None:
@@ -25,3 +32,37 @@ def settle() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
+class Pauses:
+    """The collector's pauses by generation, counted into `PAUSE_BUCKETS` (a histogram's counts, not
+    yet cumulative) from `gc.callbacks` while installed. The callback only adds numbers: it takes no
+    lock (a metric's lock could be held by the code whose allocation started the collection)."""
+
+    __slots__ = ("_callback", "_clock", "_started", "counts", "seconds")
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self._clock = clock
+        self._started = 0.0
+        self.counts = [[0] * (len(PAUSE_BUCKETS) + 1) for _ in range(3)]  # by generation, then bucket
+        self.seconds = [0.0, 0.0, 0.0]  # by generation: the pauses' sum
+        self._callback = self._time  # one bound method, so that `remove` finds the one installed
+
+    def install(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def remove(self) -> None:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+
+    def _time(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = self._clock()
+            return
+        took = self._clock() - self._started
+        generation = info["generation"]
+        self.seconds[generation] += took
+        bucket = 0
+        while bucket < len(PAUSE_BUCKETS) and took > PAUSE_BUCKETS[bucket]:
+            bucket += 1
+        self.counts[generation][bucket] += 1

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+
+from gateway.heap import PAUSE_BUCKETS, Pauses
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -59,6 +62,10 @@ class Metrics:
         """Serve `gateway_store_transactions_total{kind}` from the store's own counts."""
         self.registry.register(_StoreTransactions(counts))
 
+    def count_gc_pauses(self, pauses: Pauses) -> None:
+        """Serve `gateway_gc_pause_seconds{generation}` from the collector's timer (`gateway.heap`)."""
+        self.registry.register(_GcPauses(pauses))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -73,4 +80,22 @@ class _StoreTransactions(Collector):
         )
         for kind, n in self._counts().items():
             family.add_metric([kind], n)
+        yield family
+
+
+class _GcPauses(Collector):
+    def __init__(self, pauses: Pauses) -> None:
+        self._pauses = pauses
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = HistogramMetricFamily(
+            "gateway_gc_pause_seconds",
+            "The garbage collector's pauses (the event loop stopped), by generation",
+            labels=["generation"],
+        )
+        bounds = [*(str(b) for b in PAUSE_BUCKETS), "+Inf"]
+        for generation, (counts, seconds) in enumerate(
+            zip(self._pauses.counts, self._pauses.seconds, strict=True)
+        ):
+            family.add_metric([str(generation)], list(zip(bounds, accumulate(counts), strict=True)), seconds)
         yield family

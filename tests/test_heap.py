@@ -74,3 +74,42 @@ def test_the_gateway_server_settles_the_heap_once_started() -> None:
 
 async def _ready() -> bool:
     return True
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_each_pause_is_counted_in_the_first_bucket_that_holds_it() -> None:
+    clock = _Clock()
+    pauses = heap.Pauses(clock)
+    callback = pauses._callback  # what gc.callbacks calls, driven here with chosen durations
+    for generation, took in ((0, 0.0004), (0, 0.001), (1, 0.03), (2, 0.3), (2, 5.0)):
+        callback("start", {"generation": generation})
+        clock.now += took
+        callback("stop", {"generation": generation, "collected": 0, "uncollectable": 0})
+    bucket = {b: i for i, b in enumerate(heap.PAUSE_BUCKETS)}
+    assert pauses.counts[0][bucket[0.001]] == 2  # 0.4 ms and exactly 1 ms: both "≤ 1 ms"
+    assert pauses.counts[1][bucket[0.05]] == 1
+    assert pauses.counts[2][bucket[1.0]] == 1 and pauses.counts[2][-1] == 1  # 5 s: only +Inf holds it
+    assert sum(map(sum, pauses.counts)) == 5
+    assert pauses.seconds == pytest.approx([0.0014, 0.03, 5.3])
+
+
+def test_pauses_are_timed_while_installed_only() -> None:
+    pauses = heap.Pauses()
+    pauses.install()
+    try:
+        gc.collect(1)
+        gc.collect(2)
+        assert [sum(counts) for counts in pauses.counts] == [0, 1, 1]
+        assert pauses.seconds[1] > 0 and pauses.seconds[2] > 0
+    finally:
+        pauses.remove()
+    pauses.remove()  # twice is harmless
+    gc.collect()
+    assert [sum(counts) for counts in pauses.counts] == [0, 1, 1]

@@ -3,6 +3,7 @@ request, and count MiniMax's error frames."""
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import anyio
@@ -29,6 +30,22 @@ def test_metrics_move_when_streams_run() -> None:
     assert 'route="/v1/threads/{thread_id}/runs",status="200"' in after
     assert metric(after, "gateway_open_streams") == 0
     assert metric(after, "gateway_draining") == 0
+
+
+def test_the_collectors_pauses_are_served_while_the_app_runs() -> None:
+    installed = len(gc.callbacks)
+    with emulated() as base:
+        root = base.removesuffix("/v1")
+        before = httpx.get(f"{root}/metrics").text
+        assert len(gc.callbacks) == installed + 1
+        gc.collect(2)  # this process is the gateway's: its timer sees the collection
+        after = httpx.get(f"{root}/metrics").text
+    assert len(gc.callbacks) == installed  # the app's timer left with it
+    full = 'gateway_gc_pause_seconds_count{generation="2"}'
+    assert metric(after, full) >= metric(before, full) + 1
+    assert metric(after, 'gateway_gc_pause_seconds_sum{generation="2"}') > 0
+    everything = 'gateway_gc_pause_seconds_bucket{generation="2",le="+Inf"}'
+    assert metric(after, everything) == metric(after, full)
 
 
 def test_first_event_time_includes_the_upstream_wait_and_error_frames_count() -> None:
