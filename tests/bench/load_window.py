@@ -44,6 +44,9 @@ from tests.bench.proc_stats import cpu_ns, self_cpu_ns, tree_cpu_ns
 TTFE_GRACE_S = 1.0
 ERROR_PAUSE_S = 0.05  # a worker whose stream failed waits this long before the next (no busy loop)
 TX_RE = re.compile(rb'^gateway_store_transactions_total\{kind="(\w+)"\} (\S+)$', re.MULTILINE)
+GC_RE = re.compile(  # the collector's pauses: their sum, their count, and how many were within 10 ms
+    rb'^gateway_gc_pause_seconds_(sum|count|bucket)\{generation="\d"(?:,le="(0\.01)")?\} (\S+)$', re.MULTILINE
+)
 
 
 class _Window:
@@ -160,11 +163,17 @@ Scrape = tuple[float, dict[str, float]]
 
 
 async def _scrape(session: aiohttp.ClientSession, url: str) -> Scrape:
-    """(midpoint of the request, perf_counter; the store's transaction counters by kind)."""
+    """(midpoint of the request, perf_counter; the store's transaction counters by kind, and the
+    collector's pauses summed over the generations: `gc_sum` s, `gc_count`, `gc_short` (≤ 10 ms))."""
     asked = time.perf_counter()
     async with session.get(url) as response:
         body = await response.read()
-    return (asked + time.perf_counter()) / 2, {k.decode(): float(v) for k, v in TX_RE.findall(body)}
+    counts = {k.decode(): float(v) for k, v in TX_RE.findall(body)}
+    for series, short, value in GC_RE.findall(body):
+        if series != b"bucket" or short:
+            key = "gc_short" if series == b"bucket" else f"gc_{series.decode()}"
+            counts[key] = counts.get(key, 0.0) + float(value)
+    return (asked + time.perf_counter()) / 2, counts
 
 
 async def _scrape_all(session: aiohttp.ClientSession, urls: tuple[str, ...]) -> list[Scrape]:
@@ -172,7 +181,8 @@ async def _scrape_all(session: aiohttp.ClientSession, urls: tuple[str, ...]) -> 
 
 
 def _tx_rates(before: list[Scrape], after: list[Scrape]) -> dict[str, float]:
-    """Transactions/s by kind, summed over the replicas (each over the time between its own scrapes)."""
+    """Per second, by series (transactions by kind, the collector's `gc_*`), summed over the replicas
+    (each over the time between its own scrapes)."""
     rates: dict[str, float] = {}
     for (t0, counts0), (t1, counts1) in zip(before, after, strict=True):
         for kind, count in counts1.items():

@@ -129,6 +129,10 @@ def _window_metrics(sc: Scenario, m: Metrics, res: LoadResult, proxied: bool, *,
     for kind in ("write", "read"):
         if kind in res.store_tx_s:
             m[f"tx_{kind}_s"] = res.store_tx_s[kind]
+    rates = res.store_tx_s
+    if "gc_sum" in rates:  # the engine's /metrics has the collector's pauses (not an older baseline's)
+        m["gc_ms_s"] = rates["gc_sum"] * 1000
+        m["gc_long_s"] = rates["gc_count"] - rates.get("gc_short", 0.0)
     return m
 
 
@@ -173,6 +177,8 @@ ROWS = [
     Row("added_p99_ms", "added latency p99, ms", "load long window"),
     Row("tx_write_s", "store write transactions/s", "window"),
     Row("tx_read_s", "store read transactions/s", "window"),
+    Row("gc_ms_s", "GC pauses, ms/s (engine's /metrics)", "window"),
+    Row("gc_long_s", "GC pauses > 10 ms, per s", "window"),
     Row("kb_stream", "KB/stream (RSS)", "load soak"),
     Row("growth_kb_stream", "RSS growth in hold, KB/stream", "soak"),
     Row("rss_mb", "RSS MB: base, hold samples", "soak"),
