@@ -39,21 +39,20 @@ class Pauses:
     yet cumulative) from `gc.callbacks` while installed. The callback only adds numbers: it takes no
     lock (a metric's lock could be held by the code whose allocation started the collection)."""
 
-    __slots__ = ("_callback", "_clock", "_started", "counts", "seconds")
+    __slots__ = ("_clock", "_started", "counts", "seconds")
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self._started = 0.0
         self.counts = [[0] * (len(PAUSE_BUCKETS) + 1) for _ in range(3)]  # by generation, then bucket
         self.seconds = [0.0, 0.0, 0.0]  # by generation: the pauses' sum
-        self._callback = self._time  # one bound method, so that `remove` finds the one installed
 
     def install(self) -> None:
-        gc.callbacks.append(self._callback)
+        gc.callbacks.append(self._time)
 
     def remove(self) -> None:
-        if self._callback in gc.callbacks:
-            gc.callbacks.remove(self._callback)
+        if self._time in gc.callbacks:  # bound methods of one object compare equal
+            gc.callbacks.remove(self._time)
 
     def _time(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":

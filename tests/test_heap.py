@@ -87,7 +87,7 @@ class _Clock:
 def test_each_pause_is_counted_in_the_first_bucket_that_holds_it() -> None:
     clock = _Clock()
     pauses = heap.Pauses(clock)
-    callback = pauses._callback  # what gc.callbacks calls, driven here with chosen durations
+    callback = pauses._time  # what gc.callbacks calls, driven here with chosen durations
     for generation, took in ((0, 0.0004), (0, 0.001), (1, 0.03), (2, 0.3), (2, 5.0)):
         callback("start", {"generation": generation})
         clock.now += took
