@@ -91,7 +91,7 @@ class LoadResult:
     # Windowed mode: the counts above cover the window only (wall_s is its length); see load_window.py.
     started: int = 0  # streams requested over the whole run (ramp and window)
     late_first: int = 0  # streams with no first event yet when the window closed (see load_window.py)
-    store_tx_s: dict[str, float] = field(default_factory=dict)  # /s: store transactions by kind, gc_*
+    rates: dict[str, float] = field(default_factory=dict)  # /s from /metrics: store tx by kind, gc_*
     db_cpu_ns: int = 0  # the database server's CPU over the window (LoadSpec.db_pid)
 
 

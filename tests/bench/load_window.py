@@ -45,7 +45,7 @@ TTFE_GRACE_S = 1.0
 ERROR_PAUSE_S = 0.05  # a worker whose stream failed waits this long before the next (no busy loop)
 TX_RE = re.compile(rb'^gateway_store_transactions_total\{kind="(\w+)"\} (\S+)$', re.MULTILINE)
 GC_RE = re.compile(  # the collector's pauses: their sum, their count, and how many were within 10 ms
-    rb'^gateway_gc_pause_seconds_(sum|count|bucket)\{generation="\d"(?:,le="(0\.01)")?\} (\S+)$', re.MULTILINE
+    rb'^gateway_gc_pause_seconds_(sum|count|bucket)\{generation="\d"(?:,le="0\.01")?\} (\S+)$', re.MULTILINE
 )
 
 
@@ -169,10 +169,9 @@ async def _scrape(session: aiohttp.ClientSession, url: str) -> Scrape:
     async with session.get(url) as response:
         body = await response.read()
     counts = {k.decode(): float(v) for k, v in TX_RE.findall(body)}
-    for series, short, value in GC_RE.findall(body):
-        if series != b"bucket" or short:
-            key = "gc_short" if series == b"bucket" else f"gc_{series.decode()}"
-            counts[key] = counts.get(key, 0.0) + float(value)
+    for series, value in GC_RE.findall(body):  # the only bucket matched is le="0.01"
+        key = "gc_short" if series == b"bucket" else f"gc_{series.decode()}"
+        counts[key] = counts.get(key, 0.0) + float(value)
     return (asked + time.perf_counter()) / 2, counts
 
 
@@ -180,7 +179,7 @@ async def _scrape_all(session: aiohttp.ClientSession, urls: tuple[str, ...]) -> 
     return list(await asyncio.gather(*(_scrape(session, url) for url in urls)))
 
 
-def _tx_rates(before: list[Scrape], after: list[Scrape]) -> dict[str, float]:
+def _rates(before: list[Scrape], after: list[Scrape]) -> dict[str, float]:
     """Per second, by series (transactions by kind, the collector's `gc_*`), summed over the replicas
     (each over the time between its own scrapes)."""
     rates: dict[str, float] = {}
@@ -241,5 +240,5 @@ async def run_window(spec: LoadSpec) -> LoadResult:
     res.client_cpu_ns = cpu1[2] - cpu0[2]
     res.db_cpu_ns = cpu1[3] - cpu0[3]
     res.late_first = w.late_first
-    res.store_tx_s = _tx_rates(scraped0, scraped1)
+    res.rates = _rates(scraped0, scraped1)
     return res

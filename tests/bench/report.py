@@ -127,9 +127,9 @@ def _window_metrics(sc: Scenario, m: Metrics, res: LoadResult, proxied: bool, *,
         m["with_db_cpu_us_chunk"] = (res.proxy_cpu_ns + res.db_cpu_ns) / 1000 / max(res.tokens, 1)
         m["proxy_pct"] = (res.proxy_cpu_ns + res.db_cpu_ns) / 1e9 / wall * 100
     for kind in ("write", "read"):
-        if kind in res.store_tx_s:
-            m[f"tx_{kind}_s"] = res.store_tx_s[kind]
-    rates = res.store_tx_s
+        if kind in res.rates:
+            m[f"tx_{kind}_s"] = res.rates[kind]
+    rates = res.rates
     if "gc_sum" in rates:  # the engine's /metrics has the collector's pauses (not an older baseline's)
         m["gc_ms_s"] = rates["gc_sum"] * 1000
         m["gc_long_s"] = rates["gc_count"] - rates.get("gc_short", 0.0)
