@@ -131,7 +131,9 @@ class Settings(BaseSettings):
     upstream_retries: int = Field(
         2, ge=0, le=5, description="Retries of calls that could not connect (backoff)"
     )
-    max_connections: int = Field(10_000, gt=0, description="Upstream connection-pool size")
+    max_connections: int = Field(
+        10_000, gt=0, description="Upstream connections per pool (streamed answers; other calls)"
+    )
     poll_interval: float = Field(
         0.5, gt=0, description="Seconds between polls of a run MiniMax does not stream"
     )

@@ -344,6 +344,6 @@ async def open_bridge(
     settings: Settings, metrics: Metrics, *, new_id: NewId, clock: Clock
 ) -> AsyncIterator[BridgeBackend]:
     """The bridge with its connection pool, open for an app's lifetime."""
-    async with upstream_http(settings) as (http, session, idle):
-        minimax = MiniMaxClient(settings, http, session, idle, metrics)
+    async with upstream_http(settings, metrics) as upstream:
+        minimax = MiniMaxClient(settings, upstream.http, upstream.streams, metrics)
         yield BridgeBackend(settings, minimax, metrics, new_id=new_id, clock=clock)

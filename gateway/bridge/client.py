@@ -1,7 +1,7 @@
 """MiniMax's Assistants API over HTTP: REST calls with `base_resp` checks, and streamed runs.
 
-The bridge's only module that sends requests upstream (REST through httpx, streams through the
-aiohttp session under it: see `stream.py`; retries and the first-byte deadline are
+The bridge's only module that sends requests upstream (REST through httpx, streams through
+`gateway.upstream.h1`: see `stream.py`; retries and the first-byte deadline are
 `gateway.upstream.http`'s, shared with the engine). Everything it raises is a `GatewayError`
 (transport failures are mapped in `gateway.upstream.errors`, MiniMax's answers here, once): which
 calls name only ids (a "bad parameters" answer to them means an unknown id, 404) is data
@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from functools import partial
 from typing import Any, Final, NamedTuple
 
-import aiohttp
 import httpx
 import orjson
 
@@ -26,8 +25,8 @@ from gateway.logs import request_id
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import TRANSPORT_FAILURES, from_base_resp, from_http_status
+from gateway.upstream.h1 import Response
 from gateway.upstream.http import LARGE_BODY, StreamPost, retrying
-from gateway.upstream.idle import IdleWatch
 
 ID_ONLY: Final = frozenset(
     {
@@ -70,15 +69,13 @@ class MiniMaxClient:
         self,
         settings: Settings,
         http: httpx.AsyncClient,
-        session: aiohttp.ClientSession,
-        idle: IdleWatch,
+        streams: StreamPost,
         metrics: Metrics,
     ) -> None:
-        """`session`: the aiohttp session under `http` (one connection pool for both)."""
         self._base = settings.upstream_v1()
         self._http = http
         self._stream_url = f"{self._base}/threads/run/create_stream"
-        self._post = StreamPost(settings, session, idle, metrics)
+        self._post = streams
         self._metrics = metrics
         self._retries = settings.upstream_retries
         self._first_byte = httpx.Timeout(settings.first_byte_timeout, connect=settings.connect_timeout)
@@ -144,7 +141,7 @@ class MiniMaxClient:
         params = {"GroupId": auth.group_id} if auth.group_id else None
         ids = named_ids(body)
 
-        async def first_frame(response: aiohttp.ClientResponse) -> UpstreamStream:
+        async def first_frame(response: Response) -> UpstreamStream:
             if response.status != 200:
                 _json_result(response.status, await response.read(), response.headers, ids=ids)
             stream = UpstreamStream(response, ids)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterator
 
-import aiohttp
-
 from gateway.bridge.frames import Frame, parse_frame
 from gateway.errors import UpstreamError
 from gateway.upstream.errors import from_base_resp
+from gateway.upstream.h1 import Response
 from gateway.upstream.sse_body import SSEBody
 
 log = logging.getLogger("gateway.upstream")
@@ -21,7 +20,7 @@ class UpstreamStream:
 
     __slots__ = ("_body", "_ids", "_next_read", "_pending", "skipped")
 
-    def __init__(self, response: aiohttp.ClientResponse, ids: Collection[str] = ()) -> None:
+    def __init__(self, response: Response, ids: Collection[str] = ()) -> None:
         self._body = SSEBody(response)
         self._next_read = self._body.next_payloads
         self._ids = ids  # ids the request names, for error mapping

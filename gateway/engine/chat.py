@@ -15,12 +15,11 @@ import orjson
 
 from gateway.errors import GatewayError, UpstreamError
 from gateway.logs import request_id
-from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.base_resp import failure_code
 from gateway.upstream.errors import TRANSPORT_FAILURES, from_base_resp, from_http_status
+from gateway.upstream.h1 import Response
 from gateway.upstream.http import StreamPost
-from gateway.upstream.idle import IdleWatch
 from gateway.upstream.sse_body import SSEBody
 
 CHAT_PATH = "chat/completions"
@@ -51,13 +50,11 @@ def rejection(status: int, content: bytes, retry_after: str | None = None) -> Ga
 
 
 class ChatClient:
-    def __init__(
-        self, settings: Settings, session: aiohttp.ClientSession, idle: IdleWatch, metrics: Metrics
-    ) -> None:
+    def __init__(self, settings: Settings, session: aiohttp.ClientSession, streams: StreamPost) -> None:
         self._url = f"{settings.upstream_v1()}/{CHAT_PATH}"
         self._session = session
         self._first_byte = settings.first_byte_timeout
-        self._post = StreamPost(settings, session, idle, metrics)
+        self._post = streams
 
     async def reachable(self) -> bool:
         """Whether MiniMax's host answers HTTP at all (any status): half of the readiness check."""
@@ -87,7 +84,7 @@ class ChatClient:
         )
 
 
-async def _stream_of(response: aiohttp.ClientResponse) -> SSEBody:
+async def _stream_of(response: Response) -> SSEBody:
     """The answer's event stream, or the rejection it is instead."""
     if response.status != 200 or not response.content_type.startswith("text/event-stream"):
         content = await response.read()

@@ -82,14 +82,14 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     try:
         async with (
-            upstream_http(settings) as (_http, session, idle),
+            upstream_http(settings, metrics) as upstream,
             open_sessions(settings, f"process:{owner}") as sessions,
         ):
             embeddings = None
             if settings.embeddings_url:
                 key = settings.embeddings_api_key
                 embeddings = Embeddings(
-                    session,
+                    upstream.session,
                     settings.embeddings_url,
                     settings.embeddings_model,
                     None if key is None else key.get_secret_value(),
@@ -98,7 +98,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
             searcher = Searcher(store, embeddings, settings.embeddings_cache_mb << 20)
             executor = Executor(
                 store,
-                ChatClient(settings, session, idle, metrics),
+                ChatClient(settings, upstream.session, upstream.streams),
                 settings,
                 owner=owner,
                 clock=clock,

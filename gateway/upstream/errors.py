@@ -24,6 +24,7 @@ from gateway.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from gateway.upstream import h1
 
 _AUTH = {1004, 2049}
 _RATE = {1002, 1039, 1041, 2045, 2056}
@@ -99,10 +100,17 @@ class Failure(NamedTuple):
 
 
 TRANSPORT_ERRORS: Final[Mapping[type[Exception], Failure]] = {
-    # aiohttp: streams read it directly, and REST calls go through httpx on top of it. Only a failure
-    # to connect means nothing reached MiniMax; a dropped connection or a read timeout may come after
-    # it took the request. The first class that matches decides, so the specific come first (aiohttp's
-    # timeouts are also `ClientError`s; a class-hierarchy lookup would take them as dropped connections).
+    # h1: streamed answers. Only a failure to connect means nothing reached MiniMax.
+    h1.ConnectTimeout: Failure(
+        UpstreamTimeout, "MiniMax did not accept the connection in time", reached_upstream=False
+    ),
+    h1.ConnectFailed: Failure(UpstreamError, "could not connect to MiniMax", reached_upstream=False),
+    h1.ReadTimeout: Failure(UpstreamTimeout, "MiniMax did not answer in time ({name})"),
+    h1.StreamFailure: Failure(UpstreamError, "the connection to MiniMax failed ({name})"),
+    # aiohttp: REST calls go through httpx on top of it. Only a failure to connect means nothing reached
+    # MiniMax; a dropped connection or a read timeout may come after it took the request. The first
+    # class that matches decides, so the specific come first (aiohttp's timeouts are also
+    # `ClientError`s; a class-hierarchy lookup would take them as dropped connections).
     aiohttp.ConnectionTimeoutError: Failure(
         UpstreamTimeout, "MiniMax did not accept the connection in time", reached_upstream=False
     ),

@@ -1,14 +1,14 @@
-"""The one upstream connection pool (aiohttp for streams, httpx on top of it for REST calls), the
-one retry policy for calls to MiniMax, and the one way to POST a request that opens a stream."""
+"""The upstream connection pools (`h1.StreamPool` for streamed answers, aiohttp with httpx on top of it
+for REST calls), the one retry policy for calls to MiniMax, and the one way to POST a request that
+opens a stream."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import TypeAlias, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
 import aiohttp
 import anyio
@@ -19,16 +19,11 @@ from gateway.errors import GatewayError, UpstreamTimeout
 from gateway.metrics import Metrics
 from gateway.settings import Settings
 from gateway.upstream.errors import TransportErrors
+from gateway.upstream.h1 import Response, StreamPool
 from gateway.upstream.idle import IdleWatch
 
 T = TypeVar("T")
 LARGE_BODY = 1 << 20  # aiohttp writes bytes above this in one call, and warns that it may stall the loop
-
-
-def post_body(data: bytes) -> bytes | io.BytesIO:
-    """What to hand aiohttp as a request body: bytes, or above `LARGE_BODY` a fresh file object it
-    sends in pieces (a new one per attempt: a retry must send the whole body again)."""
-    return io.BytesIO(data) if len(data) > LARGE_BODY else data
 
 
 async def retrying(send: Callable[[], Awaitable[T]], *, retries: int, metrics: Metrics) -> T:
@@ -59,19 +54,16 @@ class StreamPost:
     """POSTs that open a streamed answer from MiniMax, the same way for both backends: retries of
     what could not connect (`retrying`), all within `first_byte_timeout`, the response closed on any
     failure, and the outcome counted (latency by call, errors by label). A body's silences are
-    timed by `idle` (`idle_timeout`), not by aiohttp's per-read timer."""
+    timed by `idle` (`idle_timeout`), not by a timer per read."""
 
-    __slots__ = ("_first_byte", "_idle", "_metrics", "_retries", "_session", "_timeout")
+    __slots__ = ("_first_byte", "_idle", "_metrics", "_pool", "_retries")
 
-    def __init__(
-        self, settings: Settings, session: aiohttp.ClientSession, idle: IdleWatch, metrics: Metrics
-    ) -> None:
-        self._session = session
+    def __init__(self, settings: Settings, pool: StreamPool, idle: IdleWatch, metrics: Metrics) -> None:
+        self._pool = pool
         self._idle = idle
         self._metrics = metrics
         self._retries = settings.upstream_retries
         self._first_byte = settings.first_byte_timeout
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout)
 
     async def open(
         self,
@@ -81,7 +73,7 @@ class StreamPost:
         *,
         params: Mapping[str, str] | None = None,
         call: str,
-        accept: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+        accept: Callable[[Response], Awaitable[T]],
         error_label: ErrorLabel,
         late: str,
     ) -> T:
@@ -90,18 +82,11 @@ class StreamPost:
         rejection's `GatewayError`. All within `first_byte_timeout` (past it: `UpstreamTimeout(late)`).
         `call` labels the latency, `error_label` a failure."""
 
-        def post() -> Awaitable[aiohttp.ClientResponse]:
-            return self._session.post(
-                url,
-                data=post_body(data),
-                headers=headers,
-                params=params,
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
+        def post() -> Awaitable[Response]:
+            return self._pool.post(url, data, headers, params)
 
         started = time.monotonic()
-        response: aiohttp.ClientResponse | None = None
+        response: Response | None = None
         try:
             async with asyncio.timeout(self._first_byte):
                 response = await retrying(post, retries=self._retries, metrics=self._metrics)
@@ -124,23 +109,29 @@ class StreamPost:
         return opened
 
 
+class Upstream(NamedTuple):
+    """The process's ways to MiniMax: `http` for REST calls (httpx on `session`, aiohttp's pool),
+    `streams` for requests that open a streamed answer (its own pool)."""
+
+    http: httpx.AsyncClient
+    session: aiohttp.ClientSession
+    streams: StreamPost
+
+
 @asynccontextmanager
-async def upstream_http(
-    settings: Settings,
-) -> AsyncIterator[tuple[httpx.AsyncClient, aiohttp.ClientSession, IdleWatch]]:
-    """One aiohttp connection pool: streams read it directly, REST calls go through httpx on top of
-    it (httpx's own transport costs several times more CPU per read). The pool limit is explicit:
-    aiohttp defaults to 100 connections, which would queue stream 101. With it, the sweep that times
-    out streamed bodies' silences (`IdleWatch`), running until the pool closes."""
+async def upstream_http(settings: Settings, metrics: Metrics) -> AsyncIterator[Upstream]:
+    """The two connection pools, each of `max_connections` (aiohttp's default, 100, would queue call
+    101): REST calls go through httpx on aiohttp's (httpx's own transport costs several times more CPU
+    per read), streamed answers through `h1.StreamPool`. With them, the sweep that times out streamed
+    bodies' silences (`IdleWatch`), running until the pools close."""
     connector = aiohttp.TCPConnector(limit=settings.max_connections, limit_per_host=0)
-    # Reads of up to 256 KiB: a cumulative MiniMax sends frames of hundreds of KB, which aiohttp's
-    # default (64 KiB, pausing the socket at twice that) takes in many paused and resumed pieces.
-    # Higher would let a slow client's stream hold more here before the upstream is paused.
-    session = aiohttp.ClientSession(connector=connector, read_bufsize=2**18)
+    session = aiohttp.ClientSession(connector=connector)
+    pool = StreamPool(settings.max_connections, settings.connect_timeout)
     idle = IdleWatch(settings.idle_timeout)
     sweep = asyncio.get_running_loop().create_task(idle.run())
     try:
         async with httpx.AsyncClient(transport=AiohttpTransport(client=session)) as http:  # closes `session`
-            yield http, session, idle
+            yield Upstream(http, session, StreamPost(settings, pool, idle, metrics))
     finally:
         sweep.cancel()
+        pool.close()

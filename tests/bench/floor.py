@@ -3,9 +3,9 @@ the stack the engine is built on before the engine does anything with it (tests/
 "Floors").
 
 - `floor-asgi` (`asgi_app`): the engine's own stack with nothing on it: a bare ASGI app on uvicorn
-  (uvloop, httptools, the gateway's options) that POSTs the request body upstream with aiohttp (one pool,
-  no limit, 256 KiB reads: the gateway's settings) and sends each `readany()` on, unparsed, as an ASGI
-  body message.
+  (uvloop, httptools, the gateway's options) that POSTs the request body upstream through the
+  gateway's own stream pool (`gateway.upstream.h1`) and sends each read on, unparsed, as an ASGI body
+  message.
 - `floor-proto` (`serve_protocols`): plain asyncio protocols on uvloop, httptools parsing both sides,
   each upstream body piece written to the client from `data_received` (no task, no ASGI message, no
   timer per read). What Python on this loop costs per chunk; nginx is the same relay in C.
@@ -21,8 +21,9 @@ import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
-import aiohttp
 import httptools
+
+from gateway.upstream.h1 import StreamPool
 
 CHAT = "/v1/chat/completions"
 SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache")]
@@ -31,8 +32,7 @@ SSE_HEADERS = [(b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-
 def asgi_app(upstream: str) -> Any:
     """The bare ASGI relay (`floor-asgi`)."""
     url = upstream.rstrip("/") + CHAT
-    sessions: list[aiohttp.ClientSession] = []
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=300)
+    pools: list[StreamPool] = []
     headers = {"content-type": "application/json", "accept": "text/event-stream"}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -40,11 +40,10 @@ def asgi_app(upstream: str) -> Any:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
-                    connector = aiohttp.TCPConnector(limit=0)
-                    sessions.append(aiohttp.ClientSession(connector=connector, read_bufsize=2**18))
+                    pools.append(StreamPool(1 << 20, None))
                     await send({"type": "lifespan.startup.complete"})
                 else:
-                    await sessions[0].close()
+                    pools[0].close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         body = b""
@@ -53,11 +52,14 @@ def asgi_app(upstream: str) -> Any:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        response = await sessions[0].post(url, data=body, headers=headers, timeout=timeout)
+        response = await pools[0].post(url, body, headers)
         try:
             await send({"type": "http.response.start", "status": response.status, "headers": SSE_HEADERS})
-            content = response.content
-            while chunk := await content.readany():
+            while True:
+                while response.waiting():
+                    await response.wait()
+                if not (chunk := response.take()):
+                    break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:

@@ -1,7 +1,7 @@
-"""`IdleWatch`: a streamed body silent for the idle timeout fails as aiohttp's read timeout did, only then.
+"""`IdleWatch`: a streamed body silent for the idle timeout fails with a read timeout, only then.
 
-The sweep is driven by hand (`sweep(now)`) over real aiohttp responses from a loopback server that
-sends a chunked event stream and then says nothing, so each check is about the rule, not the clock."""
+The sweep is driven by hand (`sweep(now)`) over real responses (`h1.StreamPool`) from a loopback server
+that sends a chunked event stream and then says nothing, so each check is about the rule, not the clock."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import aiohttp
 import pytest
 
 from gateway.errors import UpstreamTimeout
+from gateway.metrics import Metrics
 from gateway.settings import Settings
+from gateway.upstream.h1 import Response, StreamPool
 from gateway.upstream.http import upstream_http
 from gateway.upstream.idle import IdleWatch
 from gateway.upstream.sse_body import SSEBody
@@ -61,7 +62,7 @@ async def upstream() -> AsyncIterator[tuple[Upstream, str]]:
 
 
 async def settle() -> None:
-    """Until what the server wrote has reached aiohttp's buffer (loopback: a few loop turns)."""
+    """Until what the server wrote has reached the response's buffer (loopback: a few loop turns)."""
     for _ in range(20):
         await asyncio.sleep(0.005)
 
@@ -72,17 +73,19 @@ async def read_to(body: SSEBody, payload: bytes) -> None:
 
 
 @asynccontextmanager
-async def watched() -> AsyncIterator[tuple[Upstream, IdleWatch, aiohttp.ClientResponse, SSEBody]]:
+async def watched() -> AsyncIterator[tuple[Upstream, IdleWatch, Response, SSEBody]]:
     """One streamed response from a fresh upstream, watched with a 10 s timeout."""
-    async with upstream() as (up, url), aiohttp.ClientSession() as session:
+    pool = StreamPool(10, None)
+    async with upstream() as (up, url):
         watch = IdleWatch(10.0)
-        response = await session.post(url)
+        response = await pool.post(url, b"", {})
         watch.add(response)
         body = SSEBody(response)
         try:
             yield up, watch, response, body
         finally:
             body.close()
+            pool.close()
 
 
 async def test_a_silent_body_fails_after_the_timeout_and_not_before() -> None:
@@ -96,7 +99,7 @@ async def test_a_silent_body_fails_after_the_timeout_and_not_before() -> None:
         await read_to(body, b"two")
         watch.sweep(110.0)
         watch.sweep(119.9)
-        assert response.content.exception() is None and len(watch) == 1
+        assert response.exception is None and len(watch) == 1
 
         watch.sweep(120.0)  # 10 s without a byte
         with pytest.raises(UpstreamTimeout):
@@ -111,7 +114,7 @@ async def test_bytes_the_gateway_has_not_taken_are_not_silence() -> None:
         await settle()
         watch.sweep(100.0)
         watch.sweep(150.0)
-        assert response.content.exception() is None
+        assert response.exception is None
         assert await body.next_payloads() == [b"waiting"]  # nothing lost either
         watch.sweep(159.0)
         watch.sweep(160.0)  # taken at 150 at the latest, and nothing since
@@ -120,9 +123,10 @@ async def test_bytes_the_gateway_has_not_taken_are_not_silence() -> None:
 
 
 async def test_bodies_that_ended_or_were_closed_are_forgotten() -> None:
-    async with upstream() as (up, url), aiohttp.ClientSession() as session:
+    pool = StreamPool(10, None)
+    async with upstream() as (up, url):
         watch = IdleWatch(10.0)
-        ended, closed, dropped = [await session.post(url) for _ in range(3)]
+        ended, closed, dropped = [await pool.post(url, b"", {}) for _ in range(3)]
         for response in (ended, closed, dropped):
             watch.add(response)
         assert len(watch) == 3
@@ -133,18 +137,24 @@ async def test_bodies_that_ended_or_were_closed_are_forgotten() -> None:
 
         up.writers[0].write(chunk(b"data: end\n\n") + b"0\r\n\r\n")  # the first body ends cleanly
         await read_to(SSEBody(ended), b"end")
-        await ended.content.read()
+        await ended.read()
         closed.close()
         watch.sweep(100.0)
         assert len(watch) == 0
+        pool.close()
 
 
 async def test_the_pool_runs_the_sweep_at_a_quarter_of_the_timeout() -> None:
-    """The whole path at the app's level: a stream opened through the pool, a real clock."""
-    async with upstream() as (up, url), upstream_http(Settings(idle_timeout=0.4)) as (_http, session, watch):
-        response = await session.post(url)
-        watch.add(response)
-        body = SSEBody(response)
+    """The whole path at the app's level: a stream opened through `StreamPost`, a real clock."""
+
+    async def accept(response: Response) -> SSEBody:
+        return SSEBody(response)
+
+    settings = Settings(idle_timeout=0.4)
+    async with upstream() as (up, url), upstream_http(settings, Metrics()) as pools:
+        body = await pools.streams.open(
+            url, b"", {}, call="test", accept=accept, error_label=lambda _e, _s: None, late="late"
+        )
         await up.send(b"data: one\n\n")
         await read_to(body, b"one")
         with pytest.raises(UpstreamTimeout):
@@ -152,28 +162,3 @@ async def test_the_pool_runs_the_sweep_at_a_quarter_of_the_timeout() -> None:
                 while True:
                     await body.next_payloads()
         body.close()
-
-
-class Unreadable:
-    """A watched response whose body cannot be looked at (what an aiohttp without `_buffer` would be)."""
-
-    closed = False
-
-    @property
-    def content(self) -> aiohttp.StreamReader:
-        raise AttributeError("_buffer")
-
-
-async def test_a_body_the_sweep_cannot_read_does_not_stop_it_for_the_others(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    async with watched() as (up, watch, _response, body):
-        broken = Unreadable()
-        watch.add(broken)  # type: ignore[arg-type]
-        await up.send(b"data: one\n\n")
-        await read_to(body, b"one")
-        watch.sweep(100.0)
-        assert len(watch) == 1 and "could not be checked" in caplog.text  # the unreadable one let go
-        watch.sweep(110.0)
-        with pytest.raises(UpstreamTimeout):  # the others still time out
-            await body.next_payloads()
