@@ -296,6 +296,17 @@ RUN = [
         window_s=13,
         family="run",
     ),
+    Scenario(
+        "run_start",
+        "engine create-thread-and-run: 32 clients, full speed, 1 chunk per reply, each replaced as it "
+        "ends; 13 s window after 1 s",
+        "window",
+        32,
+        1,
+        lead_s=1,
+        window_s=13,
+        family="run",
+    ),
 ]
 FULL += RUN
 
@@ -361,6 +372,13 @@ QUICK = [
         concurrency=20,
         frames=20,
         ramp_s=0.5,
+        window_s=2,
+    ),
+    replace(
+        RUN[3],
+        title="engine create-thread-and-run: 8 clients, full speed, 1 chunk; 2 s window after 0.5 s",
+        concurrency=8,
+        lead_s=0.5,
         window_s=2,
     ),
 ]
