@@ -179,7 +179,6 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         self.idle_since = 0.0
         self.headers_done: asyncio.Future[None] | None = None
-        self._name = b""
 
     # -- asyncio -----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
