@@ -9,15 +9,18 @@ chunks/s that took ~5 µs per chunk off a bare relay (tests/bench/README.md, "Me
 design").
 
 What it does, and no more: POST with a body already in memory, `http` and `https` (the system's trust
-store, SNI), a connect timeout, the pool's size (callers wait for a free connection), idle connections
-reused for `KEEPALIVE` seconds, bodies framed by chunks, by length or by the connection's end, reading
-paused while a body holds `HIGH_WATER` bytes nobody took, no compression (callers ask for identity).
+store, SNI), host names looked up once per `DNS_TTL` (each address tried in turn), a connect timeout,
+the pool's size (callers wait for a free connection), idle connections reused for `KEEPALIVE` seconds,
+bodies framed by chunks, by length or by the connection's end, reading paused while a body holds
+`HIGH_WATER` bytes nobody took, no compression (callers ask for identity).
 Its failures are the classes below; `gateway.upstream.errors` maps them, with aiohttp's and httpx's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import ssl
 from collections import deque
 from collections.abc import Mapping
@@ -27,6 +30,7 @@ from urllib.parse import urlencode, urlsplit
 import httptools
 
 KEEPALIVE: Final = 15.0  # s an idle connection is kept for reuse (aiohttp's default)
+DNS_TTL: Final = 10.0  # s a host's looked-up addresses serve new connections (aiohttp's default)
 HIGH_WATER: Final = 2**19  # bytes a body may hold unread before its connection stops reading
 READ_LIMIT: Final = 2**20  # bytes `read()` keeps of a whole (error) body
 
@@ -326,6 +330,7 @@ class StreamPool:
         self._open: set[_Connection] = set()
         self._connecting = 0
         self._waiters: deque[asyncio.Future[None]] = deque()  # posts waiting for room, oldest first
+        self._dns: dict[str, tuple[float, asyncio.Task[list[str]]]] = {}  # host -> (expiry, lookup)
         self._ssl = tls
         self._closed = False
 
@@ -404,13 +409,20 @@ class StreamPool:
         self._connecting += 1
         try:
             async with asyncio.timeout(self._connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(self, key),
-                    host,
-                    port,
-                    ssl=context,
-                    server_hostname=host if context is not None else None,
-                )
+                addresses = await self._addresses(host, port)
+                for i, address in enumerate(addresses):  # in the resolver's order, until one connects
+                    try:
+                        _, conn = await loop.create_connection(
+                            lambda: _Connection(self, key),
+                            address,
+                            port,
+                            ssl=context,
+                            server_hostname=host if context is not None else None,
+                        )
+                        break
+                    except OSError:
+                        if i == len(addresses) - 1:
+                            raise
         except TimeoutError:
             raise ConnectTimeout("no connection to MiniMax within the connect timeout") from None
         except OSError as exc:  # refused, unreachable, unknown host, a TLS handshake that failed
@@ -424,6 +436,22 @@ class StreamPool:
             raise ConnectFailed("the connection pool is closed")
         self._open.add(conn)
         return conn
+
+    async def _addresses(self, host: str, port: int) -> list[str]:
+        """The host's addresses: looked up once per `DNS_TTL` however many connections open at once
+        (a burst of new streams would otherwise queue a lookup each in the loop's few threads)."""
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        loop = asyncio.get_running_loop()
+        entry = self._dns.get(host)
+        if entry is None or (entry[1].done() and (entry[0] <= loop.time() or _failed(entry[1]))):
+            lookup = loop.create_task(_lookup(host, port))
+            lookup.add_done_callback(_failed)  # a lookup nobody waits for any more fails quietly
+            entry = self._dns[host] = (loop.time() + DNS_TTL, lookup)
+        return await asyncio.shield(entry[1])  # one caller giving up does not stop it for the others
 
     def _tls(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -467,6 +495,15 @@ class StreamPool:
 
 def _idle_since(conn: _Connection) -> float:
     return conn.idle_since
+
+
+async def _lookup(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))  # each address once, in order
+
+
+def _failed(lookup: asyncio.Task[list[str]]) -> bool:
+    return lookup.cancelled() or lookup.exception() is not None
 
 
 def _request(target: str, host: str, headers: Mapping[str, str], body: bytes) -> bytes:

@@ -831,3 +831,70 @@ async def test_a_full_pool_closes_an_idle_connection_to_another_origin() -> None
         second.release()
         await until(lambda: a.hangups == 1)  # the idle one was closed to make room
         assert pool.connections == 1
+
+
+# -- host names ------------------------------------------------------------------------------------
+
+
+def counted_lookups(monkeypatch: pytest.MonkeyPatch, fail_first: int = 0) -> list[str]:
+    """The host names `h1` looks up (the real resolver answers), the first `fail_first` failing."""
+    lookups: list[str] = []
+    real = h1._lookup
+
+    async def lookup(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        if len(lookups) <= fail_first:
+            raise socket.gaierror(socket.EAI_NONAME, "not known")
+        return await real(host, port)
+
+    monkeypatch.setattr(h1, "_lookup", lookup)
+    return lookups
+
+
+async def answer_and_close(conn: Conn) -> None:
+    await conn.request()
+    await conn.send(complete(b"x", b"Connection: close"))
+
+
+async def test_a_host_is_looked_up_once_for_a_burst_of_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five connections opening at once to `localhost` share one lookup (each address is tried in
+    turn: the server listens on 127.0.0.1 only, whatever else `localhost` names)."""
+    lookups = counted_lookups(monkeypatch)
+    async with upstream(answer_and_close, host="localhost") as up, pool_of(10) as pool:
+        responses = await asyncio.gather(*(pool.post(up.url, b"", {}) for _ in range(5)))
+        assert up.accepted == 5
+        for response in responses:
+            assert await response.read() == b"x"
+            response.release()
+    assert lookups == ["localhost"]
+
+
+async def test_a_lookup_serves_until_its_ttl_and_a_failed_one_not_at_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lookups = counted_lookups(monkeypatch, fail_first=1)
+    monkeypatch.setattr(h1, "DNS_TTL", 0.2)
+    async with upstream(answer_and_close, host="localhost") as up, pool_of(10) as pool:
+        with pytest.raises(ConnectFailed, match="gaierror"):
+            await pool.post(up.url, b"", {})
+        (await pool.post(up.url, b"", {})).close()  # the failure was not kept: looked up again
+        (await pool.post(up.url, b"", {})).close()  # within the TTL: not looked up
+        assert lookups == ["localhost", "localhost"]
+        await asyncio.sleep(0.25)
+        (await pool.post(up.url, b"", {})).close()  # the TTL is over: looked up
+        (await pool.post(up.url, b"", {})).close()
+        assert len(lookups) == 3 and up.accepted == 4
+
+
+async def test_each_address_is_tried_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first address a host names refuses (nothing listens on 127.0.0.2): the next one serves."""
+
+    async def lookup(host: str, port: int) -> list[str]:
+        return ["127.0.0.2", "127.0.0.1"]
+
+    monkeypatch.setattr(h1, "_lookup", lookup)
+    async with upstream(answer_and_close, host="localhost") as up, pool_of(1) as pool:
+        response = await pool.post(up.url, b"", {})
+        assert await response.read() == b"x"
+        response.release()
+        assert up.accepted == 1
