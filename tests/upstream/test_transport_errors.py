@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.upstream import h1
 from gateway.upstream.errors import TRANSPORT_ERRORS, TRANSPORT_FAILURES, TransportErrors, transport_error
 
 
@@ -18,6 +19,12 @@ def _under_httpx(cause: BaseException) -> httpx.HTTPError:
 
 
 CASES: list[tuple[Exception, type[GatewayError], str, bool]] = [
+    # h1's, for streamed answers: only a failure to connect is retried
+    (h1.ConnectTimeout("x"), UpstreamTimeout, "MiniMax did not accept the connection in time", False),
+    (h1.ConnectFailed("x"), UpstreamError, "could not connect to MiniMax", False),
+    (h1.ReadTimeout("x"), UpstreamTimeout, "MiniMax did not answer in time (ReadTimeout)", True),
+    (h1.Disconnected("x"), UpstreamError, "the connection to MiniMax failed (Disconnected)", True),
+    (h1.BadResponse("x"), UpstreamError, "the connection to MiniMax failed (BadResponse)", True),
     (
         aiohttp.ConnectionTimeoutError(),
         UpstreamTimeout,
