@@ -119,8 +119,8 @@ class Response:
         buffer = self._buffer
         if not buffer:
             return b""
-        self._buffer = []
         data = buffer[0] if len(buffer) == 1 else b"".join(buffer)
+        buffer.clear()  # the same list again: no new object for the collector per read
         self._size = 0
         if self._conn is not None and self._conn.paused:
             self._conn.resume()
