@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 import uuid
@@ -121,7 +122,9 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 store,
                 owner=owner,
                 lease_seconds=settings.lease_seconds,
-                poll_interval=min(settings.sweep_interval, 1.0),
+                # Files queued here wake the worker; a poll finds those of other replicas. On SQLite
+                # there are none: the worker looks again only when a lease it saw lapses.
+                poll_interval=min(settings.sweep_interval, 1.0) if store.db.postgres else math.inf,
                 concurrency=settings.ingest_workers,
                 embeddings=embeddings,
                 metrics=metrics,

@@ -65,17 +65,19 @@ class IngestWorker:
 
     async def run(self) -> None:
         """Take files while there is room; renew the leases of those in hand every third of a lease
-        (a slow batch must not let a lease lapse), stopping any this process no longer holds."""
+        (a slow batch must not let a lease lapse), stopping any this process no longer holds. Between
+        rounds it sleeps until it is woken (a file queued here, a slot freed), a lease it saw lapses,
+        or `poll_interval` passed; a round with nothing free costs one read, not a write."""
         renew_at = time.monotonic()
         try:
             while True:
                 self._woken.clear()
+                wait = min(self._poll, self._ttl / 3)
                 try:
                     if time.monotonic() >= renew_at:
                         renew_at = time.monotonic() + self._ttl / 3
                         await self._renew()
-                    free = self._concurrency - len(self._running)
-                    jobs = await self._store.ingestion.claim(self._owner, self._ttl, free) if free > 0 else []
+                    jobs, wait = await self._claim(wait)
                 except StoreError as exc:
                     log.warning("could not take or renew files to ingest: %s", exc)
                     jobs = []
@@ -84,11 +86,25 @@ class IngestWorker:
                     self._running[task] = job
                     task.add_done_callback(self._done)
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._woken.wait(), min(self._poll, self._ttl / 3))
+                    await asyncio.wait_for(self._woken.wait(), wait)
         finally:
             for task in list(self._running):
                 task.cancel()
             await asyncio.gather(*self._running, return_exceptions=True)
+
+    async def _claim(self, wait: float) -> tuple[list[IngestJob], float]:
+        """The files taken now, and how long to sleep at most before looking again."""
+        free = self._concurrency - len(self._running)
+        if free <= 0:
+            return [], wait
+        ingestion = self._store.ingestion
+        due = await ingestion.next_free()
+        if due is None:
+            return [], wait
+        now = self._store.db.clock()
+        if due >= now:  # leased: free once the store's clock (whole seconds) has passed it
+            return [], min(wait, due - now + 1)
+        return await ingestion.claim(self._owner, self._ttl, free), wait
 
     async def _renew(self) -> None:
         if not self._running:

@@ -16,13 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from gateway.engine.store import direct
 from gateway.engine.store.db import Db
 from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import files, vector_stores
 from gateway.engine.store.tables import vector_store_chunks as c
 from gateway.engine.store.tables import vector_store_files as t
+
+_FREE = (t.c.status == "in_progress") & (t.c.lease_until.is_(None) | (t.c.lease_until < bindparam("now")))
+_NEXT_FREE = select(func.min(func.coalesce(t.c.lease_until, 0.0))).where(t.c.status == "in_progress")
+"""When a file is next free to claim (0: one is now; NULL: none is queued). A read, on SQLite on the
+driver's own cursor (`direct`): what an idle worker's poll costs, instead of a write transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +57,21 @@ class Ingestion:
     def __init__(self, db: Db) -> None:
         self._db = db
 
+    async def next_free(self) -> float | None:
+        """When a file may next be claimed, on the store's clock: at most now when one is free (its
+        lease lapses once the clock passes it); None when no file waits to be ingested."""
+        found = await self._db.read(lambda conn: direct.scalar(conn, _NEXT_FREE, {}))
+        return None if found is None else float(found)
+
     async def claim(self, owner: str, ttl: float, limit: int) -> list[IngestJob]:
+        """Up to `limit` free files, leased to `owner` for `ttl` s."""
         now = self._db.clock()
-        free = (
-            select(t.c.seq)
-            .where(t.c.status == "in_progress", (t.c.lease_until.is_(None)) | (t.c.lease_until < now))
-            .order_by(t.c.seq)
-            .limit(limit)
-        )
+        free = select(t.c.seq).where(_FREE).order_by(t.c.seq).limit(limit)
         if self._db.postgres:
             free = free.with_for_update(skip_locked=True)
 
         def body(conn: Connection) -> list[IngestJob]:
-            seqs = list(conn.scalars(free))
+            seqs = list(conn.scalars(free, {"now": now}))
             if not seqs:
                 return []
             rows = conn.execute(
