@@ -68,6 +68,7 @@ class Response:
         "__weakref__",
         "_buffer",
         "_conn",
+        "_loop",
         "_size",
         "_waiter",
         "eof",
@@ -77,8 +78,9 @@ class Response:
         "status",
     )
 
-    def __init__(self, conn: _Connection) -> None:
+    def __init__(self, conn: _Connection, loop: asyncio.AbstractEventLoop) -> None:
         self._conn: _Connection | None = conn
+        self._loop = loop  # kept: Python 3.11's `get_running_loop()` makes a getpid() syscall per call
         self._buffer: list[bytes] = []
         self._size = 0  # bytes in `_buffer`
         self._waiter: asyncio.Future[None] | None = None
@@ -111,7 +113,7 @@ class Response:
 
     def wait(self) -> asyncio.Future[None]:
         """Until something comes, the end, or a failure."""
-        waiter = self._waiter = asyncio.get_running_loop().create_future()
+        waiter = self._waiter = self._loop.create_future()
         return waiter
 
     def take(self) -> bytes:
@@ -273,9 +275,10 @@ class _Connection(asyncio.Protocol):
     # -- the pool's side ---------------------------------------------------------------------
     def send(self, request: bytes) -> Response:
         assert self.transport is not None
-        self.response = Response(self)
+        loop = asyncio.get_running_loop()
+        self.response = Response(self, loop)
         self.reusable = self.until_eof = self.interim = self.stray = False
-        self.headers_done = asyncio.get_running_loop().create_future()
+        self.headers_done = loop.create_future()
         self.transport.write(request)
         return self.response
 
