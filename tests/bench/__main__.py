@@ -58,6 +58,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "commit, made beforehand) as target `baseline`",
     )
     p.add_argument(
+        "--baseline-python",
+        type=Path,
+        metavar="PYTHON",
+        help="run the baseline targets with this interpreter (a venv's python with the project "
+        "installed) instead of this one: with --baseline . an interpreter A/B in one run",
+    )
+    p.add_argument(
         "--profile",
         choices=["py-spy", "cprofile"],
         help="instead of the tables: profile the bridge under s32 (with --scenario chat_s32 or a run_* "
@@ -86,13 +93,22 @@ def _describe(checkout: Path) -> str:
     return done.stdout.strip() or "? (not a git checkout)"
 
 
-def _header(quick: bool, repeat: int, baseline: Path | None) -> str:
+def _python(exe: Path) -> str:
+    done = subprocess.run(
+        [str(exe), "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
+    )
+    return done.stdout.strip() or f"? ({exe})"
+
+
+def _header(quick: bool, repeat: int, baseline: Path | None, baseline_python: Path | None = None) -> str:
     versions = ", ".join(
         f"{name} {metadata.version(name)}"
         for name in ("starlette", "uvicorn", "httpx", "aiohttp", "httpx-aiohttp", "orjson", "msgspec")
     )
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     base = f"; baseline at {_describe(baseline)} ({baseline})" if baseline else ""
+    if baseline_python is not None:
+        base += f" on python {_python(baseline_python)} ({baseline_python})"
     return (
         f"minimax-gateway benchmark ({'quick' if quick else 'full'}, {repeat} repeat(s)); "
         f"gateway at {_describe(ROOT)}{base}\n"
@@ -137,8 +153,13 @@ def _progress(sc: Scenario, target: str, rep: int, reps: int, m: dict[str, Any],
 
 def run_tables(args: argparse.Namespace, scenarios: list[Scenario], targets: list[str]) -> None:
     repeat = 1 if args.quick else args.repeat
-    print(_header(args.quick, repeat, args.baseline), flush=True)
-    bench = Bench(reuse=args.quick, log_dir=Path(tempfile.mkdtemp(prefix="bench-")), baseline=args.baseline)
+    print(_header(args.quick, repeat, args.baseline, args.baseline_python), flush=True)
+    bench = Bench(
+        reuse=args.quick,
+        log_dir=Path(tempfile.mkdtemp(prefix="bench-")),
+        baseline=args.baseline,
+        baseline_python=args.baseline_python,
+    )
     tables: dict[str, Table] = {}
     dump: list[dict[str, Any]] = []
     started = time.monotonic()

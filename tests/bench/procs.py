@@ -4,7 +4,8 @@ Layout (2 cores): the proxy under test (naive or gateway) alone on core 0; the u
 load client (this process, pinned with `sched_setaffinity`, which is what taskset does) on core 1.
 A server run from another checkout (`checkout=DIR`, the baseline) runs this checkout's serve.py as a
 script with `python -P` (no script directory on sys.path), cwd=DIR and PYTHONPATH=DIR, so `gateway`
-is imported from DIR and not from the venv's editable install of this checkout.
+is imported from DIR and not from the venv's editable install of this checkout; `python=` runs it with
+another interpreter (a venv of its own with the project's dependencies).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Server:
         *,
         name: str = "",
         checkout: Path | None = None,
+        python: Path | None = None,
     ) -> None:
         self.kind = kind
         self.port = free_port()
@@ -59,7 +61,7 @@ class Server:
             cmd = [sys.executable, "-m", "tests.bench.serve", kind, "--port", str(self.port)]
         else:
             script = str(ROOT / "tests" / "bench" / "serve.py")
-            cmd = [sys.executable, "-P", script, kind, "--port", str(self.port)]
+            cmd = [str(python or sys.executable), "-P", script, kind, "--port", str(self.port)]
             env = {**(env or {}), "PYTHONPATH": str(checkout)}
         if upstream:
             cmd += ["--upstream", upstream]

@@ -107,11 +107,14 @@ def imported_from(server: Server) -> Path:
 
 
 class Bench:
-    def __init__(self, reuse: bool, log_dir: Path, baseline: Path | None = None) -> None:
+    def __init__(
+        self, reuse: bool, log_dir: Path, baseline: Path | None = None, baseline_python: Path | None = None
+    ) -> None:
         self.reuse = reuse  # --quick: processes kept across scenarios, shorter pauses
         self.idle_s, self.gap_s = (0.2, 0.1) if reuse else (IDLE_S, 0.3)
         self.log_dir = log_dir
         self.baseline = baseline
+        self.baseline_python = baseline_python
         self.upstream = Server("upstream", LOAD_CORE, log_dir=log_dir)
         self.kept: dict[str, Proxy] = {}
         self.files = 0
@@ -165,12 +168,30 @@ class Bench:
             if target == "engine":
                 return Server("gateway", PROXY_CORE, up, logs, engine, name="engine")
             if self.baseline is not None:
-                server = Server("gateway", PROXY_CORE, up, logs, engine, name=target, checkout=self.baseline)
+                server = Server(
+                    "gateway",
+                    PROXY_CORE,
+                    up,
+                    logs,
+                    engine,
+                    name=target,
+                    checkout=self.baseline,
+                    python=self.baseline_python,
+                )
                 return self._checked(server, target)
         if target == "nginx":
             return Nginx(PROXY_CORE, up, logs)
         if target == "baseline" and self.baseline is not None:
-            server = Server("gateway", PROXY_CORE, up, logs, bridge, name="baseline", checkout=self.baseline)
+            server = Server(
+                "gateway",
+                PROXY_CORE,
+                up,
+                logs,
+                bridge,
+                name="baseline",
+                checkout=self.baseline,
+                python=self.baseline_python,
+            )
             return self._checked(server, target)
         raise ValueError(f"no process for target {target!r}")
 
