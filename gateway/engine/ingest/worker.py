@@ -101,9 +101,8 @@ class IngestWorker:
         due = await ingestion.next_free()
         if due is None:
             return [], wait
-        now = self._store.db.clock()
-        if due >= now:  # leased: free once the store's clock (whole seconds) has passed it
-            return [], min(wait, due - now + 1)
+        if due > 0:  # every queued file is leased (or waits for its retry)
+            return [], min(wait, due)
         return await ingestion.claim(self._owner, self._ttl, free), wait
 
     async def _renew(self) -> None:

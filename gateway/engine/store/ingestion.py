@@ -58,10 +58,13 @@ class Ingestion:
         self._db = db
 
     async def next_free(self) -> float | None:
-        """When a file may next be claimed, on the store's clock: at most now when one is free (its
-        lease lapses once the clock passes it); None when no file waits to be ingested."""
+        """Seconds until a file may be claimed: 0 when one is free now, None when no file waits to be
+        ingested. A lease is free once the store's clock (whole seconds) has passed its end."""
         found = await self._db.read(lambda conn: direct.scalar(conn, _NEXT_FREE, {}))
-        return None if found is None else float(found)
+        if found is None:
+            return None
+        now = self._db.clock()
+        return 0.0 if found < now else float(found) - now + 1
 
     async def claim(self, owner: str, ttl: float, limit: int) -> list[IngestJob]:
         """Up to `limit` free files, leased to `owner` for `ttl` s."""

@@ -153,18 +153,20 @@ async def test_a_lapsed_lease_is_taken_over_and_the_first_worker_is_refused(
 
 
 async def test_next_free_says_when_a_file_may_be_claimed(store: Store, clock: Clock) -> None:
-    """What an idle worker reads instead of trying a claim: now or earlier while a file is free, the
-    lease's end while every queued file is held, nothing once none is queued."""
+    """What an idle worker reads instead of trying a claim: 0 while a file is free, the seconds until
+    the clock has passed a lease's end while every queued file is held, nothing once none is queued."""
     owner = tenant()
     assert await store.ingestion.next_free() is None  # nothing queued
     await store.vector_stores.create(owner, name="s", files=[new(await upload(store, owner))])
-    due = await store.ingestion.next_free()
-    assert due is not None and due < clock.now  # free: a claim would take it
+    assert await store.ingestion.next_free() == 0  # free: a claim would take it
     (job,) = await store.ingestion.claim("w", TTL, 5)
-    assert await store.ingestion.next_free() == clock.now + TTL  # held until its lease lapses
+    assert await store.ingestion.next_free() == TTL + 1  # held until the clock passes its lease
     await store.ingestion.release(job, retry_after=7)
-    assert await store.ingestion.next_free() == clock.now + 7
-    clock.now += 8
+    assert await store.ingestion.next_free() == 8
+    clock.now += 7
+    assert await store.ingestion.claim("w", TTL, 5) == []  # at the lease's end: not yet passed
+    assert await store.ingestion.next_free() == 1
+    clock.now += 1
     (again,) = await store.ingestion.claim("w", TTL, 5)  # free once the clock passed it, as said
     await ingest(store, again, ["done"])
     assert await store.ingestion.next_free() is None  # completed: nothing waits
