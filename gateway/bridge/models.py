@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.model_names import ModelAliases
 from gateway.settings import Settings
 
 # MiniMax's Assistants API runs its abab models only; OpenAI code names OpenAI's.
@@ -16,6 +17,8 @@ ASSISTANTS_MODEL_ALIASES = {
 }
 
 
-def model_aliases(settings: Settings) -> dict[str, str]:
-    """`MODEL_ALIASES` when set, else the table above."""
-    return ASSISTANTS_MODEL_ALIASES if settings.model_aliases is None else settings.model_aliases
+def model_aliases(settings: Settings) -> ModelAliases:
+    """`MODEL_ALIASES` when set, else the table above; dated snapshots of its names too."""
+    return ModelAliases(
+        ASSISTANTS_MODEL_ALIASES if settings.model_aliases is None else settings.model_aliases
+    )

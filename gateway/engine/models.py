@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.model_names import ModelAliases
 from gateway.settings import Settings
 
 # Unmodified OpenAI code names OpenAI models; MiniMax rejects them. Override with MODEL_ALIASES (JSON).
@@ -22,6 +23,6 @@ ENGINE_MODEL_ALIASES = {
 }
 
 
-def model_aliases(settings: Settings) -> dict[str, str]:
-    """`MODEL_ALIASES` when set, else the table above."""
-    return ENGINE_MODEL_ALIASES if settings.model_aliases is None else settings.model_aliases
+def model_aliases(settings: Settings) -> ModelAliases:
+    """`MODEL_ALIASES` when set, else the table above; dated snapshots of its names too."""
+    return ModelAliases(ENGINE_MODEL_ALIASES if settings.model_aliases is None else settings.model_aliases)
