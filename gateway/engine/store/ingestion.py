@@ -27,8 +27,9 @@ from gateway.engine.store.tables import vector_store_files as t
 
 _FREE = (t.c.status == "in_progress") & (t.c.lease_until.is_(None) | (t.c.lease_until < bindparam("now")))
 _NEXT_FREE = select(func.min(func.coalesce(t.c.lease_until, 0.0))).where(t.c.status == "in_progress")
-"""When a file is next free to claim (0: one is now; NULL: none is queued). A read, on SQLite on the
-driver's own cursor (`direct`): what an idle worker's poll costs, instead of a write transaction."""
+"""The earliest lease end among the files waiting to be ingested (0 for one never leased; NULL when none
+waits). A read, on SQLite on the driver's own cursor (`direct`): what an idle worker's round costs,
+instead of a claim's write transaction."""
 
 
 @dataclass(frozen=True, slots=True)
