@@ -1,4 +1,4 @@
-"""LlamaIndex's `OpenAIAssistantAgent` as its users write it, run by tests/e2e/test_llamaindex.py in the
+"""LlamaIndex's `OpenAIAssistantAgent` as its users write it, run by tests/e2e/test_openai1.py in the
 venv of requirements.txt (openai 1.x). The gateway is reached as OpenAI's SDK finds any server:
 `OPENAI_BASE_URL` and `OPENAI_API_KEY`. The default model (`gpt-4-1106-preview`) is left as it is.
 Prints what the agent did as one JSON object."""
