@@ -43,37 +43,33 @@ def texts(messages: list[Any]) -> list[str]:
     return [block.text.value for message in messages for block in message.content if block.type == "text"]
 
 
+def streamed(client: openai.OpenAI, assistant_id: str, text: str) -> tuple[Any, Recorder, list[str]]:
+    """A new thread with `text`, its run streamed: the final run, what the handler saw, and the final
+    messages' texts once it completed (the SDK raises for them when the run stopped for a tool call)."""
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": text}])
+    seen = Recorder()
+    with client.beta.threads.runs.stream(
+        thread_id=thread.id, assistant_id=assistant_id, event_handler=seen
+    ) as s:
+        s.until_done()
+        run = s.get_final_run()
+        return run, seen, texts(s.get_final_messages()) if run.status == "completed" else []
+
+
 def main() -> None:
     client = openai.OpenAI(max_retries=0)
     assistant = client.beta.assistants.create(model="gpt-4o", tools=[WEATHER])
     out: dict[str, Any] = {"sdk": openai.__version__}
 
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": sys.argv[1]}])
-    plain = Recorder()
-    with client.beta.threads.runs.stream(
-        thread_id=thread.id, assistant_id=assistant.id, event_handler=plain
-    ) as s:
-        s.until_done()
-        run = s.get_final_run()
-        out["plain"] = {
-            "status": run.status,
-            "events": plain.events,
-            "deltas": plain.deltas,
-            "final": texts(s.get_final_messages()),
-        }
+    run, plain, final = streamed(client, assistant.id, sys.argv[1])
+    out["plain"] = {"status": run.status, "events": plain.events, "deltas": plain.deltas, "final": final}
 
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": sys.argv[2]}])
-    asking = Recorder()
-    with client.beta.threads.runs.stream(
-        thread_id=thread.id, assistant_id=assistant.id, event_handler=asking
-    ) as s:
-        s.until_done()
-        run = s.get_final_run()
+    run, _, _ = streamed(client, assistant.id, sys.argv[2])
     assert run.required_action is not None, run.status
     call = run.required_action.submit_tool_outputs.tool_calls[0]
     answered = Recorder()
     with client.beta.threads.runs.submit_tool_outputs_stream(
-        thread_id=thread.id,
+        thread_id=run.thread_id,
         run_id=run.id,
         tool_outputs=[{"tool_call_id": call.id, "output": sys.argv[3]}],
         event_handler=answered,
@@ -85,7 +81,7 @@ def main() -> None:
         "call": [call.function.name, json.loads(call.function.arguments)],
         "after": after.status,
         "deltas": answered.deltas,
-        "stored": texts(client.beta.threads.messages.list(thread.id).data[:1]),
+        "stored": texts(client.beta.threads.messages.list(run.thread_id).data[:1]),
     }
     print(json.dumps(out))
 
