@@ -62,6 +62,7 @@ ENGINE_DIALECTS = {
 BACKEND_OF: dict[str, str] = {}  # gateway base URL -> the backend serving it
 
 NODE_DIR = Path(__file__).parent / "node"
+NODE4_DIR = Path(__file__).parent / "node4"
 
 
 def settings_for(backend: str, upstream: str, db_dir: Path, **extra: Any) -> Settings:
@@ -116,3 +117,20 @@ def node_sdk() -> Path:
             [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=600, capture_output=True
         )
     return NODE_DIR / "scenarios.mjs"
+
+
+@pytest.fixture(scope="session")
+def node4_sdk() -> Path:
+    """The openai npm package 4.x (what Node code of 2024 pins) at the version tests/e2e/node4 locks,
+    installed once: the directory `OPENAI_SDK_DIR` gives scenarios.mjs to run with it."""
+    npm = shutil.which("npm")
+    assert npm, "npm is needed for the Node SDK tests"
+    if not (NODE4_DIR / "node_modules" / "openai").is_dir():
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=NODE4_DIR,
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
+    return NODE4_DIR / "node_modules" / "openai"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -167,22 +168,38 @@ def test_raw_event_sequence_is_complete_and_exact(dialect_gateway: str) -> None:
     assert transcript.names[-1] == "thread.run.completed"
 
 
-def node(script: Path, base_url: str, scenario: str, text: str) -> dict[str, Any]:
+def node(
+    script: Path, base_url: str, scenario: str, text: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     done = subprocess.run(
         ["node", str(script), base_url, scenario, text],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
+@pytest.fixture(params=["7", "4"], ids=["openai-npm-7", "openai-npm-4"])
+def node_line(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
+    """Which major line of the openai npm package the streamed scenarios run with (the current one,
+    and 4.x, which Node code of 2024 pins), and the environment that selects it."""
+    if request.param == "7":
+        return "7.", {}
+    return "4.", {"OPENAI_SDK_DIR": str(request.getfixturevalue("node4_sdk"))}
+
+
 @pytest.mark.parametrize("scenario", ["stream", "create_and_run"])
-def test_node_sdk_streams(dialect_gateway: str, node_sdk: Path, scenario: str) -> None:
-    seen = node(node_sdk, dialect_gateway, scenario, QUESTION)
+def test_node_sdk_streams(
+    dialect_gateway: str, node_sdk: Path, node_line: tuple[str, dict[str, str]], scenario: str
+) -> None:
+    major, env = node_line
+    seen = node(node_sdk, dialect_gateway, scenario, QUESTION, env)
+    assert seen["sdk"].startswith(major)
     expected = text_reply(QUESTION)
     assert seen["status"] == "completed"
     assert "".join(seen["deltas"]) == expected
@@ -190,8 +207,12 @@ def test_node_sdk_streams(dialect_gateway: str, node_sdk: Path, scenario: str) -
     assert seen["textCreated"] == 1 and seen["textDone"] == [expected] and seen["messageDone"] == 1
 
 
-def test_node_sdk_tool_call(dialect_gateway: str, node_sdk: Path) -> None:
-    seen = node(node_sdk, dialect_gateway, "tool", "Call get_weather for Paris")
+def test_node_sdk_tool_call(
+    dialect_gateway: str, node_sdk: Path, node_line: tuple[str, dict[str, str]]
+) -> None:
+    major, env = node_line
+    seen = node(node_sdk, dialect_gateway, "tool", "Call get_weather for Paris", env)
+    assert seen["sdk"].startswith(major)
     assert seen["status"] == "requires_action"
     (required,) = seen["required"]
     assert seen["toolCallsCreated"] == [{"id": required["id"], "type": "function", "name": "get_weather"}]

@@ -1,6 +1,13 @@
 // Runs one Assistants scenario through the gateway with the official openai npm package and
 // prints what the SDK saw as one JSON line. Usage: node scenarios.mjs <baseURL> <scenario> <text>
-import OpenAI from "openai";
+// OPENAI_SDK_DIR names another install of the package to run with (tests/e2e/node4: the 4.x line);
+// the streamed scenarios call only what 4.x has too.
+import { pathToFileURL } from "node:url";
+
+const sdkDir = process.env.OPENAI_SDK_DIR;
+const from = (file, name) => (sdkDir ? pathToFileURL(`${sdkDir}/${file}`).href : name);
+const { default: OpenAI } = await import(from("index.mjs", "openai"));
+const { VERSION } = await import(from("version.mjs", "openai/version"));
 
 const [baseURL, scenario, text] = process.argv.slice(2);
 const client = new OpenAI({ baseURL, apiKey: "sk-test-node", maxRetries: 0 });
@@ -137,7 +144,7 @@ async function surfaceScenario() {
 
 async function main() {
   const result = scenario === "surface" ? await surfaceScenario() : await streamScenario();
-  console.log(JSON.stringify(result));
+  console.log(JSON.stringify({ ...result, sdk: VERSION }));
 }
 
 main().catch((err) => {
