@@ -15,10 +15,10 @@ from pathlib import Path
 import openai
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.emulator.embeddings import embed
+from gateway.emulator import embeddings
 from gateway.engine.ingest.chunking import chunks
 from gateway.loopback import ServerThread
 from tests.e2e.files_helpers import (
@@ -108,15 +108,11 @@ EMBED_SECONDS = 2.5  # longer than a 1 s lease can last on the store's whole-sec
 
 @contextmanager
 def slow_embeddings() -> Iterator[str]:
-    """An OpenAI-compatible `/v1/embeddings` (the emulator's vectors) answering after EMBED_SECONDS."""
+    """The emulator's `/v1/embeddings`, answering after EMBED_SECONDS."""
 
-    async def create(request: Request) -> JSONResponse:
-        body = await request.json()
-        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    async def create(request: Request) -> Response:
         await asyncio.sleep(EMBED_SECONDS)
-        data = [{"object": "embedding", "index": i, "embedding": embed(t)[0]} for i, t in enumerate(texts)]
-        usage = {"prompt_tokens": 0, "total_tokens": 0}
-        return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
+        return await embeddings.create(request)
 
     with ServerThread(Starlette(routes=[Route("/v1/embeddings", create, methods=["POST"])])) as server:
         yield server.url + "/v1"

@@ -272,7 +272,7 @@ async def test_a_refused_connection_is_retried_with_backoff_then_mapped(
     assert KEY not in caplog.text
 
 
-@pytest.mark.parametrize("size", [100, 3 << 20], ids=["small", "large"])  # large: past LARGE_BODY
+@pytest.mark.parametrize("size", [100, 3 << 20], ids=["small", "large"])  # large: beyond a socket buffer
 async def test_a_refused_connection_is_retried_until_minimax_listens(backoffs: Backoffs, size: int) -> None:
     data = b'{"x": "' + b"a" * size + b'"}'  # sent whole again by the attempt that connects
     async with AsyncExitStack() as stack:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.emulator.embeddings import embed
+from gateway.emulator import embeddings
 from gateway.loopback import ServerThread
 from tests.e2e.files_helpers import engine_gateway, settled_file
 
@@ -22,24 +22,20 @@ FAILURES = 4  # the embeddings client's own attempts for one batch (1 + 3 retrie
 
 
 class Flaky:
-    """An OpenAI-compatible `/v1/embeddings` that answers 503 to its first FAILURES requests, then
-    the emulator's vectors; it counts what it was asked."""
+    """The emulator's `/v1/embeddings`, but answering 503 to its first FAILURES requests; it counts
+    what it was asked."""
 
     def __init__(self) -> None:
         self.calls = 0
         self._lock = threading.Lock()
 
-    async def create(self, request: Request) -> JSONResponse:
-        body = await request.json()
+    async def create(self, request: Request) -> Response:
         with self._lock:
             self.calls += 1
             failing = self.calls <= FAILURES
         if failing:
-            return JSONResponse({"error": {"message": "overloaded", "type": "server_error"}}, status_code=503)
-        texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
-        data = [{"object": "embedding", "index": i, "embedding": embed(t)[0]} for i, t in enumerate(texts)]
-        usage = {"prompt_tokens": 0, "total_tokens": 0}
-        return JSONResponse({"object": "list", "data": data, "model": body["model"], "usage": usage})
+            return embeddings.error_response(503, "overloaded", kind="server_error")
+        return await embeddings.create(request)
 
 
 @contextmanager
