@@ -76,6 +76,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="py-spy: sample only the thread holding the GIL (CPU, not threads waiting to take it back)",
     )
+    p.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="py-spy: C frames too (system calls, the collector, C extensions), not only Python's",
+    )
     return p.parse_args(argv)
 
 
@@ -223,7 +228,11 @@ def run_profile(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
             )
         else:
             spec = replace(spec, streams_per_worker=rounds.streams_per_worker)
-        spy = PySpy(proxy.pid, out, gil=args.profile_gil) if args.profile == "py-spy" else None
+        spy = (
+            PySpy(proxy.pid, out, gil=args.profile_gil, native=args.profile_native)
+            if args.profile == "py-spy"
+            else None
+        )
         time.sleep(1.0)  # py-spy attaches
         res = bench.load(spec)
         if spy is not None:

@@ -93,6 +93,7 @@ class LoadResult:
     late_first: int = 0  # streams with no first event yet when the window closed (see load_window.py)
     rates: dict[str, float] = field(default_factory=dict)  # /s from /metrics: store tx by kind, gc_*
     db_cpu_ns: int = 0  # the database server's CPU over the window (LoadSpec.db_pid)
+    proxy_system_ns: int = 0  # of proxy_cpu_ns, the kernel's part (stime; windowed mode)
 
 
 class _Run:

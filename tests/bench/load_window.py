@@ -39,7 +39,7 @@ import time
 import aiohttp
 
 from tests.bench.load import DELTA, DONE, FINAL_FRAME, TOKEN_RE, LoadResult, LoadSpec
-from tests.bench.proc_stats import cpu_ns, self_cpu_ns, tree_cpu_ns
+from tests.bench.proc_stats import cpu_ns, self_cpu_ns, system_ns, tree_cpu_ns
 
 TTFE_GRACE_S = 1.0
 ERROR_PAUSE_S = 0.05  # a worker whose stream failed waits this long before the next (no busy loop)
@@ -189,11 +189,14 @@ def _rates(before: list[Scrape], after: list[Scrape]) -> dict[str, float]:
     return rates
 
 
-def _clocks(spec: LoadSpec) -> tuple[int, int, int, int]:
-    """CPU ns so far: the proxy (its replicas summed), the upstream, this process, the database server."""
+def _clocks(spec: LoadSpec) -> tuple[int, int, int, int, int]:
+    """CPU ns so far: the proxy (its replicas summed), the upstream, this process, the database server,
+    and the proxy's system time (its replicas summed)."""
     proxy, upstream, db = spec.proxy_pid, spec.upstream_pid, spec.db_pid
-    proxies = sum(cpu_ns(pid) for pid in (proxy, *spec.extra_pids)) if proxy else 0
-    return (proxies, cpu_ns(upstream) if upstream else 0, self_cpu_ns(), tree_cpu_ns(db) if db else 0)
+    pids = (proxy, *spec.extra_pids) if proxy else ()
+    proxies = sum(cpu_ns(pid) for pid in pids)
+    kernel = sum(system_ns(pid) for pid in pids)
+    return (proxies, cpu_ns(upstream) if upstream else 0, self_cpu_ns(), tree_cpu_ns(db) if db else 0, kernel)
 
 
 async def run_window(spec: LoadSpec) -> LoadResult:
@@ -239,6 +242,7 @@ async def run_window(spec: LoadSpec) -> LoadResult:
     res.upstream_cpu_ns = cpu1[1] - cpu0[1]
     res.client_cpu_ns = cpu1[2] - cpu0[2]
     res.db_cpu_ns = cpu1[3] - cpu0[3]
+    res.proxy_system_ns = cpu1[4] - cpu0[4]
     res.late_first = w.late_first
     res.rates = _rates(scraped0, scraped1)
     return res

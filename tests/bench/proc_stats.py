@@ -5,6 +5,8 @@
   This is the scheduler's runtime, the same quantity as `/proc/<pid>/stat` utime+stime but without
   the 10 ms tick granularity, which windows of a few ms need.
 - `stat_cpu_ns(pid)`: utime+stime from `/proc/<pid>/stat` (ticks), kept as a cross-check.
+- `system_ns(pid)`: stime alone (ticks): the part of the CPU spent in the kernel on the process's behalf
+  (its system calls, and the loopback TCP work they do), which a proxy in any language pays.
 - `tree_cpu_ns(pid)`: a server that forks a process per connection (PostgreSQL's postmaster): utime +
   stime of the process and of its live children, plus its cutime + cstime (the children it has reaped),
   in ticks. A child that exits between two reads moves from the first sum to the second, so the
@@ -42,6 +44,10 @@ def _stat(pid: int) -> list[bytes]:
 def stat_cpu_ns(pid: int) -> int:
     fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) * _TICK_NS
+
+
+def system_ns(pid: int) -> int:
+    return int(_stat(pid)[12]) * _TICK_NS
 
 
 def children(parent: int) -> list[int]:

@@ -22,7 +22,7 @@ def py_spy() -> str | None:
 class PySpy:
     """`py-spy record` on `pid`, collapsed-stack output, pinned next to the load (not the proxy)."""
 
-    def __init__(self, pid: int, out: Path, rate: int = 250, gil: bool = False) -> None:
+    def __init__(self, pid: int, out: Path, rate: int = 250, gil: bool = False, native: bool = False) -> None:
         exe = py_spy()
         if exe is None:
             raise RuntimeError("py-spy is not installed (pip install py-spy)")
@@ -38,8 +38,9 @@ class PySpy:
             "raw",
             "-o",
             str(out),
-            "--nonblocking",
             *(["--gil"] if gil else []),  # only the thread holding the GIL: where the CPU goes
+            # C frames (system calls, the collector) need the process paused at each sample: slower
+            *(["--native"] if native else ["--nonblocking"]),
         ]
         self.proc = subprocess.Popen(
             ["taskset", "-c", str(LOAD_CORE), *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -51,6 +52,9 @@ class PySpy:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        if not self.out.exists():  # py-spy refused (options, permissions): say why, not "no such file"
+            assert self.proc.stderr is not None
+            raise RuntimeError(f"py-spy wrote no profile: {self.proc.stderr.read().decode().strip()}")
 
 
 REPO = str(Path(__file__).resolve().parents[2]) + "/"  # this checkout, wherever it is

@@ -122,6 +122,8 @@ def _window_metrics(sc: Scenario, m: Metrics, res: LoadResult, proxied: bool, *,
     )
     if proxied:
         m["cpu_us_frame"] = res.proxy_cpu_ns / 1000 / max(res.tokens, 1)
+        m["system_us_chunk"] = res.proxy_system_ns / 1000 / max(res.tokens, 1)
+        m["user_us_chunk"] = m["cpu_us_frame"] - m["system_us_chunk"]
     if postgres:
         m["db_cpu_us_chunk"] = res.db_cpu_ns / 1000 / max(res.tokens, 1)
         m["with_db_cpu_us_chunk"] = (res.proxy_cpu_ns + res.db_cpu_ns) / 1000 / max(res.tokens, 1)
@@ -157,6 +159,8 @@ ROWS = [
     Row("of_offered", "delivered ÷ offered", "window"),
     Row("of_direct", "delivered ÷ direct's", "window"),
     Row("cpu_us_frame", "CPU µs/chunk (proxy; replicas summed)", "window"),
+    Row("user_us_chunk", "  of which user (the proxy's own code), µs", "window"),
+    Row("system_us_chunk", "  of which system (kernel: syscalls, loopback TCP), µs", "window"),
     Row("db_cpu_us_chunk", "PostgreSQL server CPU µs/chunk", "window"),
     Row("with_db_cpu_us_chunk", "CPU µs/chunk, replicas + PostgreSQL", "window"),
     Row("cpu_total_ms", "CPU total, ms", "long"),
@@ -200,7 +204,15 @@ RATIO_KEYS = {
     "lat_p99_ms",
     "ttfe_p99_ms",
 }
-WINDOW_RATIO_KEYS = RATIO_KEYS | {"chunks_s", "ttfe_p50_ms", "lat_p50_ms", "added_p50_ms", "added_p99_ms"}
+WINDOW_RATIO_KEYS = RATIO_KEYS | {
+    "user_us_chunk",
+    "system_us_chunk",
+    "chunks_s",
+    "ttfe_p50_ms",
+    "lat_p50_ms",
+    "added_p50_ms",
+    "added_p99_ms",
+}
 
 
 def _cell(values: list[Any]) -> str:
