@@ -32,6 +32,7 @@ from tests.bench.scenarios import (
     BASELINES,
     FAMILY_TARGETS,
     FULL,
+    NAMED_ONLY,
     QUICK,
     REPLICAS,
     TARGETS,
@@ -279,7 +280,11 @@ def _targets(args: argparse.Namespace, scenarios: list[Scenario]) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     pool = QUICK if args.quick else FULL
-    scenarios = [s for s in pool if not args.scenario or s.name in args.scenario]
+    scenarios = (
+        [s for s in pool if s.name in args.scenario]
+        if args.scenario
+        else [s for s in pool if s.name not in NAMED_ONLY]
+    )
     targets = _targets(args, scenarios)
     pin_self(LOAD_CORE)
     if args.profile:

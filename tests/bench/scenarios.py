@@ -31,6 +31,9 @@ REPLICAS = {"engine-pg": 1, "engine-pg2": 2}
 ENGINES = frozenset({"engine", "engine-baseline", *REPLICAS})
 BASELINES = frozenset({"baseline", "engine-baseline"})  # the targets that need `--baseline DIR`
 ASKED_ONLY = frozenset({"engine-pg"})  # run only when named with --target (not by default)
+# Run only when named with --scenario: `run_p50x50` offers `run_p500x5`'s chunk rate over a tenth of the
+# streams, to tell a chunk's own cost from what 500 streams' objects cost it (tests/bench/README.md)
+NAMED_ONLY = frozenset({"run_p50x50"})
 FAMILY_TARGETS = {
     "assistants": ("direct", "naive", "gateway", "baseline"),
     "chat": ("direct", "naive-chat", "nginx", "engine", "engine-baseline"),
@@ -304,6 +307,18 @@ RUN = [
         32,
         1,
         lead_s=1,
+        window_s=13,
+        family="run",
+    ),
+    Scenario(
+        "run_p50x50",
+        "engine create-thread-and-run: 50 clients started within 2 s, 50 chunks/s, 1000 chunks per reply "
+        "(20 s), each replaced as it ends; 13 s window after the ramp",
+        "window",
+        50,
+        1000,
+        20,
+        ramp_s=2,
         window_s=13,
         family="run",
     ),
