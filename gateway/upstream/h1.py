@@ -171,6 +171,22 @@ class Response:
 class _Connection(asyncio.Protocol):
     """One kept-alive connection: at most one response at a time, parsed as its bytes arrive."""
 
+    __slots__ = (  # slotted like `Response`: every read of every stream goes through its attributes
+        "headers_done",
+        "idle_since",
+        "interim",
+        "key",
+        "lost",
+        "parser",
+        "paused",
+        "pool",
+        "response",
+        "reusable",
+        "stray",
+        "transport",
+        "until_eof",
+    )
+
     def __init__(self, pool: StreamPool, key: tuple[str, str, int]) -> None:
         self.pool = pool
         self.key = key

@@ -92,6 +92,8 @@ class Batch:
     last, so that a message or step the batch closes itself keeps the content and details it was given.
     """
 
+    __slots__ = ("_creations", "_db", "_folded", "_move", "_ops", "_writes")  # one per run, read per read
+
     def __init__(self, db: Db) -> None:
         self._db = db
         self._creations: list[tuple[Any, dict[str, Any]]] = []
