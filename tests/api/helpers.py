@@ -14,6 +14,7 @@ from gateway.emulator.app import create_emulator_app
 from gateway.emulator.config import EmulatorConfig
 from gateway.loopback import ServerThread
 from gateway.settings import Settings
+from tests.sdk_messages import first_text
 
 CLIENT_KEY = "gw-client-key-123"
 UPSTREAM_KEY = "mm-upstream-secret-456"
@@ -34,7 +35,7 @@ def stream_text(base: str, key: str, headers: dict[str, str] | None = None) -> s
         thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
         with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
             stream.until_done()
-            value: str = stream.get_final_messages()[0].content[0].text.value  # type: ignore[union-attr]
+            value = first_text(stream.get_final_messages()[0])
     return value
 
 

@@ -25,7 +25,14 @@ from typing import Any
 import openai
 import pytest
 from openai import AssistantEventHandler
-from openai.types.beta.threads import FilePathAnnotation, ImageFile, Message, Text, TextDelta
+from openai.types.beta.threads import (
+    FilePathAnnotation,
+    ImageFile,
+    Message,
+    Text,
+    TextContentBlock,
+    TextDelta,
+)
 from openai.types.beta.threads.message_create_params import Attachment
 from openai.types.beta.threads.runs import (
     CodeInterpreterToolCall,
@@ -488,7 +495,9 @@ def test_what_code_made_before_a_wait_is_in_the_answer_after_it(engine: Gateway)
     seen = weather_given(ran, waiting[0].id)
     (answer,) = seen.messages_done
     assert answer.content[0].type == "image_file" and answer.content[0].image_file.file_id == image
-    text = answer.content[-1].text  # type: ignore[union-attr]
+    block = answer.content[-1]
+    assert isinstance(block, TextContentBlock), block
+    text = block.text
     link = "sandbox:/mnt/data/report.txt"
     assert link in text.value, text.value
     (note,) = [a for a in text.annotations if a.type == "file_path"]

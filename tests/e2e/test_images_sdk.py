@@ -23,6 +23,7 @@ from gateway.loopback import ServerThread
 from tests.e2e.conftest import settings_for
 from tests.e2e.files_helpers import pg_database
 from tests.pictures import data_url, picture
+from tests.sdk_messages import first_text
 
 MAX_IMAGE_BYTES = 64_000
 POLL = 50  # ms between the SDK's polls of a run
@@ -83,10 +84,6 @@ def image_file(file_id: str, **detail: str) -> Any:
     return {"type": "image_file", "image_file": {"file_id": file_id, **detail}}
 
 
-def reply_text(message: Any) -> str:
-    return str(message.content[0].text.value)
-
-
 def last_user(body: dict[str, Any]) -> Any:
     return [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
 
@@ -129,7 +126,7 @@ def test_a_streamed_run_sees_a_data_url_and_an_uploaded_file(gw: Vision) -> None
     stored = sdk.beta.threads.messages.list(thread.id, order="asc").data
     assert [m.role for m in stored] == ["user", "assistant"]
     assert stored[0].content == message.content
-    assert reply_text(stored[1]) == expected
+    assert first_text(stored[1]) == expected
 
 
 def test_an_http_url_goes_as_it_is_and_text_turns_stay_strings(gw: Vision) -> None:
@@ -146,14 +143,14 @@ def test_an_http_url_goes_as_it_is_and_text_turns_stay_strings(gw: Vision) -> No
     assert run.status == "completed", run.last_error
     reply = sdk.beta.threads.messages.list(thread.id, run_id=run.id).data[0]
     expected = f"I received 1 image: image 1 is at {cat}. " + text_reply(f"{tok} what is it")
-    assert reply_text(reply) == expected
+    assert first_text(reply) == expected
     sdk.beta.threads.messages.create(thread.id, role="user", content="and in one word?")
     run = sdk.beta.threads.runs.create_and_poll(
         poll_interval_ms=POLL, thread_id=thread.id, assistant_id=assistant.id
     )
     assert run.status == "completed", run.last_error
     reply = sdk.beta.threads.messages.list(thread.id, run_id=run.id).data[0]
-    assert reply_text(reply) == text_reply("and in one word?")
+    assert first_text(reply) == text_reply("and in one word?")
     first, second = gw.requests_with(tok)
     picture_turn = [
         {"type": "image_url", "image_url": {"url": cat, "detail": "low"}},
@@ -191,7 +188,7 @@ def test_the_image_goes_again_after_tool_outputs(gw: Vision) -> None:
     inlined = {"type": "image_url", "image_url": {"url": data_url(png), "detail": "low"}}
     assert last_user(first)[1] == inlined and last_user(second)[1] == inlined
     reply = sdk.beta.threads.messages.list(thread.id, run_id=run.id).data[0]
-    assert reply_text(reply) == tool_result_reply("get_weather", "sunny")
+    assert first_text(reply) == tool_result_reply("get_weather", "sunny")
 
 
 def refused(exc: pytest.ExceptionInfo[openai.BadRequestError], param: str, *words: str) -> None:

@@ -12,9 +12,10 @@ import openai
 from langchain_classic.agents import AgentExecutor
 from langchain_classic.agents.openai_assistant import OpenAIAssistantRunnable
 from langchain_core.tools import tool
-from openai.types.beta.threads import Message, RequiredActionFunctionToolCall, TextContentBlock
+from openai.types.beta.threads import Message, RequiredActionFunctionToolCall
 
 from gateway.emulator.replies import text_reply, tool_result_reply
+from tests.sdk_messages import first_text
 
 MODEL = "abab6.5s-chat"
 POLL_MS = 50  # LangChain's default is a second between polls
@@ -36,12 +37,6 @@ def messages(out: object) -> list[Message]:
     """What the runnable returned (a union of its modes), as the run's messages it must be here."""
     assert isinstance(out, list) and all(isinstance(m, Message) for m in out), out
     return out
-
-
-def text_of(message: Message) -> str:
-    block = message.content[0]
-    assert isinstance(block, TextContentBlock), block
-    return block.text.value
 
 
 def test_agent_executor_runs_the_tool_and_returns_the_answer(gateway_url: str) -> None:
@@ -77,10 +72,10 @@ def test_the_runnable_returns_the_runs_messages_and_goes_on_in_its_thread(gatewa
     )
     first = messages(runnable.invoke({"content": "Hello from LangChain"}))
     assert [m.role for m in first] == ["assistant"]
-    assert text_of(first[0]) == text_reply("Hello from LangChain")
+    assert first_text(first[0]) == text_reply("Hello from LangChain")
     thread_id = first[0].thread_id
     second = messages(runnable.invoke({"content": "And again", "thread_id": thread_id}))
-    assert [text_of(m) for m in second] == [text_reply("And again")]
+    assert [first_text(m) for m in second] == [text_reply("And again")]
     assert second[0].thread_id == thread_id and second[0].run_id != first[0].run_id
     listed = client(gateway_url).beta.threads.messages.list(thread_id, order="asc").data
     assert [m.role for m in listed] == ["user", "assistant", "user", "assistant"]

@@ -14,9 +14,10 @@ import openai
 import pytest
 from openai import AssistantEventHandler
 from openai.types.beta.threads import Message, Text, TextDelta
-from openai.types.beta.threads.runs import ToolCall
+from openai.types.beta.threads.runs import FunctionToolCall, ToolCall
 
 from gateway.emulator.replies import text_reply
+from tests.sdk_messages import first_text
 from tests.stream_checks import check, parse_sse
 
 QUESTION = "What is 1 + 1? Answer in 中文 too 🙂"
@@ -88,7 +89,7 @@ def test_runs_stream_with_event_handler(dialect_gateway: str) -> None:
         stream.until_done()
         final = stream.get_final_messages()
         run = stream.get_final_run()
-    assert_text_run(recorder, final[0].content[0].text.value, run.status)  # type: ignore[union-attr]
+    assert_text_run(recorder, first_text(final[0]), run.status)
     assert run.thread_id == thread.id and final[0].role == "assistant"
 
 
@@ -104,7 +105,7 @@ def test_create_and_run_stream(dialect_gateway: str) -> None:
         stream.until_done()
         final = stream.get_final_messages()
         run = stream.get_final_run()
-    assert_text_run(recorder, final[0].content[0].text.value, run.status)  # type: ignore[union-attr]
+    assert_text_run(recorder, first_text(final[0]), run.status)
 
 
 def test_async_client_streams(dialect_gateway: str) -> None:
@@ -124,7 +125,7 @@ def test_async_client_streams(dialect_gateway: str) -> None:
             messages = await stream.get_final_messages()
             run = await stream.get_final_run()
         await sdk.close()
-        return messages[0].content[0].text.value, run.status, deltas  # type: ignore[union-attr]
+        return first_text(messages[0]), run.status, deltas
 
     text, status, deltas = asyncio.run(scenario())
     assert "".join(deltas) == text == text_reply(QUESTION)
@@ -147,7 +148,8 @@ def test_tool_call_streams_to_requires_action(dialect_gateway: str) -> None:
     assert json.loads(required.function.arguments) == {"location": "Paris"}
     assert [(c.id, c.type) for c in recorder.tools_created] == [(required.id, "function")]
     (done,) = recorder.tools_done
-    assert done.id == required.id and done.function.arguments == required.function.arguments  # type: ignore[union-attr]
+    assert isinstance(done, FunctionToolCall), done
+    assert done.id == required.id and done.function.arguments == required.function.arguments
 
 
 def test_raw_event_sequence_is_complete_and_exact(dialect_gateway: str) -> None:

@@ -11,10 +11,11 @@ from pathlib import Path
 import openai
 import pytest
 from openai import AssistantEventHandler
-from openai.types.beta.threads import Message, TextContentBlock
 from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
+from openai.types.beta.threads.runs import FunctionToolCall, ToolCallsStepDetails
 
 from gateway.emulator.replies import text_reply, tool_result_reply
+from tests.sdk_messages import first_text
 
 WEATHER = {
     "type": "function",
@@ -29,13 +30,6 @@ POLL_MS = 50
 
 def sdk(gateway_url: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway_url, api_key="sk-test", max_retries=0)
-
-
-def first_text(message: Message) -> str:
-    """The text of a message whose first content block the test knows is text."""
-    block = message.content[0]
-    assert isinstance(block, TextContentBlock), block
-    return block.text.value
 
 
 def test_assistant_crud_with_paging(gateway_url: str) -> None:
@@ -90,7 +84,7 @@ def test_non_streamed_run_polled_to_completion(gateway_url: str) -> None:
     assert run.status == "completed"
     reply = client.beta.threads.messages.list(thread.id).data[0]
     assert reply.role == "assistant" and reply.run_id == run.id
-    assert reply.content[0].text.value == text_reply("How are you?")  # type: ignore[union-attr]
+    assert first_text(reply) == text_reply("How are you?")
     assert [r.id for r in client.beta.threads.runs.list(thread.id)] == [run.id]
 
 
@@ -104,7 +98,7 @@ def test_create_and_run_poll(gateway_url: str) -> None:
     )
     assert run.status == "completed"
     reply = client.beta.threads.messages.list(run.thread_id).data[0]
-    assert reply.content[0].text.value == text_reply("Hi")  # type: ignore[union-attr]
+    assert first_text(reply) == text_reply("Hi")
 
 
 class Submitter(AssistantEventHandler):
@@ -122,7 +116,8 @@ class Submitter(AssistantEventHandler):
 
     def on_event(self, event: openai.types.beta.AssistantStreamEvent) -> None:
         if event.event == "thread.run.requires_action":
-            calls = event.data.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
+            assert event.data.required_action is not None
+            calls = event.data.required_action.submit_tool_outputs.tool_calls
             answers: list[ToolOutput] = [
                 {"tool_call_id": c.id, "output": self.outputs[c.function.name]} for c in calls
             ]
@@ -134,7 +129,7 @@ class Submitter(AssistantEventHandler):
                 event_handler=after,
             ) as stream:
                 stream.until_done()
-                self.final_text = stream.get_final_messages()[0].content[0].text.value  # type: ignore[union-attr]
+                self.final_text = first_text(stream.get_final_messages()[0])
                 self.final_status = stream.get_final_run().status
             self.after = after
 
@@ -191,9 +186,12 @@ def test_tool_flow_streamed_end_to_end(gateway_url: str) -> None:
     assert "thread.run.created" not in names and names[-1] == "thread.run.completed"
     steps = client.beta.threads.runs.steps.list(run_id=first_run.id, thread_id=thread.id, order="asc").data
     assert [s.type for s in steps] == ["tool_calls", "message_creation"]
-    call = steps[0].step_details.tool_calls[0]  # type: ignore[union-attr]
-    assert call.function.name == "get_weather" and call.function.output == "sunny, 21°C ☀"  # type: ignore[union-attr]
-    assert json.loads(call.function.arguments) == {"location": "Paris"}  # type: ignore[union-attr]
+    details = steps[0].step_details
+    assert isinstance(details, ToolCallsStepDetails), details
+    call = details.tool_calls[0]
+    assert isinstance(call, FunctionToolCall), call
+    assert call.function.name == "get_weather" and call.function.output == "sunny, 21°C ☀"
+    assert json.loads(call.function.arguments) == {"location": "Paris"}
     assert (
         client.beta.threads.runs.steps.retrieve(steps[1].id, thread_id=thread.id, run_id=first_run.id).id
         == steps[1].id
@@ -218,7 +216,7 @@ def test_tool_flow_polled(gateway_url: str) -> None:
     )
     assert done.status == "completed" and done.id == run.id
     reply = client.beta.threads.messages.list(thread.id).data[0]
-    assert reply.content[0].text.value == tool_result_reply("get_weather", "snow")  # type: ignore[union-attr]
+    assert first_text(reply) == tool_result_reply("get_weather", "snow")
 
 
 def test_cancel_a_running_run(gateway_url: str) -> None:
@@ -258,7 +256,8 @@ def test_async_client_tool_flow(gateway_url: str) -> None:
         async with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
             await stream.until_done()
             run = await stream.get_final_run()
-        (call,) = run.required_action.submit_tool_outputs.tool_calls  # type: ignore[union-attr]
+        assert run.required_action is not None
+        (call,) = run.required_action.submit_tool_outputs.tool_calls
         async with client.beta.threads.runs.submit_tool_outputs_stream(
             tool_outputs=[{"tool_call_id": call.id, "output": "warm"}], run_id=run.id, thread_id=thread.id
         ) as stream:
@@ -266,7 +265,7 @@ def test_async_client_tool_flow(gateway_url: str) -> None:
             messages = await stream.get_final_messages()
             final = await stream.get_final_run()
         await client.close()
-        return messages[0].content[0].text.value, final.status  # type: ignore[union-attr]
+        return first_text(messages[0]), final.status
 
     text, status = asyncio.run(scenario())
     assert (text, status) == (tool_result_reply("get_weather", "warm"), "completed")

@@ -12,6 +12,7 @@ import httpx
 from gateway.emulator.replies import text_reply
 from tests.replicas.conftest import Cluster
 from tests.replicas.helpers import sdk, stream_run, wait_for_reply, wait_for_run
+from tests.sdk_messages import first_text
 from tests.stream_checks import check
 
 TERMINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
@@ -65,4 +66,4 @@ def test_the_gateway_rides_out_a_database_restart(cluster: Cluster) -> None:
     )
     assert run.status == "completed"
     reply = client.beta.threads.messages.list(again.id).data[0]
-    assert reply.content[0].text.value == text_reply("After the outage")  # type: ignore[union-attr]
+    assert first_text(reply) == text_reply("After the outage")

@@ -14,6 +14,7 @@ import httpx
 from gateway.emulator.replies import text_reply, tool_result_reply
 from tests.replicas.conftest import LEASE_SECONDS, SWEEP_INTERVAL, Cluster
 from tests.replicas.helpers import AUTH, WEATHER, sdk, stream_run, wait_for_reply, wait_for_run
+from tests.sdk_messages import first_text
 from tests.stream_checks import check, parse_sse
 
 
@@ -26,7 +27,7 @@ def test_objects_made_on_one_replica_are_served_by_the_other(cluster: Cluster) -
         thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50
     )
     assert run.status == "completed"
-    texts = [m.content[0].text.value for m in a.beta.threads.messages.list(thread.id, order="asc")]  # type: ignore[union-attr]
+    texts = [first_text(m) for m in a.beta.threads.messages.list(thread.id, order="asc")]
     assert texts == ["Hello replicas", text_reply("Hello replicas")]
 
 
@@ -80,8 +81,9 @@ def test_cancel_on_b_ends_the_stream_on_a_within_a_second(cluster: Cluster) -> N
     final = sdk(cluster.b.url).beta.threads.runs.retrieve(run_id, thread_id=thread.id)
     assert final.status == "cancelled"
     (reply,) = [m for m in a.beta.threads.messages.list(thread.id) if m.role == "assistant"]
-    assert reply.status == "incomplete" and reply.incomplete_details.reason == "run_cancelled"  # type: ignore[union-attr]
-    assert text_reply("Talk slowly").startswith(reply.content[0].text.value)  # type: ignore[union-attr]
+    assert reply.status == "incomplete" and reply.incomplete_details is not None
+    assert reply.incomplete_details.reason == "run_cancelled"
+    assert text_reply("Talk slowly").startswith(first_text(reply))
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline and not any(
         end == "client_closed" for _, end in cluster.emulator.chat_stream_ends
@@ -103,7 +105,7 @@ def test_a_run_polled_on_b_shows_what_a_is_streaming(cluster: Cluster) -> None:
     while done.is_alive():
         replies = [m for m in b.beta.threads.messages.list(thread.id) if m.role == "assistant"]
         if replies and replies[0].content:
-            prefixes.append(replies[0].content[0].text.value)  # type: ignore[union-attr]
+            prefixes.append(first_text(replies[0]))
         time.sleep(0.1)
     final = text_reply("Slow and steady")
     growing = [p for p in prefixes if p and p != final]
