@@ -92,7 +92,8 @@ class Batch:
     last, so that a message or step the batch closes itself keeps the content and details it was given.
     """
 
-    __slots__ = ("_creations", "_db", "_folded", "_move", "_ops", "_writes")  # one per run, read per read
+    # One per run, its `due` checked on every upstream read: slotted, as the stream objects are.
+    __slots__ = ("_creations", "_db", "_folded", "_move", "_ops", "_writes")
 
     def __init__(self, db: Db) -> None:
         self._db = db
