@@ -12,10 +12,11 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from gateway.api.context import AppContext
 from gateway.api.errors import gateway_error, http_error, internal_error
-from gateway.api.middleware import RequestContext
+from gateway.api.middleware import SERVER_SEND, RequestContext
 from gateway.api.routes import routes
 from gateway.backend import Backend
 from gateway.bridge.backend import open_bridge
@@ -43,6 +44,16 @@ def open_backend(settings: Settings, metrics: Metrics) -> AbstractAsyncContextMa
     if settings.backend is BackendKind.ENGINE:
         return open_engine(settings, metrics, clock=unix_now)
     return open_bridge(settings, metrics, new_id=new_id, clock=unix_now)
+
+
+class Gateway(Starlette):
+    """Starlette, handing the server's own `send` to `RequestContext` (`SERVER_SEND`): an event
+    stream's body messages go straight to it instead of through every middleware layer."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[SERVER_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -102,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_age=600,
             )
         )
-    app = Starlette(
+    app = Gateway(
         routes=routes,
         middleware=middleware,
         lifespan=lifespan,

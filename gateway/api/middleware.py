@@ -1,12 +1,19 @@
 """Per-request plumbing as one ASGI middleware: request id, header and body limits, draining refusal,
 access log line and request metrics. Pure ASGI (no per-chunk task or copy), so streams pass straight
 through. A client that leaves while sending its body is logged once and counted as 499 (nginx's
-"client closed request"), and nothing is written to it."""
+"client closed request"), and nothing is written to it.
+
+An event stream writes a body message per upstream read, and each layer between the route and the
+server (Starlette's exception wrapper, this middleware, its error middleware, CORS) is a coroutine
+call on it that only ever acts on the response's start. So where the app handed over the server's own
+`send` (`SERVER_SEND`, see `gateway.app`), the request's state offers `BODY_SEND`: a body message
+counted here and given straight to the server. The response's start still goes through every layer."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 
 import orjson
 from starlette.requests import ClientDisconnect
@@ -18,6 +25,7 @@ from gateway.errors import GatewayError, InvalidRequest
 from gateway.lifecycle import Lifecycle, Overloaded
 from gateway.logs import request_id
 from gateway.metrics import Metrics
+from gateway.stream.response import BODY_SEND
 
 log = logging.getLogger("gateway")
 access = logging.getLogger("gateway.access")
@@ -26,6 +34,7 @@ UPLOAD_PATH = "/v1/files"  # POSTed multipart files, bounded by `max_upload_byte
 UPLOAD_SLACK = 1 << 20  # the form's other fields and its part headers, beyond the file's own bytes
 MAX_HEADER_LINE = 8192  # nginx's large_client_header_buffers 4 8k: no one header line beyond 8 KB
 CLIENT_GONE = 499
+SERVER_SEND = "gateway.server_send"  # scope key: the ASGI server's own `send`, set by the app
 
 
 class TooLarge(InvalidRequest):
@@ -81,6 +90,9 @@ class RequestContext:
         start = time.monotonic()
         scope.setdefault("state", {})["started"] = start  # for the stream's time-to-first-event
         exchange = _Exchange(receive, send, request_id.get().encode(), self._limit(scope))
+        if (server_send := scope.get(SERVER_SEND)) is not None:
+            exchange.direct = server_send
+            scope["state"][BODY_SEND] = exchange.body
         try:
             refusal = self._refusal(scope)
             if refusal is not None:
@@ -151,7 +163,7 @@ class _Exchange:
     access log), the request id on the response, and the body limit on what it receives (streamed
     bodies without Content-Length are counted too). One slotted object: it lives as long as a stream."""
 
-    __slots__ = ("_receive", "_send", "limit", "rid", "seen", "sent", "status")
+    __slots__ = ("_receive", "_send", "direct", "limit", "rid", "seen", "sent", "status")
 
     def __init__(self, receive: Receive, send: Send, rid: bytes, limit: int) -> None:
         self._receive = receive
@@ -159,6 +171,7 @@ class _Exchange:
         self.rid = rid
         self.limit = limit
         self.seen = self.sent = self.status = 0
+        self.direct: Send = send  # the server's own, when the app gave it (`BODY_SEND`)
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -167,6 +180,12 @@ class _Exchange:
         elif message["type"] == "http.response.body":
             self.sent += len(message.get("body", b""))
         await self._send(message)
+
+    def body(self, message: Message) -> Awaitable[None]:
+        """A body message after the response's start, counted and handed to the server's `send`
+        (see the module doc): a plain call returning the server's awaitable, not a coroutine of its own."""
+        self.sent += len(message["body"])
+        return self.direct(message)
 
     async def receive(self) -> Message:
         message = await self._receive()

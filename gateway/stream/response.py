@@ -8,12 +8,16 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
 from gateway.stream.relay import Write
 from gateway.stream.sse import PING
+
+BODY_SEND = "body_send"
+"""Where the request's state (`scope["state"]`) may hold a `send` for body messages after the
+response's start that skips the middleware (`gateway.api.middleware`); else `send` is used."""
 
 Producer = Callable[[Write, StreamHandle], Awaitable[None]]
 
@@ -68,7 +72,8 @@ class EventStream:
         self._keepalive = keepalive
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        conn = _Connection(send, self._metrics, scope.get("state", {}).get("started"))
+        state = scope.get("state", {})
+        conn = _Connection(state.get(BODY_SEND, send), self._metrics, state.get("started"))
         self._metrics.open_streams.inc()
         watcher: asyncio.Task[None] | None = None
         try:
@@ -120,7 +125,14 @@ class _Connection:
         self.pinging: asyncio.Task[None] | None = None
 
     async def write(self, chunk: bytes, last: bool = False) -> None:
-        await self._body(chunk, last)
+        """The producer's write (`Write`): one coroutine on the way to the server, which this
+        runs for every upstream read."""
+        if (message := self._begin(chunk, last)) is None:
+            return
+        try:
+            await self.send(message)
+        finally:
+            self.last_write = self.loop.time()
         if not self.first_sent:
             self.first_sent = True
             self.metrics.first_event.observe(time.monotonic() - self.started)
@@ -133,17 +145,24 @@ class _Connection:
 
     def ping(self) -> None:
         if self.pinging is None or self.pinging.done():
-            self.pinging = self.loop.create_task(self._body(PING))
+            self.pinging = self.loop.create_task(self._ping())
 
-    async def _body(self, chunk: bytes, last: bool = False) -> None:
-        if self.ended:
+    async def _ping(self) -> None:
+        if (message := self._begin(PING, False)) is None:
             return
-        self.ended = last
-        self.last_write = math.inf  # a write in progress is no silence: no ping interleaves with it
         try:
-            await self.send({"type": "http.response.body", "body": chunk, "more_body": not last})
+            await self.send(message)
         finally:
             self.last_write = self.loop.time()
+
+    def _begin(self, chunk: bytes, last: bool) -> Message | None:
+        """The body message of a write, None once the response ended; from here until the write
+        is done the stream counts as not silent (no ping interleaves with it)."""
+        if self.ended:
+            return None
+        self.ended = last
+        self.last_write = math.inf
+        return {"type": "http.response.body", "body": chunk, "more_body": not last}
 
     def close(self, watcher: asyncio.Task[None] | None) -> None:
         for pending in (watcher, self.pinging):
