@@ -40,7 +40,7 @@ from gateway.engine.file_search import FileSearch
 from gateway.engine.job import Job, RunEvents
 from gateway.engine.models import model_aliases
 from gateway.engine.prompt import PromptTooLong, chat_request
-from gateway.engine.record import ACTIVE, record, replay
+from gateway.engine.record import ACTIVE, note, record, replay
 from gateway.engine.store import HistoryItem, Store, StoreError
 from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.metrics import Metrics
@@ -325,7 +325,8 @@ class Executor:
                         self._take(job, unread, events)
                 else:
                     self._take(job, payloads, events)
-                await record(job, events, job.batch)  # checkpoints: the process's tick (checkpoints.py)
+                if note(job, events, job.batch):  # checkpoints: the process's tick (checkpoints.py)
+                    await job.batch.write()
             finally:  # what the emitter made goes out, even when the store failed: the client's
                 await job.publish(events)  # text always equals the run's closing content
             if job.failure is not None:  # its read's deltas went out first: nothing is lost

@@ -111,13 +111,14 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
     closing: list[StreamEvent] = []
     translate = source.translate
 
-    async def sink(events: Sequence[StreamEvent]) -> None:
-        """A read's events, from the producer's task; the first write carries the prelude too."""
+    def sink(events: Sequence[StreamEvent]) -> Awaitable[None]:
+        """A read's events, from the producer's task; the first write carries the prelude too. A
+        plain call returning the write, not a coroutine of its own: it runs for every read."""
         nonlocal parts, units, events_out
         units += 1
         events_out += len(events)
         chunk, parts = b"".join(encode_into(events, parts)), []
-        await write(chunk)
+        return write(chunk)
 
     try:
         try:
