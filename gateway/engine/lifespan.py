@@ -44,13 +44,7 @@ async def sweep(store: Store, executor: Executor, settings: Settings, clock: Clo
     fail runs whose process died (their lease lapsed)."""
     while True:
         try:
-            # Queued together, the renewals share one transaction (group commit), however many runs.
-            await asyncio.gather(
-                *(
-                    store.leases.heartbeat(r, executor.owner, settings.lease_seconds)
-                    for r in list(executor.jobs)
-                )
-            )
+            await store.leases.renew(list(executor.jobs), executor.owner, settings.lease_seconds)
             now = clock()
             for run in await store.leases.expire_due(now):
                 log.info("run %s expired waiting for tool outputs", run["id"])

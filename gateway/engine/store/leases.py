@@ -7,11 +7,12 @@ with `FOR UPDATE SKIP LOCKED`, so concurrent sweepers on several replicas never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, or_, select, update
 
-from gateway.engine.store import render
+from gateway.engine.store import direct, render
 from gateway.engine.store.db import Db
 from gateway.engine.store.render import JSON
 from gateway.engine.store.steps import close_open
@@ -38,7 +39,12 @@ _CLAIM = (
 )
 _HEARTBEAT = (
     update(t)
-    .where(t.c.id == bindparam("b_id"), t.c.lease_owner == bindparam("b_owner"), t.c.status.in_(LEASED))
+    # The statuses as constants, not an expanding IN: `direct` runs it on SQLite (`renew`, per sweep).
+    .where(
+        t.c.id == bindparam("b_id"),
+        t.c.lease_owner == bindparam("b_owner"),
+        or_(*(t.c.status == status for status in LEASED)),
+    )
     .values(lease_until=bindparam("b_until"))
 )
 _RELEASE = (
@@ -63,6 +69,16 @@ class Leases:
         return await self._one(
             _HEARTBEAT, {"b_id": run_id, "b_owner": owner, "b_until": self._db.clock() + ttl}
         )
+
+    async def renew(self, run_ids: Sequence[str], owner: str, ttl: float) -> None:
+        """`heartbeat` for every run in `run_ids`: one statement run once per run (the driver's
+        `executemany`) in one write, so a sweep's renewals cost one store call however many runs
+        execute here. A run lost meanwhile is left alone, as `heartbeat` leaves it."""
+        if not run_ids:
+            return
+        until = self._db.clock() + ttl
+        params = [{"b_id": run_id, "b_owner": owner, "b_until": until} for run_id in run_ids]
+        await self._db.write(lambda conn: direct.execute_many(conn, _HEARTBEAT, params))
 
     async def release(self, run_id: str, owner: str) -> bool:
         """Give the lease up (another executor may claim the run; it still lapses at its time)."""

@@ -35,6 +35,27 @@ async def test_claim_heartbeat_and_lost_lease(store: Store, clock: Clock) -> Non
     assert not await store.leases.claim(run["id"], "w4", 30)
 
 
+async def test_renew_extends_the_listed_runs_this_owner_still_holds(store: Store, clock: Clock) -> None:
+    who = tenant()
+    runs = []
+    for _ in range(4):
+        a, t = await thread_with_assistant(store, who)
+        run = await store.runs.create(who, t["id"], a["id"])
+        assert await store.leases.claim(run["id"], "w1", 30)
+        runs.append(run["id"])
+    mine, lost, unlisted, ended = runs
+    assert await store.leases.release(lost, "w1")
+    assert await store.leases.claim(lost, "w2", 30)
+    await store.runs.transition(None, ended, ["queued"], "completed")
+    clock.now += 20
+    await store.leases.renew([mine, lost, ended], "w1", 30)  # until +50, for `mine` alone
+    await store.leases.renew([], "w1", 30)
+    clock.now += 15  # the first leases lapsed at +30
+    assert [r["id"] for r in await store.leases.orphans(clock.now)] == [lost, unlisted]
+    assert await store.leases.heartbeat(mine, "w1", 30)
+    assert not await store.leases.claim(mine, "w2", 30)
+
+
 async def test_orphans_fail_with_their_steps_and_messages(store: Store, clock: Clock) -> None:
     who = tenant()
     a, t = await thread_with_assistant(store, who)
