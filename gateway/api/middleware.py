@@ -90,7 +90,9 @@ class RequestContext:
         start = time.monotonic()
         scope.setdefault("state", {})["started"] = start  # for the stream's time-to-first-event
         exchange = _Exchange(receive, send, request_id.get().encode(), self._limit(scope))
-        if (server_send := scope.get(SERVER_SEND)) is not None:
+        # Taken out of the scope at once, and the writer out of its state in `finally`: the server's
+        # `send` holds the server's request object, which holds the scope (a cycle per request, else).
+        if (server_send := scope.pop(SERVER_SEND, None)) is not None:
             exchange.direct = server_send
             scope["state"][BODY_SEND] = exchange.body
         try:
@@ -103,6 +105,7 @@ class RequestContext:
             exchange.status = CLIENT_GONE
             log.info("client went away while sending its request", extra={"path": scope["path"]})
         finally:
+            scope["state"].pop(BODY_SEND, None)
             route = self._route(scope)
             status = exchange.status
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()

@@ -65,7 +65,9 @@ async def body(send: Callable[[Any], Awaitable[None]], data: bytes, more: bool =
 
 
 @contextmanager
-def gateway(script: Script, **settings: Any) -> Iterator[str]:
+def gateway(script: Script, wrap: Callable[[Any], Any] | None = None, **settings: Any) -> Iterator[str]:
+    """The bridge over real HTTP in front of `script`; `wrap(app)` is served instead of the app, if given."""
+
     async def upstream(
         scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]
     ) -> None:
@@ -78,9 +80,14 @@ def gateway(script: Script, **settings: Any) -> Iterator[str]:
 
     with (
         ServerThread(upstream) as up,
-        ServerThread(create_app(Settings(backend="assistants", minimax_base_url=up.url, **settings))) as gw,
+        ServerThread(_app(Settings(backend="assistants", minimax_base_url=up.url, **settings), wrap)) as gw,
     ):
         yield gw.url + "/v1"
+
+
+def _app(settings: Settings, wrap: Callable[[Any], Any] | None) -> Any:
+    app = create_app(settings)
+    return app if wrap is None else wrap(app)
 
 
 def post_run(
