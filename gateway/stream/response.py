@@ -148,6 +148,8 @@ class _Connection:
             self.pinging = self.loop.create_task(self._ping())
 
     async def _ping(self) -> None:
+        """`write`'s send without its first-event metric: a ping is not the stream's first event
+        (and `write` stays the one coroutine on a chunk's way)."""
         if (message := self._begin(PING, False)) is None:
             return
         try:
