@@ -1,6 +1,6 @@
 """`python -m tests.bench.instructions`: the engine's instructions per chunk (or per run) under
-callgrind, a figure that repeats to a fraction of a percent where this VM's CPU times move by a
-quarter from one run to the next.
+callgrind, a figure that repeats within a few percent (two runs of one build: 73,285 and 75,254 less
+the idle rate) where this VM's CPU times move by a quarter from one run to the next.
 
 The engine (this checkout, and with `--baseline DIR` that checkout's too, one after the other) runs
 under `valgrind --tool=callgrind --instr-atstart=no` on core 0, beside the bench upstream on core 1.
