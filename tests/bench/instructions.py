@@ -60,7 +60,8 @@ class Counts:
 
 
 class Engine:
-    """The engine of one checkout under callgrind, on a fresh SQLite file."""
+    """The engine of one checkout under callgrind, on a fresh SQLite file unless `settings` name a
+    DATABASE_URL."""
 
     def __init__(self, checkout: Path, upstream: str, work: Path, settings: dict[str, str]) -> None:
         self.port = free_port()
@@ -68,10 +69,10 @@ class Engine:
         self.out = work / f"callgrind.{self.port}"
         env = {
             **os.environ,
+            "DATABASE_URL": f"sqlite:///{work / f'engine-{self.port}.db'}",  # `--set` may name another
             **settings,
             "BACKEND": "engine",
             "BENCH_BACKEND": "engine",
-            "DATABASE_URL": f"sqlite:///{work / f'engine-{self.port}.db'}",
             "DRAIN_SECONDS": "1",
             "PYTHONPATH": str(checkout),
             "PYTHONUNBUFFERED": "1",
