@@ -329,6 +329,8 @@ class EngineBackend:
         model = self._model(body.model)  # None: the assistant's, read only if an image needs it
         new = _contents("thread.messages", first) + _contents("additional_messages", messages)
         await self._images.refuse_blind(self._store, caller.tenant, None, model, body.assistant_id, new)
+        if thread_in.tool_resources is None and not _attached(first):  # the thread is made with the run
+            return await self._run(caller, (thread_in, first), body, tools, messages, ())
         thread = await self._new_thread(
             caller, thread_in, first, "thread.tool_resources", assistant_id=body.assistant_id
         )
@@ -337,14 +339,16 @@ class EngineBackend:
     async def _run(
         self,
         caller: Caller,
-        thread_id: str,
+        thread: str | tuple[ThreadIn, list[NewMessage]],
         body: RunIn,
         tools: list[dict[str, Any]] | None,
         messages: list[NewMessage],
         prelude: Sequence[Event],
         include: Sequence[str] = (),
     ) -> RunResult:
-        """Create the run already started, and start it (its request and thread checked)."""
+        """Create the run already started, and start it (its request checked). `thread` is the thread's
+        id, or a new thread and its first messages, made in the run's own store write (its
+        `thread.created` then opens the prelude)."""
         choice = body.tool_choice
         if isinstance(choice, dict) and (kind := choice.get("type")) in _SERVED:
             offered = tools
@@ -360,10 +364,7 @@ class EngineBackend:
                 assistant = await self._store.assistants.retrieve(caller.tenant, body.assistant_id)
                 instructions = assistant.get("instructions") or ""
             instructions = "\n\n".join(t for t in (instructions, body.additional_instructions) if t)
-        run, history = await self._store.runs.create_started(
-            caller.tenant,
-            thread_id,
-            body.assistant_id,
+        fields = dict(
             model=self._model(body.model),
             instructions=instructions,
             tools=tools,
@@ -379,6 +380,19 @@ class EngineBackend:
             additional_messages=messages,
             lease_owner=self._executor.owner,
         )
+        runs = self._store.runs
+        if isinstance(thread, str):
+            thread_id = thread
+            run, history = await runs.create_started(caller.tenant, thread_id, body.assistant_id, **fields)
+        else:
+            made, run, history = await runs.create_started_in_new_thread(
+                caller.tenant,
+                body.assistant_id,
+                thread_metadata=thread[0].metadata,
+                thread_messages=thread[1],
+                **fields,
+            )
+            thread_id, prelude = made["id"], [Event("thread.created", made)]
         if files := _attached(messages):
             await self._documents.attach_to_thread(caller, thread_id, files)
         events = await self._executor.start(

@@ -125,3 +125,36 @@ def test_another_tenant_sees_nothing(tmp_path: Path) -> None:
         assert {path: owner.get(path).json() for path in objects} == snapshot
         assert [a["id"] for a in owner.get("/assistants").json()["data"]] == [aid]
         _not_found(owner.get(f"/threads/{own}"))
+
+
+def _threads(db: Path) -> int:
+    with sqlite3.connect(db, timeout=10) as conn:
+        count: int = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+    return count
+
+
+def test_create_thread_and_run_refused_leaves_no_thread(tmp_path: Path) -> None:
+    """The thread of a create-thread-and-run is made with its run: a request refused on its checks
+    leaves none behind; one accepted makes exactly one, with its metadata and messages."""
+    with stack(tmp_path) as s, s.http("k-refused") as http:
+        aid = http.post("/assistants", json={"model": MODEL, "tools": [WEATHER]}).json()["id"]
+        thread = {"messages": [{"role": "user", "content": "hi"}], "metadata": {"k": "v"}}
+        before = _threads(s.db)
+        refused = http.post(
+            "/threads/runs",
+            json={"assistant_id": aid, "thread": thread, "tool_choice": {"type": "file_search"}},
+        )
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "tool_choice", refused.text
+        _not_found(http.post("/threads/runs", json={"assistant_id": "asst_missing", "thread": thread}))
+        assert _threads(s.db) == before
+        made = http.post("/threads/runs", json={"assistant_id": aid, "thread": thread})
+        assert made.status_code == 200, made.text
+        tid = made.json()["thread_id"]
+        assert _threads(s.db) == before + 1
+        assert http.get(f"/threads/{tid}").json()["metadata"] == {"k": "v"}
+        assert wait_status(http, tid, made.json()["id"], "completed", "failed") == "completed"
+        texts = [
+            m["content"][0]["text"]["value"]
+            for m in http.get(f"/threads/{tid}/messages?order=asc").json()["data"]
+        ]
+        assert texts[0] == "hi" and len(texts) == 2

@@ -106,8 +106,9 @@ class Db:
     engine: AsyncEngine | Engine
     postgres: bool
     functions: bool
-    """Whether a run's start and a batch are one call of the database's functions (PostgreSQL,
-    migration 0004); else their statements one by one (SQLite; a test comparing the two)."""
+    """Whether a run's start (with its new thread, if any) and a batch are one call of the database's
+    functions (PostgreSQL, migrations 0004 and 0005); else their statements one by one (SQLite; a test
+    comparing the two)."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock

@@ -1,4 +1,5 @@
-"""Row builders and types shared by the object modules: new messages, the private replay, step inserts."""
+"""Row builders and types shared by the object modules: new threads and messages, the private replay, step
+inserts."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import bindparam, func, select
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import messages as t
-from gateway.engine.store.tables import run_steps
+from gateway.engine.store.tables import run_steps, threads
 
 Content = list[JSON]
 """OpenAI content blocks."""
@@ -38,6 +39,17 @@ class Replay(TypedDict, total=False):
 
 def text_content(value: str) -> Content:
     return [{"type": "text", "text": {"value": value, "annotations": []}}]
+
+
+def thread_row(tenant: str, now: int, metadata: dict[str, str] | None, tool_resources: JSON | None) -> JSON:
+    """A new thread's row (its messages are `message_row`s)."""
+    return {
+        "id": new_id("thread"),
+        "tenant": tenant,
+        "created_at": now,
+        "metadata": metadata or {},
+        "tool_resources": tool_resources,
+    }
 
 
 def message_row(tenant: str, thread_id: str, now: int, m: NewMessage) -> JSON:
@@ -133,5 +145,6 @@ def step_insert() -> Any:
     return run_steps.insert().values(anchor_seq=func.coalesce(newest, 0))
 
 
+THREAD_INSERT: Final = threads.insert()
 MESSAGE_INSERT: Final = t.insert()
 STEP_INSERT: Final = step_insert()

@@ -17,7 +17,7 @@ from gateway.engine.store.history import HistoryItem
 from gateway.engine.store.ids import new_id
 from gateway.engine.store.paging import check, thread_page
 from gateway.engine.store.render import JSON
-from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
+from gateway.engine.store.rows import MESSAGE_INSERT, THREAD_INSERT, NewMessage, message_row, thread_row
 from gateway.engine.store.tables import assistants, threads
 from gateway.engine.store.tables import runs as t
 from gateway.engine.store.tool_outputs import ToolOutput, submit
@@ -55,8 +55,20 @@ _GET_ANY = select(t).where(t.c.id == bindparam("b_id"))
 _SET_METADATA = update(t).where(*_MINE).values(metadata=bindparam("b_metadata")).returning(*t.c)
 
 
+# The assistant's run defaults alone: a thread made in the same transaction needs no lock.
+_ASSISTANT_DEFAULTS = select(*_LOCK_WITH_ASSISTANT.selected_columns).where(
+    assistants.c.id == bindparam("b_assistant"), assistants.c.tenant == bindparam("tenant")
+)
+
+
 _START_RUN = text("SELECT gateway_start_run(CAST(:run AS json), CAST(:messages AS json), :start)")
+_START_THREAD_RUN = text(
+    "SELECT gateway_start_thread_run(CAST(:thread AS json), CAST(:run AS json), CAST(:messages AS json),"
+    " :start)"
+)
 _FLOATS = ("temperature", "top_p")
+NewThread = tuple[JSON, builtins.list[JSON]]
+"""A thread made with its run (create-thread-and-run): its row and its messages' rows."""
 
 
 def _start_run(
@@ -67,17 +79,21 @@ def _start_run(
     given: dict[str, Any],
     extra: builtins.list[JSON],
     start: bool,
+    new_thread: NewThread | None,
 ) -> Any:
-    """`_create`'s body on PostgreSQL: one call of `gateway_start_run` (migration 0004), one round trip.
-    Fills `row` in as the other body does."""
-    args = {
-        "run": json_text({**row, **given}),
-        "messages": json_text(extra),
-        "start": start,
-    }
+    """`_create`'s body on PostgreSQL: one call of `gateway_start_run` (migration 0004), or with a new
+    thread of `gateway_start_thread_run` (0005): one round trip. Fills `row` in as the other body does."""
+    args: dict[str, Any] = {"run": json_text({**row, **given}), "start": start}
+    statement = _START_RUN
+    if new_thread is not None:
+        thread, first = new_thread
+        args["thread"] = json_text(thread)
+        extra = first + extra
+        statement = _START_THREAD_RUN
+    args["messages"] = json_text(extra)
 
     def body(conn: Connection) -> builtins.list[HistoryItem]:
-        found = from_db(conn.execute(_START_RUN, args).scalar_one())
+        found = from_db(conn.execute(statement, args).scalar_one())
         error = found.get("error")
         if error == "thread":
             raise NotFound("thread", thread_id)
@@ -119,6 +135,27 @@ class Runs:
         as created (`queued`: what its `thread.run.created` event shows) and its thread's history."""
         return await self._create(tenant, thread_id, assistant_id, start=True, **fields)
 
+    async def create_started_in_new_thread(
+        self,
+        tenant: str,
+        assistant_id: str,
+        *,
+        thread_metadata: dict[str, str] | None = None,
+        thread_messages: Sequence[NewMessage] = (),
+        **fields: Any,
+    ) -> tuple[JSON, JSON, builtins.list[HistoryItem]]:
+        """`create_started` on a thread made in the same transaction (create-thread-and-run without
+        tool resources): the thread, its messages, the run and the history in one write, where
+        `Threads.create` and `create_started` take two. NotFound, and nothing made, if the assistant is
+        not the tenant's. Returns (thread, run as created, history)."""
+        now = self._db.clock()
+        thread = thread_row(tenant, now, thread_metadata, None)
+        first = [message_row(tenant, thread["id"], now, m) for m in thread_messages]
+        run, turns = await self._create(
+            tenant, thread["id"], assistant_id, start=True, new_thread=(thread, first), **fields
+        )
+        return render.thread(thread), run, turns
+
     async def _create(
         self,
         tenant: str,
@@ -141,6 +178,7 @@ class Runs:
         expires_in: int = 600,
         lease_owner: str | None = None,
         start: bool,
+        new_thread: NewThread | None = None,
     ) -> tuple[JSON, builtins.list[HistoryItem]]:
         now = self._db.clock()
         row: dict[str, Any] = {
@@ -179,9 +217,17 @@ class Runs:
         extra = [message_row(tenant, thread_id, now, m) for m in additional_messages]
 
         def body(conn: Connection) -> builtins.list[HistoryItem]:
-            found = lock_idle(conn, tenant, thread_id, _LOCK_WITH_ASSISTANT, b_assistant=assistant_id)
-            if found["assistant"] is None:
+            if new_thread is None:
+                found = lock_idle(conn, tenant, thread_id, _LOCK_WITH_ASSISTANT, b_assistant=assistant_id)
+            else:  # made here: no other transaction can see it, nothing to lock or check
+                key = {"b_assistant": assistant_id, "tenant": tenant}
+                found = direct.first(conn, _ASSISTANT_DEFAULTS, key)
+            if found is None or found["assistant"] is None:
                 raise NotFound("assistant", assistant_id)
+            if new_thread is not None:
+                direct.execute(conn, THREAD_INSERT, new_thread[0])
+                if new_thread[1]:
+                    direct.execute_many(conn, MESSAGE_INSERT, new_thread[1])
             row.update({k: found[k] if v is None else v for k, v in given.items()})
             row["instructions"] = row["instructions"] or ""
             if extra:
@@ -193,7 +239,7 @@ class Runs:
             return history.read(conn, tenant, thread_id, known=True)
 
         if self._db.functions:
-            body = _start_run(tenant, thread_id, assistant_id, row, given, extra, start)
+            body = _start_run(tenant, thread_id, assistant_id, row, given, extra, start, new_thread)
         try:
             turns = await self._db.write(body)
         except IntegrityError:

@@ -10,9 +10,8 @@ from sqlalchemy import Connection, bindparam, delete, select, update
 from gateway.engine.store import direct, render
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
-from gateway.engine.store.ids import new_id
 from gateway.engine.store.render import JSON
-from gateway.engine.store.rows import MESSAGE_INSERT, NewMessage, message_row
+from gateway.engine.store.rows import MESSAGE_INSERT, THREAD_INSERT, NewMessage, message_row, thread_row
 from gateway.engine.store.tables import assistants as a
 from gateway.engine.store.tables import threads as t
 
@@ -22,7 +21,6 @@ class ThreadChanges(TypedDict, total=False):
     tool_resources: JSON | None
 
 
-_INSERT = t.insert()
 _ASSISTANT = select(a.c.id).where(a.c.id == bindparam("id"), a.c.tenant == bindparam("tenant"))
 _MINE = (t.c.id == bindparam("id"), t.c.tenant == bindparam("tenant"))
 _GET = select(t).where(*_MINE)
@@ -45,20 +43,14 @@ class Threads:
         """A thread and its first messages, in one transaction; with `assistant_id` (a run's, on
         create-thread-and-run), NotFound and no thread if that assistant is not the tenant's."""
         now = self._db.clock()
-        row: JSON = {
-            "id": new_id("thread"),
-            "tenant": tenant,
-            "created_at": now,
-            "metadata": metadata or {},
-            "tool_resources": tool_resources,
-        }
+        row = thread_row(tenant, now, metadata, tool_resources)
         rows = [message_row(tenant, row["id"], now, m) for m in messages]
 
         def body(conn: Connection) -> None:  # SQLite: straight on the driver (direct.py)
             mine = {"id": assistant_id, "tenant": tenant}
             if assistant_id is not None and direct.first(conn, _ASSISTANT, mine) is None:
                 raise NotFound("assistant", assistant_id)
-            direct.execute(conn, _INSERT, row)
+            direct.execute(conn, THREAD_INSERT, row)
             if rows:
                 direct.execute_many(conn, MESSAGE_INSERT, rows)
 

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
-from gateway.engine.store import ACTIVE_RUN_STATUSES, Store, ThreadBusy
+from gateway.engine.store import ACTIVE_RUN_STATUSES, NotFound, Store, ThreadBusy
 from tests.engine.store.helpers import (
     required_action,
     run_to_requires_action,
@@ -231,6 +231,59 @@ async def test_create_started_is_create_and_begin_in_one_transaction(store: Stor
     assert stored["model"] == run["model"] and stored["instructions"] == run["instructions"]
     with pytest.raises(ThreadBusy):  # it is the thread's active run
         await store.runs.create_started(who, t["id"], a["id"])
+
+
+async def test_a_new_threads_run_is_made_with_it_in_one_transaction(store: Store) -> None:
+    """create-thread-and-run: the thread, its messages, the additional ones and the started run in one
+    write; what it returns is what is stored."""
+    who = tenant()
+    a = await store.assistants.create(who, model="MiniMax-M1", instructions="Be brief.", temperature=0.25)
+    with transactions(store) as seen:
+        thread, run, history = await store.runs.create_started_in_new_thread(
+            who,
+            a["id"],
+            thread_metadata={"k": "v"},
+            thread_messages=[{"role": "user", "content": "one"}, {"role": "assistant", "content": "two"}],
+            additional_messages=[{"role": "user", "content": "three"}],
+            lease_owner="me",
+        )
+    assert seen == [1]
+    assert thread == await store.threads.retrieve(who, thread["id"])
+    assert thread["metadata"] == {"k": "v"} and thread["tool_resources"] is None
+    assert run["thread_id"] == thread["id"] and run["status"] == "queued"
+    assert run["instructions"] == "Be brief." and run["temperature"] == 0.25  # the assistant's defaults
+    assert history == await store.history(who, thread["id"])
+    assert [(h.role, h.content) for h in history] == [
+        ("user", _text("one")),
+        ("assistant", _text("two")),
+        ("user", _text("three")),
+    ]
+    stored = await store.runs.retrieve(who, thread["id"], run["id"])
+    assert stored["status"] == "in_progress" and stored["started_at"] == store_now(store)
+    with pytest.raises(ThreadBusy):  # it is the thread's active run
+        await store.runs.create_started(who, thread["id"], a["id"])
+
+
+@pytest.mark.parametrize("whose", ["missing", "another tenant's"])
+async def test_a_new_threads_run_with_an_unknown_assistant_makes_nothing(store: Store, whose: str) -> None:
+    who = tenant()
+    other = await store.assistants.create(tenant(), model="MiniMax-M1")
+    assistant_id = "asst_missing" if whose == "missing" else other["id"]
+    before = await store.db.read(lambda conn: conn.execute(text("SELECT count(*) FROM threads")).scalar_one())
+    with pytest.raises(NotFound, match=f"No assistant found with id '{assistant_id}'"):
+        await store.runs.create_started_in_new_thread(
+            who, assistant_id, thread_messages=[{"role": "user", "content": "hi"}]
+        )
+    after = await store.db.read(lambda conn: conn.execute(text("SELECT count(*) FROM threads")).scalar_one())
+    assert after == before
+    assert (
+        await store.db.read(
+            lambda conn: conn.execute(
+                text("SELECT count(*) FROM messages WHERE tenant = :t"), {"t": who}
+            ).scalar_one()
+        )
+        == 0
+    )
 
 
 async def _started(store: Store) -> tuple[str, dict[str, Any], dict[str, Any], Any]:

@@ -67,7 +67,7 @@ async def test_migrate_from_empty_matches_metadata(
     url = await _empty_url(backend, tmp_path, request)
     assert await current_revision(url) is None
     await migrate(url)
-    assert await current_revision(url) == head() == "0004"
+    assert await current_revision(url) == head() == "0005"
     await migrate(url)  # at head: a no-op
     db = open_db(url, system_clock)
     try:
@@ -86,11 +86,11 @@ async def test_migrate_from_empty_matches_metadata(
         await db.close()
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003"])
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004"])
 async def test_upgrade_from_an_earlier_head_keeps_data(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, start: str
 ) -> None:
-    """An earlier head (0003 the previous one) -> head on a database with objects in it: they survive,
+    """An earlier head (0004 the previous one) -> head on a database with objects in it: they survive,
     and the new tables work."""
     url = await _empty_url(backend, tmp_path, request)
     db = open_db(url, system_clock)
@@ -106,7 +106,7 @@ async def test_upgrade_from_an_earlier_head_keeps_data(
     finally:
         await store.close()
     await migrate(url)
-    assert await current_revision(url) == head() == "0004"
+    assert await current_revision(url) == head() == "0005"
     store = await Store.open(url)
     try:
         assert (await store.assistants.retrieve("t", assistant["id"]))["name"] == "kept"
@@ -122,6 +122,10 @@ async def test_upgrade_from_an_earlier_head_keeps_data(
         assert await store.code_sessions.get("other", thread["id"]) is None  # another tenant's: absent
         await store.threads.delete("t", thread["id"])
         assert await store.code_sessions.get("t", thread["id"]) is None  # gone with its thread
+        made_thread, run, history = await store.runs.create_started_in_new_thread(
+            "t", assistant["id"], thread_messages=[{"role": "user", "content": "hi"}]
+        )
+        assert run["thread_id"] == made_thread["id"] and [h.role for h in history] == ["user"]
     finally:
         await store.close()
 
@@ -182,15 +186,16 @@ async def test_each_downgrade_undoes_its_upgrade(
     url = await _empty_url(backend, tmp_path, request)
     await migrate(url)
     fresh: dict[str, dict[str, Any]] = {}
-    for revision in ("0001", "0002", "0003"):
+    for revision in ("0001", "0002", "0003", "0004"):
         (tmp_path / revision).mkdir()
         other = await _empty_url(backend, tmp_path / revision, request)
         fresh[revision] = await _schema_at(other, revision, command.upgrade)
     assert fresh["0003"] != fresh["0002"] != fresh["0001"]  # each revision adds something to see
     at_head = await _schema_at(url, "head", command.upgrade)
     if backend == "postgresql":
-        assert at_head["functions"] == ["gateway_batch", "gateway_start_run"]
-    for revision in ("0003", "0002", "0001"):
+        assert at_head["functions"] == ["gateway_batch", "gateway_start_run", "gateway_start_thread_run"]
+        assert fresh["0004"]["functions"] == ["gateway_batch", "gateway_start_run"]
+    for revision in ("0004", "0003", "0002", "0001"):
         assert await _schema_at(url, revision, command.downgrade) == fresh[revision], revision
         assert await current_revision(url) == revision
     assert (await _schema_at(url, "base", command.downgrade))["tables"] == {

@@ -1,20 +1,23 @@
-"""PostgreSQL: a run's store work in at most six round trips (three: one per transaction, issue 20), and
-the one-call path (migration 0004's functions) stores exactly what the statements one by one store."""
+"""PostgreSQL: a run's store work in at most six round trips (three: one per transaction, issue 20;
+create-thread-and-run's thread in the first), and the one-call path (migrations 0004 and 0005's
+functions) stores exactly what the statements one by one store."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from functools import partial
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from gateway.engine.record import ACTIVE
 from gateway.engine.store import Store, db
+from gateway.engine.store.rows import NewMessage
 from tests.bench.store_cpu import TENANT, one_run
 from tests.engine.store.conftest import Clock
 from tests.engine.store.helpers import RoundTrips, required_action, tool_step_details
@@ -55,6 +58,30 @@ async def test_a_run_takes_at_most_six_round_trips(pg_server: PgServer) -> None:
         assert counter.sent.count("P") == 0  # no statement prepared again
         store.db.functions = False  # the statements one by one: the counter does see them
         assert min(await _bench_runs(store, counter, 2)) > 6
+    finally:
+        counter.close()
+        await store.close()
+
+
+async def test_create_thread_and_run_starts_in_one_round_trip(pg_server: PgServer) -> None:
+    """The thread, its messages and the started run: one call of `gateway_start_thread_run` (0005)."""
+    store = await Store.open(await fresh_pg_db(pg_server, migrated=True), pool_size=1, max_overflow=0)
+    counter = RoundTrips(store)
+    first: list[NewMessage] = [{"role": "user", "content": "x"}]
+    try:
+        assistant = await store.assistants.create(TENANT, model="MiniMax-M2.7")
+        for _ in range(3):  # prepares the statement
+            await store.runs.create_started_in_new_thread(TENANT, assistant["id"], thread_messages=first)
+        counts = []
+        for _ in range(3):
+            with counter:
+                await store.runs.create_started_in_new_thread(TENANT, assistant["id"], thread_messages=first)
+            counts.append(counter.trips)
+        assert counts == [1, 1, 1], counts
+        store.db.functions = False  # the statements one by one: the counter does see them
+        with counter:
+            await store.runs.create_started_in_new_thread(TENANT, assistant["id"], thread_messages=first)
+        assert counter.trips > 1
     finally:
         counter.close()
         await store.close()
@@ -253,6 +280,41 @@ async def _stored(store: Store, thread_id: str) -> list[str]:
         row = _ID.sub(lambda m: names.setdefault(m.group(0), f"id{len(names)}"), row)
         out.append(re.sub(r'"(seq|anchor_seq)":\d+', r'"\1":_', row))
     return out
+
+
+def _thread_row(conn: Connection, thread_id: str) -> str:
+    return str(
+        conn.execute(
+            text("SELECT row_to_json(x)::text FROM threads x WHERE id = :t"), {"t": thread_id}
+        ).scalar_one()
+    )
+
+
+async def test_a_new_threads_run_stores_by_one_call_what_the_statements_store(pg_server: PgServer) -> None:
+    clock = Clock()
+    store = await Store.open(await fresh_pg_db(pg_server, migrated=True), clock=clock)
+    stored: list[list[str]] = []
+    try:
+        assistant = await store.assistants.create("t", model="MiniMax-M2.7", temperature=1.0, tools=[])
+        for functions in (True, False):
+            store.db.functions = functions
+            clock.now = Clock().now
+            thread, _, _ = await store.runs.create_started_in_new_thread(
+                "t",
+                assistant["id"],
+                thread_metadata={"k": "v"},
+                thread_messages=[{"role": "user", "content": "one", "metadata": {"m": "1"}}],
+                additional_messages=[{"role": "user", "content": _text("two"), "attachments": []}],
+                lease_owner="me",
+                top_p=0.5,
+            )
+            found = await store.db.read(partial(_thread_row, thread_id=thread["id"]))
+            stored.append([found.replace(thread["id"], "thread"), *await _stored(store, thread["id"])])
+    finally:
+        await store.close()
+    assert len(stored[0]) == 1 + 1 + 2  # the thread, the run, its two messages
+    assert re.sub(r'"seq":\d+', "", stored[0][0]) == re.sub(r'"seq":\d+', "", stored[1][0])
+    assert stored[0][1:] == stored[1][1:]
 
 
 async def test_one_call_stores_what_the_statements_store(pg_server: PgServer) -> None:
