@@ -8,6 +8,7 @@ import logging
 import re
 import sys
 from contextvars import ContextVar
+from itertools import islice
 from typing import Any
 
 import orjson
@@ -15,16 +16,19 @@ import orjson
 from gateway.settings import LogFormat
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+_BLANK = logging.LogRecord("", 0, "", 0, "", None, None).__dict__
+_STANDARD = set(_BLANK) | {"message", "asctime"}
 _DROPPED = _STANDARD | {"color_message"}
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    """The record's `extra=` fields, without colour: fields carrying ANSI escape sequences are dropped."""
+    """The record's `extra=` fields, without colour: fields carrying ANSI escape sequences are dropped.
+    A record's own attributes are all set first, in `LogRecord.__init__`: only what follows them is
+    looked at (a line per request, the access log's, would otherwise test each of them)."""
     return {
         k: v
-        for k, v in record.__dict__.items()
+        for k, v in islice(record.__dict__.items(), len(_BLANK), None)
         if k not in _DROPPED and not (isinstance(v, str) and _ANSI.search(v))
     }
 

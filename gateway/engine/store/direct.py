@@ -4,8 +4,9 @@ SQLAlchemy's execution path (an execution context, parameter construction, resul
 what the driver's `execute` of the same SQL and values does, and a streamed run makes ten such statements
 (tests/bench/README.md, "Measurements behind the design"). For SQLite, `execute`, `first`, `scalar` and `rows`
 compile a statement once per shape of its parameters (with SQLAlchemy, so the SQL is the same), then bind the
-values in the compiled order through each bind's own type processor (JSON serialized as SQLAlchemy would) and
-process result columns with each column's result processor. Statements this cannot run the same way
+values in the compiled order (one `itemgetter` over the parameters and the statement's constants, these
+processed once) through each bind's own type processor (JSON serialized as SQLAlchemy would) and process
+result columns with each column's result processor. Statements this cannot run the same way
 (Python-side column defaults, expanding or literal-execute binds, a required bind not given) take SQLAlchemy's
 path, as does every statement on PostgreSQL. Same transaction either way: the cursor is the connection's own.
 Plans are cached by the statement object: pass statements made once (module constants, cached builders), as
@@ -15,34 +16,37 @@ every caller does, not ones built per call.
 from __future__ import annotations
 
 import functools
+import operator
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 
 Processor = Callable[[Any], Any] | None
-_GIVEN: Final = object()
-"""A bind's value comes from the parameters (else the bind's own constant)."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
-    binds: tuple[tuple[str, Any, Processor], ...]  # (parameter key, constant or _GIVEN, processor)
+    take: Callable[[Mapping[str, Any]], Any]  # the binds' values in order, from the parameters and constants
+    constants: dict[str, Any]  # a constant bind's value (processed), by a key no parameter has
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor) of given binds with one
     columns: tuple[str, ...]
     results: tuple[Processor, ...]
     row: Any  # a namedtuple class of `columns`
 
-    def values(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
-        out = []
-        for key, constant, proc in self.binds:
-            value = params[key] if constant is _GIVEN else constant
-            out.append(value if proc is None else proc(value))
-        return tuple(out)
+    def values(self, params: Mapping[str, Any]) -> Sequence[Any]:
+        taken = self.take({**params, **self.constants} if self.constants else params)
+        if not self.processed:
+            return taken  # type: ignore[no-any-return]
+        out = list(taken)
+        for i, proc in self.processed:
+            out[i] = proc(out[i])
+        return out
 
     def fetch(self, cursor: Any) -> list[tuple[Any, ...]]:
         found = cursor.fetchall()
@@ -58,23 +62,50 @@ def _plan(stmt: Any, keys: tuple[str, ...], dialect: Dialect) -> _Plan | None:
     compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
     if compiled.insert_prefetch or compiled.update_prefetch or compiled.positiontup is None:
         return None
-    binds = []
-    for name in compiled.positiontup:
+    order: list[str] = []
+    constants: dict[str, Any] = {}
+    processed: list[tuple[int, Callable[[Any], Any]]] = []
+    for position, name in enumerate(compiled.positiontup):
         bind: BindParameter[Any] = compiled.binds[name]
         if bind.expanding or bind.literal_execute or bind.callable is not None:
             return None
+        proc = _processor(bind, dialect)
         if bind.key in keys:
-            constant = _GIVEN
+            order.append(bind.key)
+            if proc is not None:
+                processed.append((position, proc))
         elif bind.required:
             return None  # SQLAlchemy raises for it: let it
-        else:
-            constant = bind.value
-        binds.append((bind.key, constant, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        else:  # a constant (`status == "in_progress"`): processed once, here
+            key = f"\0{position}"  # not a parameter's name
+            constants[key] = bind.value if proc is None else proc(bind.value)
+            order.append(key)
+    take = operator.itemgetter(*order) if len(order) > 1 else _single(order[0]) if order else _none
     returned = list(stmt.exported_columns)  # a SELECT's columns, a DML's RETURNING (or none)
     columns = tuple(c.key for c in returned)
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned)
     row = namedtuple("Row", columns, rename=True) if columns else tuple
-    return _Plan(compiled.string, tuple(binds), columns, results, row)
+    return _Plan(compiled.string, take, constants, tuple(processed), columns, results, row)
+
+
+def _processor(bind: BindParameter[Any], dialect: Dialect) -> Processor:
+    """The bind's type processor. A JSON one is the dialect's serializer itself where SQLAlchemy's would
+    only call it (`none_as_null` off: None is JSON `null` either way, as SQLAlchemy stores it); the store
+    binds plain values, never `JSON.NULL` or `null()`, which only SQLAlchemy's processor takes."""
+    impl = bind.type.dialect_impl(dialect)
+    serializer = getattr(dialect, "_json_serializer", None)
+    plain = String().dialect_impl(dialect).bind_processor(dialect) is None  # SQLAlchemy's would add it
+    if isinstance(impl, JSON) and not impl.none_as_null and serializer is not None and plain:
+        return serializer  # type: ignore[no-any-return]
+    return impl.bind_processor(dialect)
+
+
+def _single(key: str) -> Callable[[Mapping[str, Any]], tuple[Any]]:
+    return lambda params: (params[key],)
+
+
+def _none(_: Mapping[str, Any]) -> tuple[()]:
+    return ()
 
 
 def _direct(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> tuple[_Plan, Any] | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, select, text
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, bindparam, func, select, text
 from sqlalchemy.exc import StatementError
 
 from gateway.engine.store import Store, direct
@@ -19,6 +19,8 @@ from gateway.engine.store.transitions import Move
 from tests.engine.store.helpers import tenant, thread_with_assistant
 
 pytestmark = pytest.mark.asyncio
+_ONE_BIND = select(runs.c.status).where(runs.c.id == bindparam("b_id"))
+_NO_BIND = select(func.count()).select_from(runs)
 CONTENT = [{"type": "text", "text": {"value": 'héllo "quoted" \u2028 ✓', "annotations": []}}]
 
 
@@ -105,6 +107,8 @@ async def test_reads_and_returning_match_sqlalchemy(store: Store) -> None:
         assert found["status"] == "completed" and found["usage"] == {"n": 1}
         assert found == dict(conn.execute(select(runs).where(runs.c.id == run["id"])).mappings().one())
         assert direct.first(conn, move.stmt, move.key) is None  # no longer in a from-status
+        assert direct.scalar(conn, _ONE_BIND, {"b_id": run["id"]}) == "completed"  # one bind, no constant
+        assert direct.scalar(conn, _NO_BIND, {}) == conn.execute(_NO_BIND).scalar()
 
     await store.db.write(body)
 
