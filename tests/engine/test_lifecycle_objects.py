@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from tests.engine.helpers_lifecycle import MODEL, WEATHER, Stack, stack, wait_status
+from tests.stream_checks import check, parse_sse
 
 
 def _made(s: Stack, http: httpx.Client) -> dict[str, str]:
@@ -158,3 +159,23 @@ def test_create_thread_and_run_refused_leaves_no_thread(tmp_path: Path) -> None:
             for m in http.get(f"/threads/{tid}/messages?order=asc").json()["data"]
         ]
         assert texts[0] == "hi" and len(texts) == 2
+
+
+def test_create_thread_and_run_streams_the_thread_it_stored(tmp_path: Path) -> None:
+    """The thread made in the run's own write: `thread.created` opens the stream, ahead of the run,
+    and is the thread as stored, with its messages."""
+    with stack(tmp_path) as s, s.http("k-streamed") as http:
+        aid = http.post("/assistants", json={"model": MODEL}).json()["id"]
+        thread = {"messages": [{"role": "user", "content": "first"}], "metadata": {"k": "v"}}
+        body = {"assistant_id": aid, "thread": thread, "stream": True}
+        streamed = http.post("/threads/runs", json=body)
+        assert streamed.status_code == 200, streamed.text
+        events = parse_sse(streamed.content)
+        check(events)
+        (name, made), (_, run) = events[0], events[1]
+        assert (name, made["object"]) == ("thread.created", "thread")
+        assert made == http.get(f"/threads/{made['id']}").json()
+        assert run["thread_id"] == made["id"] and made["metadata"] == {"k": "v"}
+        listed = http.get(f"/threads/{made['id']}/messages", params={"order": "asc"}).json()["data"]
+        assert [m["role"] for m in listed] == ["user", "assistant"]
+        assert listed[0]["content"][0]["text"]["value"] == "first"
