@@ -14,6 +14,10 @@ Instrumentation is switched on (`callgrind_control -i on`) only inside the windo
 - `--runs N`: N create-thread-and-runs of a one-chunk reply, 4 at a time, after 40 to warm up:
   instructions per run (start, one chunk, end).
 
+`--lines K` counts Python lines instead (`tests/bench/linetrace.py`, no valgrind needed) and prints the
+K functions and the packages that ran the most of them per unit: which Python a run or a chunk runs,
+where callgrind's count cannot say.
+
 Under callgrind the engine runs about 50 times slower: keep the chunk rate low (the defaults offer 200
 chunks a second) so that every read still carries one chunk, as it does at MiniMax's pace; the printed
 delta count shows whether the engine kept up. Instruction counts say what work a change removed, not
@@ -24,14 +28,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -48,9 +56,10 @@ PARALLEL_RUNS = 4
 @dataclass
 class Counts:
     idle_per_s: float = 0.0
-    load: int = 0  # instructions in the load window
+    load: int = 0  # instructions (or lines) in the load window
     window_s: float = 0.0
     units: int = 0  # delta events read in the window, or runs completed
+    table: list[tuple[str, int, str, int]] = field(default_factory=list)  # --lines: the load window's
 
     def per_unit(self) -> float:
         return self.load / self.units
@@ -60,10 +69,12 @@ class Counts:
 
 
 class Engine:
-    """The engine of one checkout under callgrind, on a fresh SQLite file unless `settings` name a
-    DATABASE_URL."""
+    """The engine of one checkout under callgrind (or, with `lines`, the line counter), on a fresh
+    SQLite file unless `settings` name a DATABASE_URL."""
 
-    def __init__(self, checkout: Path, upstream: str, work: Path, settings: dict[str, str]) -> None:
+    def __init__(
+        self, checkout: Path, upstream: str, work: Path, settings: dict[str, str], lines: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.out = work / f"callgrind.{self.port}"
@@ -78,8 +89,22 @@ class Engine:
             "PYTHONUNBUFFERED": "1",
         }
         serve = str(ROOT / "tests" / "bench" / "serve.py")
-        cmd = ["taskset", "-c", str(PROXY_CORE), "valgrind", "--tool=callgrind", "--instr-atstart=no"]
-        cmd += [f"--callgrind-out-file={self.out}", sys.executable, "-P", serve, "gateway"]
+        self.lines = lines
+        self.table: list[tuple[str, int, str, int]] = []
+        if lines:
+            env["BENCH_LINES_OUT"] = str(self.out)
+            cmd = [
+                "taskset",
+                "-c",
+                str(PROXY_CORE),
+                sys.executable,
+                "-P",
+                str(ROOT / "tests/bench/linetrace.py"),
+            ]
+            cmd += [serve, "gateway"]
+        else:
+            cmd = ["taskset", "-c", str(PROXY_CORE), "valgrind", "--tool=callgrind", "--instr-atstart=no"]
+            cmd += [f"--callgrind-out-file={self.out}", sys.executable, "-P", serve, "gateway"]
         cmd += ["--port", str(self.port), "--upstream", upstream]
         self.log_path = work / f"engine-{self.port}.log"
         with open(self.log_path, "wb") as log:
@@ -103,10 +128,23 @@ class Engine:
         subprocess.run(["callgrind_control", *args, str(self.proc.pid)], check=True, capture_output=True)
 
     def on(self) -> None:
+        if self.lines:
+            os.kill(self.proc.pid, signal.SIGUSR1)
+            return
         self._control("-i", "on")
 
     def off(self) -> int:
-        """Instrumentation off; the instructions counted since `on` (a dump, which resets them)."""
+        """Instrumentation off; the instructions (or lines) counted since `on`."""
+        if self.lines:
+            self.out.unlink(missing_ok=True)
+            os.kill(self.proc.pid, signal.SIGUSR2)
+            deadline = time.monotonic() + 60
+            while not self.out.exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no line counts from the engine; see {self.log_path}")
+                time.sleep(0.1)
+            self.table = [(f, line, name, n) for f, line, name, n in json.loads(self.out.read_text())]
+            return sum(row[3] for row in self.table)
         self._control("-i", "off")
         self._control("-d")
         self._dumps += 1
@@ -193,9 +231,11 @@ async def _measure(engine: Engine, args: argparse.Namespace) -> Counts:
 
 def _one(checkout: Path, upstream: str, args: argparse.Namespace, settings: dict[str, str]) -> Counts:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as work:
-        engine = Engine(checkout, upstream, Path(work), settings)
+        engine = Engine(checkout, upstream, Path(work), settings, lines=bool(args.lines))
         try:
-            return asyncio.run(_measure(engine, args))
+            counts = asyncio.run(_measure(engine, args))
+            counts.table = engine.table  # the last window counted: the load's
+            return counts
         finally:
             engine.stop()
 
@@ -211,14 +251,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for the engine(s)"
     )
+    parser.add_argument(
+        "--lines", type=int, default=0, metavar="K", help="count Python lines; show the top K"
+    )
     args = parser.parse_args(argv)
-    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+    if not args.lines and not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         raise SystemExit("needs valgrind (Debian's package) for callgrind and callgrind_control")
     settings = dict(item.split("=", 1) for item in args.set)
     pin_self(LOAD_CORE)
     unit = "run" if args.runs else "chunk"
     what = f"{args.runs} runs" if args.runs else f"{args.streams} streams, a chunk every {args.pace_ms} ms"
-    print(f"engine instructions under callgrind: {what}; settings {settings or 'default'}")
+    counted, tool = ("Python lines", "a line counter") if args.lines else ("instructions", "callgrind")
+    print(f"engine {counted} under {tool}: {what}; settings {settings or 'default'}")
     with tempfile.TemporaryDirectory(prefix="bench-instructions-up-") as logs:
         upstream = Server("upstream", LOAD_CORE, log_dir=Path(logs))
         try:
@@ -230,13 +274,37 @@ def main(argv: list[str] | None = None) -> None:
             upstream.stop()
     for name, c in results:
         print(
-            f"{name:16} idle {c.idle_per_s / 1e6:.2f}M instructions/s; {c.units} {unit}s in "
-            f"{c.window_s:.1f} s; {c.per_unit():,.0f} instructions per {unit}, "
+            f"{name:16} idle {c.idle_per_s:,.0f} {counted}/s; {c.units} {unit}s in "
+            f"{c.window_s:.1f} s; {c.per_unit():,.0f} {counted} per {unit}, "
             f"{c.net_per_unit():,.0f} less the idle rate"
         )
+        if args.lines:
+            _top(c, args.lines, unit)
     if len(results) == 2:
         ratio = results[0][1].net_per_unit() / results[1][1].net_per_unit()
         print(f"engine÷engine-baseline (less idle): {ratio:.3f}")
+
+
+def _where(path: str) -> str:
+    """A gateway module by its path; anything else by its package (or the standard library's module)."""
+    path = path.replace(str(ROOT) + os.sep, "")
+    if path.startswith("gateway" + os.sep):
+        return path
+    found = re.search(r"/site-packages/([^/]+)", path) or re.search(r"/python3\.\d+/([^/]+)", path)
+    return found.group(1) if found else path
+
+
+def _top(c: Counts, k: int, unit: str) -> None:
+    """The load window's K busiest functions and places, in lines per unit (idle work included)."""
+    by_place: collections.Counter[str] = collections.Counter()
+    for path, _, _, n in c.table:
+        by_place[_where(path)] += n
+    print(f"  by place, lines per {unit}:")
+    for place, n in by_place.most_common(k):
+        print(f"    {n / c.units:9.1f}  {place}")
+    print(f"  by function, lines per {unit}:")
+    for path, line, name, n in sorted(c.table, key=lambda row: -row[3])[:k]:
+        print(f"    {n / c.units:9.1f}  {name} ({path.replace(str(ROOT) + os.sep, '')}:{line})")
 
 
 if __name__ == "__main__":
