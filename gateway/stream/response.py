@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
@@ -127,13 +127,15 @@ class _Connection:
     async def write(self, chunk: bytes, last: bool = False) -> None:
         """The producer's write (`Write`): one coroutine on the way to the server, which this
         runs for every upstream read."""
-        if (message := self._begin(chunk, last)) is None:
+        if self.ended:
             return
+        self.ended = last
+        self.last_write = math.inf  # a write in progress is no silence: no ping interleaves with it
         try:
-            await self.send(message)
+            await self.send({"type": "http.response.body", "body": chunk, "more_body": not last})
         finally:
             self.last_write = self.loop.time()
-        if not self.first_sent:
+        if not self.first_sent and chunk is not PING:  # a ping is not the stream's first event
             self.first_sent = True
             self.metrics.first_event.observe(time.monotonic() - self.started)
 
@@ -145,26 +147,7 @@ class _Connection:
 
     def ping(self) -> None:
         if self.pinging is None or self.pinging.done():
-            self.pinging = self.loop.create_task(self._ping())
-
-    async def _ping(self) -> None:
-        """`write`'s send without its first-event metric: a ping is not the stream's first event
-        (and `write` stays the one coroutine on a chunk's way)."""
-        if (message := self._begin(PING, False)) is None:
-            return
-        try:
-            await self.send(message)
-        finally:
-            self.last_write = self.loop.time()
-
-    def _begin(self, chunk: bytes, last: bool) -> Message | None:
-        """The body message of a write, None once the response ended; from here until the write
-        is done the stream counts as not silent (no ping interleaves with it)."""
-        if self.ended:
-            return None
-        self.ended = last
-        self.last_write = math.inf
-        return {"type": "http.response.body", "body": chunk, "more_body": not last}
+            self.pinging = self.loop.create_task(self.write(PING))
 
     def close(self, watcher: asyncio.Task[None] | None) -> None:
         for pending in (watcher, self.pinging):

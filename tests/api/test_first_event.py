@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gateway.emulator import EmulatorConfig
+from tests.api.helpers import metric
 from tests.e2e.conftest import serve
 from tests.stream_checks import check, parse_sse
 
@@ -52,6 +53,21 @@ def test_a_slow_start_gets_headers_and_a_ping_then_every_event(base: str) -> Non
     assert WAIT <= waited < 1.4, f"the first bytes came after {waited:.2f} s"
     events = parse_sse(raw[raw.index(b"\n\n") + 2 :])
     assert check(events).final_run["status"] == "completed"  # type: ignore[index]
+
+
+def test_the_wait_s_ping_is_not_the_first_event_in_the_metric(base: str) -> None:
+    """`gateway_time_to_first_event_seconds` times the stream's first event, not the ping that kept the
+    client company while MiniMax was slow to start."""
+    metrics = base.removesuffix("/v1") + "/metrics"
+    names = ("gateway_time_to_first_event_seconds_sum", "gateway_time_to_first_event_seconds_count")
+    with httpx.Client(timeout=30) as http:
+        body = run_body(base, http, "stall:0:1.5")
+        before = [metric(http.get(metrics).text, name) for name in names]
+        response = http.post(f"{base}/threads/runs", json=body, headers=KEY)
+        after = [metric(http.get(metrics).text, name) for name in names]
+    assert response.status_code == 200 and response.content.startswith(b": ping")
+    assert after[1] == before[1] + 1
+    assert after[0] - before[0] >= 1.4, after[0] - before[0]  # the stall, not the ping at WAIT
 
 
 def test_a_quick_rejection_is_an_http_error(base: str) -> None:
