@@ -1,4 +1,4 @@
-"""Leases on background runs (claim, heartbeat, release) and the sweeps: orphaned runs fail, due runs expire.
+"""Leases on background runs (claim, renewal, release) and the sweeps: orphaned runs fail, due runs expire.
 
 A run in queued / in_progress / cancelling belongs to whoever holds its lease; when the lease lapses (the
 executor died) the sweep fails it. Each swept run is its own transaction; on PostgreSQL the row is taken
@@ -64,16 +64,10 @@ class Leases:
         now = self._db.clock()
         return await self._one(_CLAIM, {"b_id": run_id, "b_owner": owner, "b_now": now, "b_until": now + ttl})
 
-    async def heartbeat(self, run_id: str, owner: str, ttl: float) -> bool:
-        """Extend our lease; False if it was lost (taken over, or the run was swept or ended)."""
-        return await self._one(
-            _HEARTBEAT, {"b_id": run_id, "b_owner": owner, "b_until": self._db.clock() + ttl}
-        )
-
     async def renew(self, run_ids: Sequence[str], owner: str, ttl: float) -> None:
-        """`heartbeat` for every run in `run_ids`: one statement run once per run (the driver's
-        `executemany`) in one write, so a sweep's renewals cost one store call however many runs
-        execute here. A run lost meanwhile is left alone, as `heartbeat` leaves it."""
+        """Extend `owner`'s lease on every run in `run_ids`: one statement run once per run (the
+        driver's `executemany`) in one write, so a sweep's renewals cost one store call however many
+        runs execute here. A run lost meanwhile (taken over, swept or ended) is left alone."""
         if not run_ids:
             return
         until = self._db.clock() + ttl

@@ -1,4 +1,4 @@
-"""Leases (claim, heartbeat, lost lease, release) and the sweeps: orphaned runs fail, due runs expire."""
+"""Leases (claim, renewal, lost lease, release) and the sweeps: orphaned runs fail, due runs expire."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from tests.engine.store.helpers import run_to_requires_action, tenant, thread_wi
 pytestmark = pytest.mark.asyncio
 
 
-async def test_claim_heartbeat_and_lost_lease(store: Store, clock: Clock) -> None:
+async def test_claim_renew_and_lost_lease(store: Store, clock: Clock) -> None:
     who = tenant()
     a, t = await thread_with_assistant(store, who)
     run = await store.runs.create(who, t["id"], a["id"])
@@ -21,18 +21,19 @@ async def test_claim_heartbeat_and_lost_lease(store: Store, clock: Clock) -> Non
     assert await store.leases.claim(run["id"], "w1", 30)  # ours already
     assert not await store.leases.claim(run["id"], "w2", 30)
     clock.now += 20
-    assert await store.leases.heartbeat(run["id"], "w1", 30)  # now until +50
+    await store.leases.renew([run["id"]], "w1", 30)  # now until +50
     clock.now += 25
-    assert not await store.leases.claim(run["id"], "w2", 30)  # still held thanks to the heartbeat
+    assert not await store.leases.claim(run["id"], "w2", 30)  # still held thanks to the renewal
     clock.now += 10
-    assert await store.leases.claim(run["id"], "w2", 30)  # lapsed: taken over
-    assert not await store.leases.heartbeat(run["id"], "w1", 30)  # w1 learns it lost the run
-    assert await store.leases.release(run["id"], "w2")
-    assert not await store.leases.release(run["id"], "w2")
-    assert await store.leases.claim(run["id"], "w3", 30)
+    assert await store.leases.claim(run["id"], "w2", 30)  # lapsed: taken over (until +85)
+    await store.leases.renew([run["id"]], "w1", 60)  # w1 lost it: nothing renewed (else until +115)
+    clock.now += 31
+    assert await store.leases.claim(run["id"], "w3", 30)  # w2's lease lapsed at +85
+    assert await store.leases.release(run["id"], "w3")
+    assert not await store.leases.release(run["id"], "w3")
+    assert await store.leases.claim(run["id"], "w4", 30)
     await store.runs.transition(None, run["id"], ["queued"], "completed")
-    assert not await store.leases.heartbeat(run["id"], "w3", 30)  # ended runs are not leasable
-    assert not await store.leases.claim(run["id"], "w4", 30)
+    assert not await store.leases.claim(run["id"], "w5", 30)  # ended runs are not leasable
 
 
 async def test_renew_extends_the_listed_runs_this_owner_still_holds(store: Store, clock: Clock) -> None:
@@ -52,8 +53,7 @@ async def test_renew_extends_the_listed_runs_this_owner_still_holds(store: Store
     await store.leases.renew([], "w1", 30)
     clock.now += 15  # the first leases lapsed at +30
     assert [r["id"] for r in await store.leases.orphans(clock.now)] == [lost, unlisted]
-    assert await store.leases.heartbeat(mine, "w1", 30)
-    assert not await store.leases.claim(mine, "w2", 30)
+    assert not await store.leases.claim(mine, "w2", 30)  # renewed: still w1's
 
 
 async def test_orphans_fail_with_their_steps_and_messages(store: Store, clock: Clock) -> None:
@@ -89,7 +89,7 @@ async def test_orphans_fail_with_their_steps_and_messages(store: Store, clock: C
     assert await store.leases.fail_orphans(clock.now, "again") == []
     assert (await store.runs.retrieve(who, waiting_t["id"], waiting["id"]))["status"] == "requires_action"
     assert (await store.runs.retrieve(who, live_t["id"], live["id"]))["status"] == "queued"
-    assert not await store.leases.heartbeat(run["id"], "dead", 10)
+    assert not await store.leases.claim(run["id"], "dead", 10)  # failed: not leasable
 
 
 async def test_unclaimed_queued_run_becomes_an_orphan_after_the_default_lease(
