@@ -77,7 +77,7 @@ class Engine:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.out = work / f"callgrind.{self.port}"
+        self.out = work / (f"lines.{self.port}.json" if lines else f"callgrind.{self.port}")
         env = {
             **os.environ,
             "DATABASE_URL": f"sqlite:///{work / f'engine-{self.port}.db'}",  # `--set` may name another
@@ -88,23 +88,16 @@ class Engine:
             "PYTHONPATH": str(checkout),
             "PYTHONUNBUFFERED": "1",
         }
-        serve = str(ROOT / "tests" / "bench" / "serve.py")
+        serve = [sys.executable, "-P", str(ROOT / "tests" / "bench" / "serve.py"), "gateway"]
         self.lines = lines
         self.table: list[tuple[str, int, str, int]] = []
+        cmd = ["taskset", "-c", str(PROXY_CORE)]
         if lines:
             env["BENCH_LINES_OUT"] = str(self.out)
-            cmd = [
-                "taskset",
-                "-c",
-                str(PROXY_CORE),
-                sys.executable,
-                "-P",
-                str(ROOT / "tests/bench/linetrace.py"),
-            ]
-            cmd += [serve, "gateway"]
+            cmd += [sys.executable, "-P", str(ROOT / "tests" / "bench" / "linetrace.py"), *serve[2:]]
         else:
-            cmd = ["taskset", "-c", str(PROXY_CORE), "valgrind", "--tool=callgrind", "--instr-atstart=no"]
-            cmd += [f"--callgrind-out-file={self.out}", sys.executable, "-P", serve, "gateway"]
+            cmd += ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={self.out}"]
+            cmd += serve
         cmd += ["--port", str(self.port), "--upstream", upstream]
         self.log_path = work / f"engine-{self.port}.log"
         with open(self.log_path, "wb") as log:
