@@ -23,7 +23,7 @@ import ipaddress
 import socket
 import ssl
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final, cast
 from urllib.parse import urlencode, urlsplit
 
@@ -74,6 +74,7 @@ class Response:
         "eof",
         "exception",
         "headers",
+        "listener",
         "received",
         "status",
     )
@@ -88,6 +89,9 @@ class Response:
         self.headers: dict[str, str] = {}
         self.received = 0  # body bytes so far (the idle sweep's sign of life)
         self.eof = False
+        # Called instead of waking the waiter whenever something arrives (data, the end or a failure):
+        # a reader that takes each read where it lands, in the connection's callback (see `listen`)
+        self.listener: Callable[[], None] | None = None
         self.exception: BaseException | None = None
 
     @property
@@ -157,12 +161,16 @@ class Response:
     def close(self) -> None:
         """Done with it before its end: the connection is closed (MiniMax sees the request end), and a
         reader still waiting on it wakes to `Disconnected`."""
+        self.listener = None
         conn, self._conn = self._conn, None
         if conn is not None:
             self.fail(Disconnected("the gateway closed the response"))
             conn.done(reuse=False)
 
     def _wake(self) -> None:
+        if self.listener is not None:
+            self.listener()
+            return
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -6,6 +6,9 @@ so a busy stream is decoded, translated and written in a few large batches inste
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 from gateway.upstream.errors import transport_error
 from gateway.upstream.h1 import Response, StreamFailure
 from gateway.upstream.sse_decoder import SSEDecoder
@@ -33,7 +36,26 @@ class SSEBody:
                 await response.wait()
         except StreamFailure as exc:
             raise transport_error(exc) from None
-        chunk = response.take()
+        return self._payloads()
+
+    def now(self) -> list[bytes] | Literal[False] | None:
+        """`next_payloads()` in a plain call: False if it would wait."""
+        if self.ended:
+            return None
+        try:
+            if self._response.waiting():
+                return False
+        except StreamFailure as exc:
+            raise transport_error(exc) from None
+        return self._payloads()
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Have `listener` called whenever `now()` may have something, from the connection's own
+        callback, instead of waking `next_payloads()`; None: back to waking it."""
+        self._response.listener = listener
+
+    def _payloads(self) -> list[bytes]:
+        chunk = self._response.take()
         if not chunk:
             self.ended = True
             return self._decoder.finish()

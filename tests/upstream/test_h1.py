@@ -1,7 +1,8 @@
 """`h1.StreamPool` over real sockets on loopback, against raw HTTP/1.1 written by hand: connections kept
 alive and reused (not past `KEEPALIVE`, not after the server spoke out of turn), bodies framed by chunks
 cut anywhere, by length or by the connection's end, cuts and garbage raised as `StreamFailure`s, reading
-paused past `HIGH_WATER`, the pool's size, header injection refused, `close()`, and TLS verified."""
+paused past `HIGH_WATER`, a listener called instead of the waiter, the pool's size, header injection
+refused, `close()`, and TLS verified."""
 
 from __future__ import annotations
 
@@ -401,6 +402,46 @@ async def test_bytes_arriving_with_the_cut_stay_takeable() -> None:
             response.waiting()
         response.close()
         assert pool.connections == 0
+
+
+async def test_a_listener_is_called_for_each_read_the_end_and_a_cut_instead_of_the_waiter() -> None:
+    """With `listener` set, whatever arrives (a piece of the body, its end, a cut) calls it, in the
+    connection's callback, and no waiter is woken; `close()` drops it (a reader is never called back
+    from its own close)."""
+    step = asyncio.Event()
+
+    async def answer(conn: Conn) -> None:
+        await conn.request()
+        await conn.send(CHUNKED + chunk(b"one"))
+        await step.wait()
+        step.clear()
+        await conn.send(chunk(b"two"))
+        await step.wait()
+        # the handler's end cuts the body
+
+    async with upstream(answer) as up, pool_of(1) as pool:
+        response = await pool.post(up.url, b"", {})
+        seen: list[bytes | BaseException] = []
+
+        def listener() -> None:
+            try:
+                if not response.waiting():
+                    seen.append(response.take())
+            except StreamFailure as exc:
+                seen.append(exc)
+
+        waiter = response.wait()
+        response.listener = listener
+        listener()  # what came with the headers
+        await until(lambda: b"one" in seen)
+        step.set()
+        await until(lambda: b"two" in seen)
+        step.set()
+        await until(lambda: any(isinstance(x, Disconnected) for x in seen))
+        assert [x for x in seen if isinstance(x, bytes)] == [b"one", b"two"]
+        assert not waiter.done()  # the listener took it all: the waiter was never woken
+        response.close()
+        assert response.listener is None
 
 
 async def test_a_response_that_is_not_http_is_a_bad_response() -> None:
