@@ -4,6 +4,9 @@ run's end), never per chunk; a message or step opened waits for that write, or f
 checkpoint tick (`checkpoints.py`), which saves every streaming reply every `checkpoint_interval`
 seconds in one transaction so that another reader sees it grow.
 
+While a client follows its run, each read is taken in the connection's callback instead of waking the
+run's task (`reads.py`); the task takes the reads that need it, and every read when nobody follows.
+
 A rejection before any event (MiniMax refusing the key, a rate limit, a fault) raises from `start`
 and the run is recorded `failed`; after that every failure ends the run in the stream itself:
 `thread.run.failed` with `last_error`, the text so far kept. A run's task goes on when its client
@@ -13,13 +16,14 @@ leaves, bounded by `run_timeout`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any, Final, assert_never
 
 from gateway.backend import Caller
-from gateway.engine import code_interpreter, file_search, images
+from gateway.engine import code_interpreter, file_search, images, reads
 from gateway.engine.chat import ChatClient
 from gateway.engine.chunks import (
     ChatStreamDecoder,
@@ -50,6 +54,7 @@ from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import Clock, StreamEvent
 from gateway.stream.text import TextMode
 from gateway.upstream.errors import from_base_resp, last_error_code
+from gateway.upstream.sse_body import SSEBody
 
 log = logging.getLogger("gateway.engine")
 REQUIRES_ACTION_SECONDS: Final = 600
@@ -317,21 +322,15 @@ class Executor:
         payloads: list[bytes] | None = None  # the first events come from `pending`, then from reads
         while True:
             events: list[StreamEvent] = []
-            try:
-                if payloads is None:
-                    self._apply(job, pending, events)
-                    if job.unread:  # at full speed, the opening read can hold most of the reply
-                        unread, job.unread = job.unread, []
-                        self._take(job, unread, events)
-                else:
-                    self._take(job, payloads, events)
-                if note(job, events, job.batch):  # checkpoints: the process's tick (checkpoints.py)
-                    await job.batch.write()
-            finally:  # what the emitter made goes out, even when the store failed: the client's
-                await job.publish(events)  # text always equals the run's closing content
-            if job.failure is not None:  # its read's deltas went out first: nothing is lost
-                raise job.failure
-            if (payloads := await stream.next_payloads()) is None:
+            if payloads is None:
+                self._apply(job, pending, events)
+                if job.unread:  # at full speed, the opening read can hold most of the reply
+                    unread, job.unread = job.unread, []
+                    self._take(job, unread, events)
+            else:
+                self._take(job, payloads, events)
+            await _out(job, events)
+            if (payloads := await self._next(job, stream)) is None:
                 break
         events = []
         try:
@@ -339,6 +338,20 @@ class Executor:
             await record(job, events, job.batch)  # the run's end (`_execute`) writes what waits
         finally:
             await job.publish(events)
+
+    async def _next(self, job: Job, stream: SSEBody) -> list[bytes] | None:
+        """The next read's payloads for `_stream`'s loop (None: the body ended). While the client
+        follows from this task, reads are taken in the connection's callback instead, and only one
+        that needs this task comes back here (`reads.py`)."""
+        while job.sink is not None:
+            handed = await reads.until_needed(job, stream, functools.partial(self._take, job))
+            if isinstance(handed, reads.End):
+                return None
+            if isinstance(handed, tuple):
+                await _out(job, *handed)
+            elif handed is not None:
+                await reads.written(job, handed)
+        return await stream.next_payloads()
 
     def _take(self, job: Job, payloads: list[bytes], events: list[StreamEvent]) -> None:
         """One read's payloads into events, in order. A plain answer piece while the message is open
@@ -599,6 +612,18 @@ class _Gone(Exception):
 
 
 _GONE = "The run ended while it was being started"
+
+
+async def _out(job: Job, events: list[StreamEvent], due: bool | None = None) -> None:
+    """A read's events out, after the store write they made due (`note`, unless the caller noted
+    them; checkpoints are the process's tick: checkpoints.py); then the read's failure, if any."""
+    try:
+        if note(job, events, job.batch) if due is None else due:
+            await job.batch.write()
+    finally:  # what the emitter made goes out, even when the store failed: the client's
+        await job.publish(events)  # text always equals the run's closing content
+    if job.failure is not None:  # its read's deltas went out first: nothing is lost
+        raise job.failure
 
 
 def _uncancel() -> None:

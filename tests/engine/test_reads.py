@@ -1,0 +1,198 @@
+"""Reads taken where they land (`gateway/engine/reads.py`): while a client follows its run, MiniMax's
+reads are decoded, turned into events and written in the connection's callback, and the run streams and
+stores exactly what it does when the job's task takes every read itself: the same run both ways, in every
+chat dialect, paced so that the reply comes in many reads, with a tool call too, and with writes the
+client's server makes wait. `run_now`, which runs a write in a plain call, on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.engine import reads
+from gateway.engine.executor import Executor
+from gateway.engine.job import Job
+from gateway.stream import response
+from gateway.upstream.sse_body import SSEBody
+from tests.engine.dialects import DIALECTS
+from tests.engine.helpers_e2e import Stack, stack
+from tests.engine.helpers_lifecycle import WEATHER
+from tests.engine.test_read_fast_path import _run
+
+PACE_MS = 2.0  # a chunk every 2 ms: a read per chunk or two
+
+
+@pytest.fixture(scope="module", params=list(DIALECTS))
+def paced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = dataclasses.replace(DIALECTS[request.param], pace_ms=PACE_MS)
+    extra = {"think_closer_only": True} if config.chat_thinking == "closer_only" else {}
+    with stack(config, Path(tmp_path_factory.mktemp(request.param)), **extra) as s:
+        yield s
+
+
+class ReadCounts:
+    """Counts the reads of the streaming reply (`Executor._take`: those before its first delta are
+    the opening's, read by the task in every case) taken in the connection's callback, where no task
+    runs, and by the job's task."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.in_callback = 0
+        self.by_task = 0
+        take = Executor._take
+
+        def counted(executor: Executor, job: Job, payloads: list[bytes], events: list[Any]) -> None:
+            if asyncio.current_task() is None:
+                self.in_callback += 1
+            else:
+                self.by_task += 1
+            take(executor, job, payloads, events)
+
+        monkeypatch.setattr(Executor, "_take", counted)
+
+
+def _by_task_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The executor without `reads.until_needed`: the job's task takes every read."""
+
+    async def task_reads(self: Executor, job: Job, stream: SSEBody) -> list[bytes] | None:
+        return await stream.next_payloads()
+
+    monkeypatch.setattr(Executor, "_next", task_reads)
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("Tell me a long story about the sea and its ships, please.", {}),
+        ("What is the weather in Paris? Use get_weather.", {"tools": [WEATHER]}),
+    ],
+    ids=["answer", "tool-call"],
+)
+def test_reads_taken_in_the_callback_stream_and_store_what_the_task_does(
+    paced: Stack, monkeypatch: pytest.MonkeyPatch, text: str, fields: dict[str, Any]
+) -> None:
+    key = paced.key()  # one tenant: the emulator's deterministic model answers both runs alike
+    with monkeypatch.context() as m:
+        counts = ReadCounts(m)
+        taken = _run(paced, key, text, **fields)
+    # Most reads never woke the task: it read only until the client's stream was attached.
+    assert counts.in_callback >= 5 and counts.by_task * 5 <= counts.in_callback, vars(counts)
+    with monkeypatch.context() as m:
+        _by_task_only(m)
+        counts = ReadCounts(m)
+        by_task = _run(paced, key, text, **fields)
+    assert counts.in_callback == 0 and counts.by_task >= 5, vars(counts)
+    assert taken == by_task
+    assert [name for name, _ in taken[0]][-1] in ("thread.run.completed", "thread.run.requires_action")
+
+
+def test_writes_the_client_makes_wait_keep_the_stream_whole_and_in_order(
+    paced: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every third write to the client waits (as under its server's flow control): the reader hands it
+    to the task, the reads after it wait in the response, and nothing is lost, doubled or reordered."""
+    key = paced.key()
+    text = "Tell me a long story about the sea and its ships, please."
+    write, written = response._Connection.write, reads.written
+    handed: list[int] = []
+    calls = [0]
+
+    async def waiting_write(conn: Any, chunk: bytes, last: bool = False) -> None:
+        calls[0] += 1
+        if calls[0] % 3 == 0:
+            await asyncio.sleep(0.003)
+        await write(conn, chunk, last)
+
+    async def counted(job: Job, rest: Any) -> None:
+        handed.append(1)
+        await written(job, rest)
+
+    with monkeypatch.context() as m:
+        m.setattr(response._Connection, "write", waiting_write)
+        m.setattr(reads, "written", counted)
+        waited = _run(paced, key, text)
+    assert len(handed) >= 3, (handed, calls)
+    with monkeypatch.context() as m:
+        _by_task_only(m)
+        by_task = _run(paced, key, text)
+    assert waited == by_task
+
+
+# -- run_now ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_run_now_runs_a_coroutine_that_does_not_wait_in_the_call() -> None:
+    done: list[str] = []
+
+    async def write() -> None:
+        done.append("written")
+
+    assert reads.run_now(write()) is None
+    assert done == ["written"]
+
+
+@pytest.mark.asyncio
+async def test_run_now_hands_back_the_rest_of_a_coroutine_that_waits() -> None:
+    gate = asyncio.get_running_loop().create_future()
+    steps: list[str] = []
+
+    async def write() -> None:
+        steps.append("before")
+        steps.append(await gate)
+        await asyncio.sleep(0)  # a bare yield too
+        steps.append("after")
+
+    rest = reads.run_now(write())
+    assert rest is not None and steps == ["before"]
+    finishing = asyncio.ensure_future(rest)
+    await asyncio.sleep(0)
+    assert not finishing.done()
+    gate.set_result("opened")
+    await finishing
+    assert steps == ["before", "opened", "after"]
+
+
+@pytest.mark.asyncio
+async def test_run_now_raises_what_the_coroutine_raises_before_and_after_waiting() -> None:
+    async def broken() -> None:
+        raise ConnectionResetError("gone")
+
+    with pytest.raises(ConnectionResetError):
+        reads.run_now(broken())
+
+    gate = asyncio.get_running_loop().create_future()
+
+    async def broken_later() -> None:
+        await gate
+
+    rest = reads.run_now(broken_later())
+    assert rest is not None
+    gate.set_exception(ConnectionResetError("gone later"))
+    with pytest.raises(ConnectionResetError, match="gone later"):
+        await rest
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_rest_closes_the_coroutine_it_finishes() -> None:
+    gate = asyncio.get_running_loop().create_future()
+    closed: list[bool] = []
+
+    async def write() -> None:
+        try:
+            await gate
+        finally:
+            closed.append(True)
+
+    rest = reads.run_now(write())
+    assert rest is not None
+    finishing = asyncio.ensure_future(rest)
+    await asyncio.sleep(0)
+    finishing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await finishing
+    assert closed == [True]
