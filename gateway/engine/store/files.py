@@ -12,8 +12,9 @@ from __future__ import annotations
 import builtins
 from typing import Any, Final
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
+from gateway.engine.store import direct
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
@@ -24,6 +25,16 @@ from gateway.engine.store.tables import files as t
 from gateway.engine.store.tables import vector_store_files, vector_stores
 
 STALE_UPLOAD: Final = 24 * 3600
+_DUE = (  # made once, as every sweep runs it
+    select(t.c.id)
+    .where(
+        or_(
+            and_(t.c.expires_at.is_not(None), t.c.expires_at <= bindparam("b_now")),
+            and_(t.c.status == "uploading", t.c.created_at < bindparam("b_stale")),
+        )
+    )
+    .limit(500)
+)
 MAX_LIST: Final = 10_000  # OpenAI's files list took `limit` up to 10,000 (its default too)
 
 
@@ -140,15 +151,9 @@ class Files:
 
     async def sweep(self, now: int) -> builtins.list[str]:
         """Delete expired files and uploads abandoned for `STALE_UPLOAD` seconds; their ids."""
-        due = select(t.c.id).where(
-            or_(
-                and_(t.c.expires_at.is_not(None), t.c.expires_at <= now),
-                and_(t.c.status == "uploading", t.c.created_at < now - STALE_UPLOAD),
-            )
-        )
 
         def body(conn: Connection) -> builtins.list[str]:
-            ids = list(conn.scalars(due.limit(500)))
+            ids = [r[0] for r in direct.rows(conn, _DUE, {"b_now": now, "b_stale": now - STALE_UPLOAD})]
             if ids:
                 _remove(conn, ids)
             return ids

@@ -55,6 +55,22 @@ _RELEASE = (
 _ORPHANS = select(t).where(_LAPSED).order_by(t.c.seq)
 
 
+def _ending(cond: ColumnElement[bool], status: RunStatus, stamps: dict[str, Any]) -> tuple[Any, Any]:
+    """A sweep's two statements, made once: the next run `cond` picks, and ending it with `status`."""
+    pick = select(t.c.id).where(cond).order_by(t.c.seq).limit(1).with_for_update(skip_locked=True)
+    values = {"status": status.value, "required_action": None, "lease_owner": None, "lease_until": None}
+    act = update(t).where(t.c.id == bindparam("b_id"), cond).values({**values, **stamps}).returning(*t.c)
+    return pick, act
+
+
+_FAIL: Final = _ending(
+    _LAPSED,
+    RunStatus.FAILED,
+    {RUN_STAMP[RunStatus.FAILED]: _NOW, "last_error": bindparam("b_error"), "expires_at": None},
+)
+_EXPIRE: Final = _ending(_DUE, RunStatus.EXPIRED, {})
+
+
 class Leases:
     def __init__(self, db: Db) -> None:
         self._db = db
@@ -90,37 +106,27 @@ class Leases:
     async def fail_orphans(self, now: int, message: str) -> list[JSON]:
         """Fail each lapsed run (last_error server_error), its open steps and in-progress messages."""
         error = {"code": "server_error", "message": message}
-        stamps = {RUN_STAMP[RunStatus.FAILED]: now, "last_error": error, "expires_at": None}
-        return await self._sweep(_LAPSED, now, RunStatus.FAILED, stamps)
+        return await self._sweep(_FAIL, RunStatus.FAILED, {"b_now": now, "b_error": error})
 
     async def expire_due(self, now: int) -> list[JSON]:
         """Expire each requires_action run past `expires_at`, its open steps and in-progress messages."""
-        return await self._sweep(_DUE, now, RunStatus.EXPIRED, {})
+        return await self._sweep(_EXPIRE, RunStatus.EXPIRED, {"b_now": now})
 
     async def _sweep(
-        self,
-        cond: ColumnElement[bool],
-        now: int,
-        status: RunStatus,
-        stamps: dict[str, Any],
+        self, statements: tuple[Any, Any], status: RunStatus, params: dict[str, Any]
     ) -> list[JSON]:
-        """End each run `cond` picks with `status`, and its open steps and messages as that end says."""
+        """End each run the statements pick with `status`, and its open steps and messages as that end
+        says. The statements are made once (`_ending`), not per sweep."""
         step_status, reason = RUN_END_STEP[status], RUN_END_REASON[status]
-        pick = select(t.c.id).where(cond).order_by(t.c.seq).limit(1).with_for_update(skip_locked=True)
-        values = {
-            "status": status.value,
-            "required_action": None,
-            "lease_owner": None,
-            "lease_until": None,
-            **stamps,
-        }
-        act = update(t).where(t.c.id == bindparam("b_id"), cond).values(values).returning(*t.c)
+        pick, act = statements
+        now = params["b_now"]
 
         def one(conn: Connection) -> JSON | None:
-            run_id = conn.scalar(pick, {"b_now": now})
+            run_id = direct.scalar(conn, pick, params)
             if run_id is None:
                 return None
-            row = conn.execute(act, {"b_id": run_id, "b_now": now}).mappings().one()
+            row = direct.first(conn, act, {**params, "b_id": run_id})
+            assert row is not None  # picked in this transaction (on PostgreSQL, locked)
             close_open(conn, run_id, now, step_status, reason, row["last_error"])
             return render.run(row)
 

@@ -11,8 +11,9 @@ import builtins
 from collections.abc import Sequence
 from typing import Any, Final
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from gateway.engine.store import direct
 from gateway.engine.store.db import Db
 from gateway.engine.store.errors import NotFound
 from gateway.engine.store.ids import new_id
@@ -24,6 +25,11 @@ from gateway.engine.store.tables import vector_store_files as f
 from gateway.engine.store.tables import vector_stores as t
 
 DAY: Final = 86_400
+_DUE = (  # made once, as every sweep runs it
+    select(t.c.id)
+    .where(t.c.expired.is_(False), t.c.expires_at.is_not(None), t.c.expires_at <= bindparam("b_now"))
+    .limit(500)
+)
 
 
 def counts(conn: Connection, store_ids: Sequence[str], batch_id: str | None = None) -> dict[str, JSON]:
@@ -181,10 +187,9 @@ class VectorStores:
 
     async def sweep(self, now: int) -> builtins.list[str]:
         """Mark stores past their `expires_at` expired; their ids."""
-        due = select(t.c.id).where(t.c.expired.is_(False), t.c.expires_at.is_not(None), t.c.expires_at <= now)
 
         def body(conn: Connection) -> builtins.list[str]:
-            ids = list(conn.scalars(due.limit(500)))
+            ids = [r[0] for r in direct.rows(conn, _DUE, {"b_now": now})]
             if ids:
                 conn.execute(update(t).where(t.c.id.in_(ids)).values(expired=True))
             return ids
