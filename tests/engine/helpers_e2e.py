@@ -56,6 +56,24 @@ class NativeErrors:
         await self.app(scope, receive, send)
 
 
+class KeepAlive:
+    """The emulator's streams without their `connection: close`, so the engine's connections to it are
+    kept alive and reused by the runs after (as a server that keeps connections alive serves them)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.state = app.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def kept(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"connection"]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, kept)
+
+
 class OneWrite:
     """Deliver each emulator response's body after its first `after` writes in one write (as a buffering
     proxy in front of MiniMax would), so the gateway reads the rest of a stream, an error chunk included,
@@ -128,12 +146,14 @@ def stack(
     *,
     native: bool = False,
     one_write: int | None = None,
+    keep_alive: bool = False,
     **settings: Any,
 ) -> Iterator[Stack]:
     """`native`: MiniMax's native error shape; `one_write`: each response after that many writes in one
-    write (`OneWrite`)."""
+    write (`OneWrite`); `keep_alive`: streams on connections kept alive (`KeepAlive`)."""
     emulator = create_emulator_app(config)
     app: Any = NativeErrors(emulator) if native else emulator
+    app = KeepAlive(app) if keep_alive else app
     options = {**FAST, **settings}
     with ServerThread(app if one_write is None else OneWrite(app, one_write)) as upstream:
         gateway_settings = Settings(

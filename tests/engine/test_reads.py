@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ import pytest
 from gateway.engine import reads
 from gateway.engine.executor import Executor
 from gateway.engine.job import Job
+from gateway.logs import request_id
 from gateway.stream import response
 from gateway.upstream.sse_body import SSEBody
 from tests.engine.dialects import DIALECTS
-from tests.engine.helpers_e2e import Stack, stack
+from tests.engine.helpers_e2e import Stack, assistant, post_events, stack, thread
 from tests.engine.helpers_lifecycle import WEATHER
 from tests.engine.test_read_fast_path import _run
 
@@ -31,7 +33,7 @@ PACE_MS = 2.0  # a chunk every 2 ms: a read per chunk or two
 def paced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     config = dataclasses.replace(DIALECTS[request.param], pace_ms=PACE_MS)
     extra = {"think_closer_only": True} if config.chat_thinking == "closer_only" else {}
-    with stack(config, Path(tmp_path_factory.mktemp(request.param)), **extra) as s:
+    with stack(config, Path(tmp_path_factory.mktemp(request.param)), keep_alive=True, **extra) as s:
         yield s
 
 
@@ -120,6 +122,31 @@ def test_writes_the_client_makes_wait_keep_the_stream_whole_and_in_order(
         _by_task_only(m)
         by_task = _run(paced, key, text)
     assert waited == by_task
+
+
+def test_reads_in_the_callback_run_in_the_context_of_their_request(
+    paced: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Log lines made while a read is taken in the callback carry the request's id (`request_id`), not
+    that of the request whose run opened the kept-alive connection to MiniMax (the run before)."""
+    seen: list[str] = []
+    take = Executor._take
+
+    def noting(executor: Executor, job: Job, payloads: list[bytes], events: list[Any]) -> None:
+        if asyncio.current_task() is None:
+            seen.append(request_id.get())
+        take(executor, job, payloads, events)
+
+    key = paced.key()
+    for rid in ("req-before", "req-checked"):
+        seen.clear()
+        with monkeypatch.context() as m, paced.http(key) as client:
+            m.setattr(Executor, "_take", noting)
+            client.headers["x-request-id"] = rid
+            tid = thread(client, "Tell me a long story about the sea and its ships, please.")
+            post_events(client, f"/threads/{tid}/runs", {"assistant_id": assistant(client)})
+        assert len(seen) >= 5 and set(seen) == {rid}, (rid, set(seen))
+        time.sleep(0.3)  # the run's task ends and its connection to MiniMax goes back to the pool
 
 
 # -- run_now ---------------------------------------------------------------------------------------
