@@ -90,7 +90,7 @@ class Response:
         self.received = 0  # body bytes so far (the idle sweep's sign of life)
         self.eof = False
         # Called instead of waking the waiter whenever something arrives (data, the end or a failure):
-        # a reader that takes each read where it lands, in the connection's callback (see `listen`)
+        # a reader that takes each read where it lands, in the connection's callback (`SSEBody.listen`)
         self.listener: Callable[[], None] | None = None
         self.exception: BaseException | None = None
 
