@@ -2,7 +2,8 @@
 reads are decoded, turned into events and written in the connection's callback, and the run streams and
 stores exactly what it does when the job's task takes every read itself: the same run both ways, in every
 chat dialect, paced so that the reply comes in many reads, with a tool call too, and with writes the
-client's server makes wait. `run_now`, which runs a write in a plain call, on its own."""
+client's server makes wait; in the context of the read's own request, over connections to MiniMax kept
+alive from run to run. `run_now`, which runs a write in a plain call, on its own."""
 
 from __future__ import annotations
 
