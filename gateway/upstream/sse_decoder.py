@@ -29,6 +29,15 @@ class SSEDecoder:
             if chunk:
                 self._partial.append(chunk)
             return []
+        if (  # the read is one whole `data: X` LF LF event, as each of MiniMax's chunks comes at its pace
+            end == len(chunk) - 2
+            and chunk[-1] == 10
+            and chunk[end - 1] != 13
+            and not self._partial
+            and not self._data
+            and chunk.startswith(b"data: ")
+        ):
+            return [chunk[6:end]]
         out: list[bytes] = []
         start = 0
         if self._partial:  # the first line began in an earlier read: joined once, now that it ended

@@ -105,6 +105,25 @@ def test_random_streams_and_splits_match_the_line_by_line_reading(seed: int) -> 
     assert got == expected, (raw, cuts)
 
 
+WHOLE = [b"data: plain\n\n", b"data: \n\n", b"data: cr kept apart\r\n\n", b"data: \xe4\xbd\xa0\n\n"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_reads_of_one_whole_event_each_match_the_line_by_line_reading(seed: int) -> None:
+    """A read that is one whole `data: X` LF LF event is the decoder's shortcut: it must give what the
+    rules give, also for an empty one, a CR before the line end, and right after a read that left a
+    line or an event unfinished."""
+    rng = random.Random(seed)
+    reads = [rng.choice(WHOLE + PIECES) for _ in range(rng.randint(1, 30))]
+    for _ in range(rng.randint(0, 3)):  # an unfinished line or event before a whole one
+        at = rng.randrange(len(reads) + 1)
+        reads[at:at] = [rng.choice([b"data: half", b"data: first line\n", b": comment"])]
+    raw = b"".join(reads)
+    decoder = SSEDecoder()
+    got = [p for r in reads for p in decoder.feed(r)] + decoder.finish()
+    assert got == reference(raw), reads
+
+
 @pytest.mark.parametrize("eol", ["\n", "\r\n"])
 def test_each_event_comes_out_of_the_read_that_completes_it(eol: str) -> None:
     raw = "".join(f"data: {f}{eol}{eol}" for f in ["a", "bc", "", "def"]).encode() + b": c" + eol.encode() * 2
