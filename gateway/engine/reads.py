@@ -52,7 +52,7 @@ async def until_needed(job: Job, stream: SSEBody, take: Take) -> Handed:
         reader.read()  # what arrived since the task's last read
         return await reader.handed
     except asyncio.CancelledError:
-        reader.drop()
+        await reader.drop()  # (reads arriving meanwhile wait: the reader takes none once it handed over)
         raise
     finally:
         stream.listen(None)
@@ -98,13 +98,18 @@ class _Reader:
         except Exception as exc:
             handed.set_exception(exc)
 
-    def drop(self) -> None:
-        """The task was cancelled: a write handed over and never awaited is closed."""
+    async def drop(self) -> None:
+        """The task was cancelled with a read handed over and not taken: its events still go out (the
+        emitter made them: the client's text must equal what the run's end stores), as the task's own
+        path sends a read's events when its store write is cancelled; a write left over is closed."""
         handed = self.handed
-        if handed.done() and not handed.cancelled() and handed.exception() is None:
-            rest = handed.result()
-            if isinstance(rest, Coroutine):
-                rest.close()
+        if not handed.done() or handed.cancelled() or handed.exception() is not None:
+            return
+        rest = handed.result()
+        if isinstance(rest, tuple):
+            await self.job.publish(rest[0])
+        elif isinstance(rest, Coroutine):
+            rest.close()
 
 
 def _publish(job: Job, events: list[StreamEvent]) -> Coroutine[Any, Any, None] | None:

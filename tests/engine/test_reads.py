@@ -12,7 +12,8 @@ import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
@@ -21,6 +22,7 @@ from gateway.engine.executor import Executor
 from gateway.engine.job import Job
 from gateway.logs import request_id
 from gateway.stream import response
+from gateway.stream.events import TextDelta
 from gateway.upstream.sse_body import SSEBody
 from tests.engine.dialects import DIALECTS
 from tests.engine.helpers_e2e import Stack, assistant, post_events, stack, thread
@@ -39,9 +41,9 @@ def paced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 class ReadCounts:
-    """Counts the reads of the streaming reply (`Executor._take`: those before its first delta are
-    the opening's, read by the task in every case) taken in the connection's callback, where no task
-    runs, and by the job's task."""
+    """Counts the reads of the streaming reply (`Executor._take`; the opening's reads, up to the first
+    delta, are the task's in every case and not counted) taken in the connection's callback, where no
+    task runs, and by the job's task."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.in_callback = 0
@@ -148,6 +150,55 @@ def test_reads_in_the_callback_run_in_the_context_of_their_request(
             post_events(client, f"/threads/{tid}/runs", {"assistant_id": assistant(client)})
         assert len(seen) >= 5 and set(seen) == {rid}, (rid, set(seen))
         time.sleep(0.3)  # the run's task ends and its connection to MiniMax goes back to the pool
+
+
+class _Stream:
+    """A body whose reads the test hands in: `arrive()` is the connection's callback."""
+
+    def __init__(self) -> None:
+        self.reads: list[list[bytes]] = []
+        self.listener: Any = None
+
+    def now(self) -> list[bytes] | bool:
+        return self.reads.pop(0) if self.reads else False
+
+    def listen(self, listener: Any) -> None:
+        self.listener = listener
+
+    def arrive(self, payloads: list[bytes]) -> None:
+        self.reads.append(payloads)
+        self.listener()
+
+
+@pytest.mark.asyncio
+async def test_a_read_handed_over_when_the_task_is_cancelled_still_goes_out() -> None:
+    """The callback takes a read whose failure needs the task (its events made by the emitter) and the
+    task is cancelled (a stop, the run's timeout) before it takes it: the events are still published,
+    as the task's own path publishes a read's events when it is cancelled, and no reader stays."""
+    published: list[list[Any]] = []
+
+    async def publish(events: list[Any]) -> None:
+        published.append(events)
+
+    job: Any = SimpleNamespace(
+        batch=SimpleNamespace(due=False), failure=None, sink=None, run_id="run_x", publish=publish
+    )
+    delta = TextDelta(b"head", "piece")
+
+    def take(payloads: list[bytes], events: list[Any]) -> None:
+        events.append(delta)
+        job.failure = ValueError("the next chunk cannot be read")
+
+    stream = _Stream()
+    task = asyncio.ensure_future(reads.until_needed(job, cast(SSEBody, stream), take))
+    await asyncio.sleep(0)  # waiting: nothing arrived yet
+    assert stream.listener is not None and published == []
+    stream.arrive([b"{}"])  # handed over (the failure needs the task) ...
+    task.cancel()  # ... and the task cancelled before it took it
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert published == [[delta]]
+    assert stream.listener is None
 
 
 # -- run_now ---------------------------------------------------------------------------------------
