@@ -28,15 +28,9 @@ class SSEBody:
         """The payloads of the next read (maybe none); None once the body ended. A broken
         connection or a silence past the read timeout raises `GatewayError`: a cut never looks like
         an end."""
-        if self.ended:
-            return None
-        response = self._response
-        try:
-            while response.waiting():  # inline, not a helper coroutine: an idle stream waits a frame less
-                await response.wait()
-        except StreamFailure as exc:
-            raise transport_error(exc) from None
-        return self._payloads()
+        while (payloads := self.now()) is False:  # inline, not a helper coroutine: an idle stream
+            await self._response.wait()  # waits a frame less
+        return payloads
 
     def now(self) -> list[bytes] | Literal[False] | None:
         """`next_payloads()` in a plain call: False if it would wait."""
@@ -47,19 +41,16 @@ class SSEBody:
                 return False
         except StreamFailure as exc:
             raise transport_error(exc) from None
-        return self._payloads()
-
-    def listen(self, listener: Callable[[], None] | None) -> None:
-        """Have `listener` called whenever `now()` may have something, from the connection's own
-        callback, instead of waking `next_payloads()`; None: back to waking it."""
-        self._response.listener = listener
-
-    def _payloads(self) -> list[bytes]:
         chunk = self._response.take()
         if not chunk:
             self.ended = True
             return self._decoder.finish()
         return self._decoder.feed(chunk)
+
+    def listen(self, listener: Callable[[], None] | None) -> None:
+        """Have `listener` called whenever `now()` may have something, from the connection's own
+        callback, instead of waking `next_payloads()`; None: back to waking it."""
+        self._response.listener = listener
 
     def close(self) -> None:
         """Back to the pool if the body ended, else closed (the upstream sees its request end)."""
