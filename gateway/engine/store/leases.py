@@ -8,7 +8,7 @@ with `FOR UPDATE SKIP LOCKED`, so concurrent sweepers on several replicas never 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import BindParameter, ColumnElement, Connection, bindparam, or_, select, update
 
@@ -55,12 +55,19 @@ _RELEASE = (
 _ORPHANS = select(t).where(_LAPSED).order_by(t.c.seq)
 
 
-def _ending(cond: ColumnElement[bool], status: RunStatus, stamps: dict[str, Any]) -> tuple[Any, Any]:
-    """A sweep's two statements, made once: the next run `cond` picks, and ending it with `status`."""
+class _Ending(NamedTuple):
+    """A sweep, its statements made once: the next run `cond` picks, and ending it with `status`."""
+
+    status: RunStatus
+    pick: Any
+    act: Any
+
+
+def _ending(cond: ColumnElement[bool], status: RunStatus, stamps: dict[str, Any]) -> _Ending:
     pick = select(t.c.id).where(cond).order_by(t.c.seq).limit(1).with_for_update(skip_locked=True)
     values = {"status": status.value, "required_action": None, "lease_owner": None, "lease_until": None}
     act = update(t).where(t.c.id == bindparam("b_id"), cond).values({**values, **stamps}).returning(*t.c)
-    return pick, act
+    return _Ending(status, pick, act)
 
 
 _FAIL: Final = _ending(
@@ -106,20 +113,16 @@ class Leases:
     async def fail_orphans(self, now: int, message: str) -> list[JSON]:
         """Fail each lapsed run (last_error server_error), its open steps and in-progress messages."""
         error = {"code": "server_error", "message": message}
-        return await self._sweep(_FAIL, RunStatus.FAILED, {"b_now": now, "b_error": error})
+        return await self._sweep(_FAIL, {"b_now": now, "b_error": error})
 
     async def expire_due(self, now: int) -> list[JSON]:
         """Expire each requires_action run past `expires_at`, its open steps and in-progress messages."""
-        return await self._sweep(_EXPIRE, RunStatus.EXPIRED, {"b_now": now})
+        return await self._sweep(_EXPIRE, {"b_now": now})
 
-    async def _sweep(
-        self, statements: tuple[Any, Any], status: RunStatus, params: dict[str, Any]
-    ) -> list[JSON]:
-        """End each run the statements pick with `status`, and its open steps and messages as that end
-        says. The statements are made once (`_ending`), not per sweep."""
-        step_status, reason = RUN_END_STEP[status], RUN_END_REASON[status]
-        pick, act = statements
-        now = params["b_now"]
+    async def _sweep(self, ending: _Ending, params: dict[str, Any]) -> list[JSON]:
+        """End each run `ending` picks, and its open steps and messages as that end says."""
+        step_status, reason = RUN_END_STEP[ending.status], RUN_END_REASON[ending.status]
+        pick, act, now = ending.pick, ending.act, params["b_now"]
 
         def one(conn: Connection) -> JSON | None:
             run_id = direct.scalar(conn, pick, params)
