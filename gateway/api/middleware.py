@@ -7,7 +7,9 @@ An event stream writes a body message per upstream read, and each layer between 
 server (Starlette's exception wrapper, this middleware, its error middleware, CORS) is a coroutine
 call on it that only ever acts on the response's start. So where the app handed over the server's own
 `send` (`SERVER_SEND`, see `gateway.app`), the request's state offers `BODY_SEND`: a body message
-counted here and given straight to the server. The response's start still goes through every layer."""
+counted here and given straight to the server; and, where that server is uvicorn's httptools protocol,
+`BODY_WRITE_NOW`: a body piece counted here and written in a plain call (`gateway.body_writes`). The
+response's start still goes through every layer."""
 
 from __future__ import annotations
 
@@ -20,12 +22,13 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.body_writes import PlainWrite, plain_writer
 from gateway.entropy import token_hex
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.lifecycle import Lifecycle, Overloaded
 from gateway.logs import request_id
 from gateway.metrics import Metrics
-from gateway.stream.response import BODY_SEND
+from gateway.stream.response import BODY_SEND, BODY_WRITE_NOW
 
 log = logging.getLogger("gateway")
 access = logging.getLogger("gateway.access")
@@ -95,6 +98,9 @@ class RequestContext:
         if (server_send := scope.pop(SERVER_SEND, None)) is not None:
             exchange.direct = server_send
             scope["state"][BODY_SEND] = exchange.body
+            if (plain := plain_writer(server_send)) is not None:
+                exchange.plain = plain
+                scope["state"][BODY_WRITE_NOW] = exchange.body_now
         try:
             refusal = self._refusal(scope)
             if refusal is not None:
@@ -106,6 +112,8 @@ class RequestContext:
             log.info("client went away while sending its request", extra={"path": scope["path"]})
         finally:
             scope["state"].pop(BODY_SEND, None)
+            scope["state"].pop(BODY_WRITE_NOW, None)
+            exchange.plain = None
             route = self._route(scope)
             status = exchange.status
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
@@ -166,7 +174,7 @@ class _Exchange:
     access log), the request id on the response, and the body limit on what it receives (streamed
     bodies without Content-Length are counted too). One slotted object: it lives as long as a stream."""
 
-    __slots__ = ("_receive", "_send", "direct", "limit", "rid", "seen", "sent", "status")
+    __slots__ = ("_receive", "_send", "direct", "limit", "plain", "rid", "seen", "sent", "status")
 
     def __init__(self, receive: Receive, send: Send, rid: bytes, limit: int) -> None:
         self._receive = receive
@@ -175,6 +183,7 @@ class _Exchange:
         self.limit = limit
         self.seen = self.sent = self.status = 0
         self.direct: Send = send  # the server's own, when the app gave it (`BODY_SEND`)
+        self.plain: PlainWrite | None = None  # its plain writer, if it has one (`BODY_WRITE_NOW`)
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -189,6 +198,14 @@ class _Exchange:
         (see the module doc): a plain call returning the server's awaitable, not a coroutine of its own."""
         self.sent += len(message["body"])
         return self.direct(message)
+
+    def body_now(self, piece: bytes) -> bool:
+        """A body piece that is not the last, counted and written at once by the server's plain writer:
+        True; False if it cannot take it now (nothing written: send it as a body message)."""
+        if self.plain is not None and self.plain(piece):
+            self.sent += len(piece)
+            return True
+        return False
 
     async def receive(self) -> Message:
         message = await self._receive()

@@ -157,7 +157,8 @@ class Job:
             return
         if self.sink is not None:
             try:
-                await self.sink[0](events)
+                if (writing := self.sink[0](events)) is not None:
+                    await writing
             except Exception:  # the client's connection failed: it no longer follows; the run goes on
                 log.debug("run %s: the client's stream could not be written", self.run_id, exc_info=True)
                 self.detach()

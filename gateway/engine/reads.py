@@ -118,7 +118,8 @@ def _publish(job: Job, events: list[StreamEvent]) -> Coroutine[Any, Any, None] |
     if job.sink is None:
         return None  # detached: nobody follows from this task, as `publish` would find
     try:
-        return run_now(job.sink[0](events))  # type: ignore[arg-type]  # the relay's sink: a coroutine
+        writing = job.sink[0](events)  # None: written already
+        return None if writing is None else run_now(writing)  # type: ignore[arg-type]  # a coroutine
     except Exception:  # the client's connection failed: as in `Job.publish`
         log.debug("run %s: the client's stream could not be written", job.run_id, exc_info=True)
         job.detach()

@@ -24,8 +24,13 @@ class Write(Protocol):
     async def __call__(self, chunk: bytes, last: bool = False) -> None: ...
 
 
-Sink = Callable[[Sequence[StreamEvent]], Awaitable[None]]
-"""Sends one read's events to the client, from the task that made them."""
+WriteNow = Callable[[bytes], bool]
+"""Writes bytes that do not end the response in a plain call, if the client's connection takes them at
+once: True; False: nothing written, use `Write` (`gateway.stream.response`, `gateway.body_writes`)."""
+
+Sink = Callable[[Sequence[StreamEvent]], Awaitable[None] | None]
+"""Sends one read's events to the client, from the task that made them: None once written, else the
+write to await."""
 
 
 class EventSource(Protocol):
@@ -99,25 +104,34 @@ def _uncancel() -> None:
         task.uncancel()
 
 
-async def relay(source: EventSource, metrics: Metrics, write: Write, handle: StreamHandle) -> None:
+async def relay(
+    source: EventSource,
+    metrics: Metrics,
+    write: Write,
+    handle: StreamHandle,
+    write_now: WriteNow | None = None,
+) -> None:
     """One write per batch (everything made from one upstream read goes out together); each unit's events are
     encoded as they are taken, so a batch holds bytes, not objects. A source with a producer task of its own
     (`attach`) writes its batches from that task once the relay has written what came before (the prelude goes
-    out with its first batch). The stream always ends with a terminal run event and `done`, and the source is
-    always closed."""
+    out with its first batch). A batch goes out in a plain call (`write_now`) when the connection takes it at
+    once, else through `write`. The stream always ends with a terminal run event and `done`, and the source
+    is always closed."""
     parts = encode_into(source.prelude, [])  # encoded, not yet written
     units = 0
     events_out = len(source.prelude)
     closing: list[StreamEvent] = []
     translate = source.translate
 
-    def sink(events: Sequence[StreamEvent]) -> Awaitable[None]:
-        """A read's events, from the producer's task; the first write carries the prelude too. A
-        plain call returning the write, not a coroutine of its own: it runs for every read."""
+    def sink(events: Sequence[StreamEvent]) -> Awaitable[None] | None:
+        """A read's events, from the producer's task; the first write carries the prelude too. A plain
+        call, writing them or returning the write, not a coroutine of its own: it runs for every read."""
         nonlocal parts, units, events_out
         units += 1
         events_out += len(events)
         chunk, parts = b"".join(encode_into(events, parts)), []
+        if write_now is not None and write_now(chunk):
+            return None
         return write(chunk)
 
     try:
@@ -141,7 +155,8 @@ async def relay(source: EventSource, metrics: Metrics, write: Write, handle: Str
                 events_out += read_events
                 if parts:
                     chunk, parts = b"".join(parts), []
-                    await write(chunk)
+                    if write_now is None or not write_now(chunk):
+                        await write(chunk)
                     del chunk
             handle.relaying = False
             closing = source.fail("server_error", SHUTDOWN) if handle.stopped else source.finish()

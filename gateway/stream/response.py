@@ -12,14 +12,17 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
-from gateway.stream.relay import Write
+from gateway.stream.relay import Write, WriteNow
 from gateway.stream.sse import PING
 
 BODY_SEND = "body_send"
 """Where the request's state (`scope["state"]`) may hold a `send` for body messages after the
 response's start that skips the middleware (`gateway.api.middleware`); else `send` is used."""
+BODY_WRITE_NOW = "body_write_now"
+"""Where it may hold a plain call that writes a body piece (not the last) at once if the server can
+take it now: True; False: nothing written (`gateway.body_writes`)."""
 
-Producer = Callable[[Write, StreamHandle], Awaitable[None]]
+Producer = Callable[[Write, StreamHandle, WriteNow | None], Awaitable[None]]
 
 WATCH = "gateway: client watch"  # one name for every watcher task (else each gets its own string)
 HEADERS = [
@@ -58,7 +61,7 @@ class Keepalive:
 
 
 class EventStream:
-    """Runs `produce(write, handle)` in the request's task. Besides it, one small task per stream
+    """Runs `produce(write, handle, write_now)` in the request's task. Besides it, one small task per stream
     (never per event) waits for the client to leave, then cancels the producer; `keepalive` pings
     it while it is silent. Plain asyncio and one slotted object per stream: thousands of these sit
     idle at once, so each holds as few objects as it can."""
@@ -73,14 +76,16 @@ class EventStream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope.get("state", {})
-        conn = _Connection(state.get(BODY_SEND, send), self._metrics, state.get("started"))
+        conn = _Connection(
+            state.get(BODY_SEND, send), state.get(BODY_WRITE_NOW), self._metrics, state.get("started")
+        )
         self._metrics.open_streams.inc()
         watcher: asyncio.Task[None] | None = None
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             self._keepalive.add(conn)
             watcher = conn.loop.create_task(conn.watch(receive), name=WATCH)
-            await self._produce(conn.write, self._handle)
+            await self._produce(conn.write, self._handle, None if conn.now is None else conn.write_now)
             if not conn.ended:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
@@ -106,18 +111,22 @@ class _Connection:
         "last_write",
         "loop",
         "metrics",
+        "now",
         "pinging",
         "producer",
         "send",
         "started",
     )
 
-    def __init__(self, send: Send, metrics: Metrics, started: float | None) -> None:
+    def __init__(
+        self, send: Send, now: Callable[[bytes], bool] | None, metrics: Metrics, started: float | None
+    ) -> None:
         self.loop = asyncio.get_running_loop()
         producer = asyncio.current_task()
         assert producer is not None
         self.producer = producer
         self.send = send
+        self.now = now
         self.metrics = metrics
         self.started = started or time.monotonic()  # the request's arrival, for time-to-first-event
         self.last_write = self.loop.time()  # loop time; `inf` while a write is in progress
@@ -136,8 +145,21 @@ class _Connection:
         finally:
             self.last_write = self.loop.time()
         if not self.first_sent and chunk is not PING:  # a ping is not the stream's first event
-            self.first_sent = True
-            self.metrics.first_event.observe(time.monotonic() - self.started)
+            self._first()
+
+    def write_now(self, chunk: bytes) -> bool:
+        """`write` in a plain call (`WriteNow`), for a piece that is not the last: True once written;
+        False when it must go through `write` (nothing written: the server cannot take it at once)."""
+        if self.ended or self.now is None or not self.now(chunk):
+            return False
+        self.last_write = self.loop.time()
+        if not self.first_sent:
+            self._first()
+        return True
+
+    def _first(self) -> None:
+        self.first_sent = True
+        self.metrics.first_event.observe(time.monotonic() - self.started)
 
     async def watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":

@@ -98,18 +98,21 @@ def test_reads_taken_in_the_callback_stream_and_store_what_the_task_does(
 def test_writes_the_client_makes_wait_keep_the_stream_whole_and_in_order(
     paced: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every third write to the client waits (as under its server's flow control): the reader hands it
-    to the task, the reads after it wait in the response, and nothing is lost, doubled or reordered."""
+    """Every third write to the client waits (as under its server's flow control: the plain write is
+    refused, and the write through the server waits): the reader hands it to the task, the reads after it
+    wait in the response, and nothing is lost, doubled or reordered."""
     key = paced.key()
     text = "Tell me a long story about the sea and its ships, please."
-    write, written = response._Connection.write, reads.written
+    write, write_now, written = response._Connection.write, response._Connection.write_now, reads.written
     handed: list[int] = []
     calls = [0]
 
-    async def waiting_write(conn: Any, chunk: bytes, last: bool = False) -> None:
+    def refused(conn: Any, chunk: bytes) -> bool:
         calls[0] += 1
-        if calls[0] % 3 == 0:
-            await asyncio.sleep(0.003)
+        return calls[0] % 3 != 0 and write_now(conn, chunk)
+
+    async def waiting_write(conn: Any, chunk: bytes, last: bool = False) -> None:
+        await asyncio.sleep(0.003)
         await write(conn, chunk, last)
 
     async def counted(job: Job, rest: Any) -> None:
@@ -117,6 +120,7 @@ def test_writes_the_client_makes_wait_keep_the_stream_whole_and_in_order(
         await written(job, rest)
 
     with monkeypatch.context() as m:
+        m.setattr(response._Connection, "write_now", refused)
         m.setattr(response._Connection, "write", waiting_write)
         m.setattr(reads, "written", counted)
         waited = _run(paced, key, text)
