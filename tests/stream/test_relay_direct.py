@@ -46,8 +46,8 @@ class Produced:
             await asyncio.sleep(0)
             if self.sink is None:
                 self.queue.append([_event(n)])
-            else:
-                await self.sink([_event(n)])
+            elif (writing := self.sink([_event(n)])) is not None:
+                await writing
         self.terminal = True
         if self.ended is not None:
             self.ended.set_result(None)
