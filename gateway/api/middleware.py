@@ -113,7 +113,6 @@ class RequestContext:
         finally:
             scope["state"].pop(BODY_SEND, None)
             scope["state"].pop(BODY_WRITE_NOW, None)
-            exchange.plain = None
             route = self._route(scope)
             status = exchange.status
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()

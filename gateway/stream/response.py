@@ -118,9 +118,7 @@ class _Connection:
         "started",
     )
 
-    def __init__(
-        self, send: Send, now: Callable[[bytes], bool] | None, metrics: Metrics, started: float | None
-    ) -> None:
+    def __init__(self, send: Send, now: WriteNow | None, metrics: Metrics, started: float | None) -> None:
         self.loop = asyncio.get_running_loop()
         producer = asyncio.current_task()
         assert producer is not None
@@ -134,8 +132,8 @@ class _Connection:
         self.pinging: asyncio.Task[None] | None = None
 
     async def write(self, chunk: bytes, last: bool = False) -> None:
-        """The producer's write (`Write`): one coroutine on the way to the server, which this
-        runs for every upstream read."""
+        """The producer's write (`Write`): one coroutine on the way to the server, for the stream's
+        last piece, its pings, and the pieces `write_now` could not write at once."""
         if self.ended:
             return
         self.ended = last
