@@ -5,7 +5,6 @@ run's event stream, on either backend, writes its reads through it, not through 
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -15,7 +14,7 @@ import httpx
 import pytest
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-from gateway.body_writes import plain_writer
+from gateway.body_writes import PlainWrite, plain_writer
 from gateway.emulator import EmulatorConfig
 from gateway.loopback import ServerThread
 from tests.e2e.conftest import serve
@@ -94,6 +93,16 @@ def test_no_plain_writer_for_a_head_request_or_another_servers_send() -> None:
     assert plain_writer(print) is None
 
 
+async def started(scope: dict[str, Any], send: Send) -> PlainWrite | None:
+    """For an HTTP request: its plain writer, once the response started (None for lifespan events)."""
+    if scope["type"] != "http":
+        return None
+    write = plain_writer(send)
+    assert write is not None
+    await send(START)
+    return write
+
+
 class Paused:
     """Writes 64 KB pieces through the plain writer to a client that does not read, until the writer
     refuses one; then the rest through `send`, which waits for the client to drain."""
@@ -106,11 +115,8 @@ class Paused:
         self.total = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if scope["type"] != "http":
+        if (write := await started(scope, send)) is None:
             return
-        write = plain_writer(send)
-        assert write is not None
-        await send(START)
         transport = send.__self__.transport  # type: ignore[attr-defined]
         transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
         for i in range(200):  # far beyond the buffers (refused after 2 or 3 here)
@@ -152,14 +158,10 @@ class Leaving:
 
     def __init__(self) -> None:
         self.after_leaving: bool | None = None
-        self.done = asyncio.Event()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Send) -> None:
-        if scope["type"] != "http":
+        if (write := await started(scope, send)) is None:
             return
-        write = plain_writer(send)
-        assert write is not None
-        await send(START)
         while (await receive())["type"] != "http.disconnect":
             pass
         self.after_leaving = write(b"too late")
