@@ -1,6 +1,7 @@
 """The access log line of a stream: its body goes to the server past the middleware layers
-(`BODY_SEND`), and the line still counts every byte of it, with the request id on the response; the
-scope keeps no way to the server's `send` once the request is over."""
+(`BODY_SEND`, and written in plain calls: `BODY_WRITE_NOW`), and the line still counts every byte of
+it, with the request id on the response; the scope keeps no way to the server's `send` once the request
+is over."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from gateway.api.middleware import SERVER_SEND
-from gateway.stream.response import BODY_SEND
+from gateway.stream.response import BODY_SEND, BODY_WRITE_NOW
 from tests.api.scripted import AUTH, RUN, RUN_BODY, body, frame, gateway, start, text
 
 
@@ -57,4 +58,5 @@ def test_the_scope_keeps_no_way_to_the_servers_send_afterwards() -> None:
         answer = httpx.post(f"{base}/threads/thread_1/runs", json=RUN_BODY, headers=AUTH)
     assert b"thread.message.delta" in answer.content
     assert len(scopes) == 1
-    assert SERVER_SEND not in scopes[0] and BODY_SEND not in scopes[0]["state"]
+    assert SERVER_SEND not in scopes[0]
+    assert BODY_SEND not in scopes[0]["state"] and BODY_WRITE_NOW not in scopes[0]["state"]
