@@ -70,6 +70,24 @@ def test_the_wait_s_ping_is_not_the_first_event_in_the_metric(base: str) -> None
     assert after[0] - before[0] >= 1.4, after[0] - before[0]  # the stall, not the ping at WAIT
 
 
+def test_the_metric_times_the_first_event_not_the_streams_end(base: str) -> None:
+    """A stream whose first events go out at once and whose MiniMax then stalls: its time to first event
+    is the first events' (written in plain calls, `gateway.body_writes`), not the end's."""
+    metrics = base.removesuffix("/v1") + "/metrics"
+    names = ("gateway_time_to_first_event_seconds_sum", "gateway_time_to_first_event_seconds_count")
+    with httpx.Client(timeout=30) as http:
+        body = run_body(base, http, "stall:3:1.5")
+        before = [metric(http.get(metrics).text, name) for name in names]
+        started = time.monotonic()
+        response = http.post(f"{base}/threads/runs", json=body, headers=KEY)
+        took = time.monotonic() - started
+        after = [metric(http.get(metrics).text, name) for name in names]
+    assert response.status_code == 200 and b"thread.run.completed" in response.content
+    assert took >= 1.4  # the stall was inside the stream
+    assert after[1] == before[1] + 1
+    assert after[0] - before[0] < 1.0, after[0] - before[0]
+
+
 def test_a_quick_rejection_is_an_http_error(base: str) -> None:
     with httpx.Client(timeout=30) as http:
         body = run_body(base, http, "error_frame:0:1004")
