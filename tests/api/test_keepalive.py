@@ -11,6 +11,15 @@ from tests.api.scripted import RUN, body, frame, gateway, start, text
 from tests.stream_checks import check, parse_sse
 
 
+def post_run(base: str) -> httpx.Response:
+    return httpx.post(
+        f"{base}/threads/t/runs",
+        json={"assistant_id": "a", "stream": True},
+        headers={"Authorization": "Bearer k"},
+        timeout=10,
+    )
+
+
 def test_keepalive_pings_hold_a_stalled_stream_open() -> None:
     async def script(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await start(send)
@@ -19,12 +28,7 @@ def test_keepalive_pings_hold_a_stalled_stream_open() -> None:
         await body(send, text("lo"), more=False)
 
     with gateway(script, keepalive_interval=0.2, idle_timeout=5) as base:
-        response = httpx.post(
-            f"{base}/threads/t/runs",
-            json={"assistant_id": "a", "stream": True},
-            headers={"Authorization": "Bearer k"},
-            timeout=10,
-        )
+        response = post_run(base)
     pings = response.text.count(": ping\n\n")
     assert pings >= 3, response.text
     assert check(parse_sse(response.content)).texts == {"msg_1": "Hello"}
@@ -43,12 +47,7 @@ def test_a_stream_that_keeps_sending_gets_no_pings() -> None:
         await body(send, text("."), more=False)
 
     with gateway(script, keepalive_interval=0.5, idle_timeout=5) as base:
-        response = httpx.post(
-            f"{base}/threads/t/runs",
-            json={"assistant_id": "a", "stream": True},
-            headers={"Authorization": "Bearer k"},
-            timeout=10,
-        )
+        response = post_run(base)
     assert response.text.count(": ping") == 0, response.text
     texts = check(parse_sse(response.content)).texts
     assert texts == {"msg_1": "".join(str(n) for n in range(30)) + "."}
