@@ -8,6 +8,17 @@ from gateway.api import assistants, files, health, messages, runs, threads, vect
 from gateway.api.responses import Streaming
 
 routes = [
+    # A run's creation, its polling and its tool outputs first: Starlette tries the routes in order, each
+    # a regular expression, and these are most requests. (`/v1/threads/runs` must stay before
+    # `/v1/threads/{thread_id}`, which would match it too.)
+    Route("/v1/threads/runs", Streaming(runs.create_thread_and_run), methods=["POST"]),
+    Route("/v1/threads/{thread_id}/runs", Streaming(runs.create), methods=["POST"]),
+    Route("/v1/threads/{thread_id}/runs/{run_id}", runs.retrieve, methods=["GET"]),
+    Route(
+        "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+        Streaming(runs.submit_tool_outputs),
+        methods=["POST"],
+    ),
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/metrics", health.metrics, methods=["GET"]),
@@ -17,7 +28,6 @@ routes = [
     Route("/v1/assistants/{assistant_id}", assistants.modify, methods=["POST"]),
     Route("/v1/assistants/{assistant_id}", assistants.delete, methods=["DELETE"]),
     Route("/v1/threads", threads.create, methods=["POST"]),
-    Route("/v1/threads/runs", Streaming(runs.create_thread_and_run), methods=["POST"]),
     Route("/v1/threads/{thread_id}", threads.retrieve, methods=["GET"]),
     Route("/v1/threads/{thread_id}", threads.modify, methods=["POST"]),
     Route("/v1/threads/{thread_id}", threads.delete, methods=["DELETE"]),
@@ -26,16 +36,9 @@ routes = [
     Route("/v1/threads/{thread_id}/messages/{message_id}", messages.retrieve, methods=["GET"]),
     Route("/v1/threads/{thread_id}/messages/{message_id}", messages.modify, methods=["POST"]),
     Route("/v1/threads/{thread_id}/messages/{message_id}", messages.delete, methods=["DELETE"]),
-    Route("/v1/threads/{thread_id}/runs", Streaming(runs.create), methods=["POST"]),
     Route("/v1/threads/{thread_id}/runs", runs.list_, methods=["GET"]),
-    Route("/v1/threads/{thread_id}/runs/{run_id}", runs.retrieve, methods=["GET"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}", runs.modify, methods=["POST"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}/cancel", runs.cancel, methods=["POST"]),
-    Route(
-        "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
-        Streaming(runs.submit_tool_outputs),
-        methods=["POST"],
-    ),
     Route("/v1/threads/{thread_id}/runs/{run_id}/steps", runs.list_steps, methods=["GET"]),
     Route("/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}", runs.retrieve_step, methods=["GET"]),
     Route("/v1/files", files.create, methods=["POST"]),
