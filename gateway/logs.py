@@ -73,5 +73,11 @@ def configure(level: str, fmt: LogFormat) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True  # the gateway writes its own access lines
+    # Neither format shows a record's source line, thread or process: not looked up for each record
+    # (the logging HOWTO's "Optimization"; the access log makes one record per request).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.captureWarnings(True)  # a library's warning (aiohttp's, ...) is a log line too, not raw stderr
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
