@@ -194,7 +194,7 @@ class _Sqlite(Db):
     async def _hop(self, begin: str, body: Body[T], threads: Workers) -> T:
         def run() -> T:
             with self.engine.connect() as conn:
-                conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+                conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
                 with conn.begin():  # commits (or rolls back) the transaction just begun
                     return body(conn)
 

@@ -8,7 +8,9 @@ values in the compiled order (one `itemgetter` over the parameters and the state
 processed once) through each bind's own type processor (JSON serialized as SQLAlchemy would) and process
 result columns with each column's result processor. Statements this cannot run the same way
 (Python-side column defaults, expanding or literal-execute binds, a required bind not given) take SQLAlchemy's
-path, as does every statement on PostgreSQL. Same transaction either way: the cursor is the connection's own.
+path, as does every statement on PostgreSQL. Same transaction either way: the cursor is the connection's own
+(its `dbapi_connection`, which for pysqlite is the driver's connection itself, without the four property
+calls `driver_connection` makes on each statement).
 Plans are cached by the statement object: pass statements made once (module constants, cached builders), as
 every caller does, not ones built per call.
 """
@@ -115,7 +117,7 @@ def _direct(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> tuple[_Pl
     plan = _plan(stmt, tuple(params), dialect)
     if plan is None:
         return None
-    cursor = conn.connection.driver_connection.execute(plan.sql, plan.values(params))  # type: ignore[union-attr]
+    cursor = conn.connection.dbapi_connection.execute(plan.sql, plan.values(params))  # type: ignore[union-attr]
     return plan, cursor
 
 
@@ -136,7 +138,7 @@ def execute_many(conn: Connection, stmt: Any, params: Sequence[Mapping[str, Any]
         conn.execute(stmt, list(params))
         return
     values = plan.values
-    conn.connection.driver_connection.executemany(plan.sql, [values(p) for p in params])  # type: ignore[union-attr]
+    conn.connection.dbapi_connection.executemany(plan.sql, [values(p) for p in params])  # type: ignore[union-attr]
 
 
 def first(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
