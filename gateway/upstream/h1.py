@@ -19,6 +19,7 @@ Its failures are the classes below; `gateway.upstream.errors` maps them, with ai
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import ssl
@@ -366,17 +367,9 @@ class StreamPool:
     ) -> Response:
         """Send the request and wait for the response's status and headers (no time limit here: the
         caller sets one). Connecting failures raise `ConnectFailed`, later ones `StreamFailure`."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("an absolute http(s) URL is needed")
-        port = parts.port or (443 if scheme == "https" else 80)
-        key = (scheme, parts.hostname, port)
-        target = parts.path or "/"
-        query = "&".join(q for q in (parts.query, urlencode(params) if params else "") if q)
-        if query:
-            target += "?" + query
-        request = _request(target, parts.netloc.rpartition("@")[2], headers, body)  # no user:password@
+        key, path, url_query, host = _split(url)
+        query = "&".join(q for q in (url_query, urlencode(params) if params else "") if q)
+        request = _request(path + "?" + query if query else path, host, headers, body)
         conn = await self._acquire(key)
         try:
             response = conn.send(request)
@@ -531,6 +524,18 @@ async def _lookup(host: str, port: int) -> list[str]:
 
 def _failed(lookup: asyncio.Task[list[str]]) -> bool:
     return lookup.cancelled() or lookup.exception() is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _split(url: str) -> tuple[tuple[str, str, int], str, str, str]:
+    """An absolute http(s) URL's pool key (scheme, host, port), path, query and Host header (without any
+    user:password@); parsed once per URL, as a process posts to a handful."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("an absolute http(s) URL is needed")
+    port = parts.port or (443 if scheme == "https" else 80)
+    return (scheme, parts.hostname, port), parts.path or "/", parts.query, parts.netloc.rpartition("@")[2]
 
 
 def _request(target: str, host: str, headers: Mapping[str, str], body: bytes) -> bytes:

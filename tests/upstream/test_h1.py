@@ -833,6 +833,14 @@ async def test_the_host_header_carries_no_credentials() -> None:
         assert request.header("transfer-encoding") == []  # the body is framed by its length, only
 
 
+async def test_only_absolute_http_urls_are_posted_to() -> None:
+    async with pool_of(1) as pool:
+        for url in ("ftp://127.0.0.1/x", "/v1/text/chatcompletion_v2", "http:///no-host", "http://h:99999/"):
+            with pytest.raises(ValueError):
+                await pool.post(url, b"", {})
+        assert pool.connections == 0
+
+
 async def test_a_waiter_cancelled_after_its_turn_passes_the_turn_on() -> None:
     """Two posts wait on a full pool of one; the first in line is woken and cancelled at once: the
     second still gets the room (a lost wake-up would leave it waiting for good)."""
