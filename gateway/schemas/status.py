@@ -177,3 +177,19 @@ def in_order(statuses: Set[_S]) -> tuple[_S, ...]:
         return ()
     kind = type(next(iter(statuses)))
     return tuple(s for s in kind if s in statuses)
+
+
+# -- plain strings ---------------------------------------------------------------------------------
+
+_PLAIN: Final[Mapping[type[StrEnum], Mapping[str, str]]] = MappingProxyType(
+    {kind: {m.value: m.value for m in kind} for kind in (RunStatus, StepStatus, MessageStatus)}
+)
+
+
+def plain(kind: type[StrEnum], status: str) -> str:
+    """`status` (a member of `kind` or its value) checked, as a plain `str`: `kind(status).value`, as the
+    store binds it, at a lookup's cost instead of the enum machinery's (a run makes several)."""
+    try:
+        return _PLAIN[kind][status]
+    except KeyError:
+        raise ValueError(f"{status!r} is not a valid {kind.__name__}") from None

@@ -8,6 +8,7 @@ import sys
 from typing import Any, get_args
 
 import orjson
+import pytest
 from openai.types.beta.threads.message import IncompleteDetails, Message
 from openai.types.beta.threads.run import Run
 from openai.types.beta.threads.run_status import RunStatus as OpenAIRunStatus
@@ -33,6 +34,7 @@ from gateway.schemas.status import (
     StepEnd,
     StepStatus,
     in_order,
+    plain,
 )
 
 
@@ -92,6 +94,21 @@ def test_members_are_their_strings_everywhere() -> None:
         assert orjson.dumps({"status": status}) == orjson.dumps({"status": value})
         assert json.dumps({"status": status}) == json.dumps({"status": value})
     assert "requires_action" in STREAM_END and RUN_STAMP["completed"] == "completed_at"
+
+
+def test_plain_checks_a_status_and_gives_its_plain_string() -> None:
+    """What the store binds: exactly `str`, from a member or its value; any other string refused."""
+    for kind in (RunStatus, StepStatus, MessageStatus):
+        for member in kind:
+            for given in (member, member.value):
+                got = plain(kind, given)
+                assert got == member.value and type(got) is str
+    with pytest.raises(ValueError, match="'requires_action' is not a valid StepStatus"):
+        plain(StepStatus, "requires_action")
+    with pytest.raises(ValueError):
+        plain(MessageStatus, RunStatus.QUEUED)
+    with pytest.raises(ValueError):
+        plain(RunStatus, "Completed")
 
 
 def test_sql_is_built_in_a_fixed_order() -> None:

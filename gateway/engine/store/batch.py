@@ -21,7 +21,15 @@ from gateway.engine.store.rows import MESSAGE_INSERT, STEP_INSERT, Content, Repl
 from gateway.engine.store.steps import detail_values, end_values, set_stmt
 from gateway.engine.store.tables import tool_results
 from gateway.engine.store.transitions import Move, ToStatus
-from gateway.schemas.status import MESSAGE_STAMP, MessageEnd, MessageStatus, RunStatus, StepEnd, StepStatus
+from gateway.schemas.status import (
+    MESSAGE_STAMP,
+    MessageEnd,
+    MessageStatus,
+    RunStatus,
+    StepEnd,
+    StepStatus,
+    plain,
+)
 
 RESULT_INSERT = tool_results.insert()
 
@@ -158,7 +166,7 @@ class Batch:
         incomplete_details: JSON | None = None,
         replay: Replay | None = None,
     ) -> None:
-        ended = MessageStatus(status).value  # checked, and bound as a plain str
+        ended = plain(MessageStatus, status)
         stamp, now = MESSAGE_STAMP[ended], self._db.clock()
         values = {"status": ended, "content": content, "incomplete_details": incomplete_details}
         if not self._fold(message_id, {**values, "replay": replay, stamp: now}):

@@ -16,7 +16,7 @@ from gateway.engine.store.render import JSON
 from gateway.engine.store.rows import STEP_INSERT, Replay, step_row
 from gateway.engine.store.tables import messages, runs, threads
 from gateway.engine.store.tables import run_steps as t
-from gateway.schemas.status import STEP_STAMP, MessageStatus, StepEnd, StepStatus
+from gateway.schemas.status import STEP_STAMP, MessageStatus, StepEnd, StepStatus, plain
 
 _GET = select(t).where(
     t.c.id == bindparam("b_id"),
@@ -81,7 +81,7 @@ def end_values(
     status: StepEnd, now: int, step_details: JSON | None, usage: JSON | None, last_error: JSON | None
 ) -> dict[str, Any]:
     """The columns `Steps.complete` sets."""
-    ended = StepStatus(status).value  # checked, and bound as a plain str
+    ended = plain(StepStatus, status)
     values: dict[str, Any] = {
         "status": ended,
         "usage": usage,
@@ -110,7 +110,7 @@ def close_open(
         last_error = None
     conn.execute(
         _close_steps(STEP_STAMP[step_status]),
-        {"b_run": run_id, "b_status": StepStatus(step_status).value, "b_error": last_error, "b_now": now},
+        {"b_run": run_id, "b_status": plain(StepStatus, step_status), "b_error": last_error, "b_now": now},
     )
     conn.execute(_CLOSE_MESSAGES, {"b_run": run_id, "b_now": now, "b_details": {"reason": reason}})
 

@@ -21,6 +21,7 @@ from gateway.schemas.status import (
     RunStatus,
     RunStatusLiteral,
     StepEnd,
+    plain,
 )
 
 ToStatus = RunStatus | RunStatusLiteral
@@ -97,7 +98,7 @@ class Move:
         """`returning`: only these columns of the updated row (with `close_children`, `last_error` too)."""
         values = transition_values(to_status, now, fields)
         started = to_status == RunStatus.IN_PROGRESS and "started_at" not in fields
-        statuses = tuple(RunStatus(s).value for s in from_statuses)  # checked, bound as plain strs
+        statuses = tuple(plain(RunStatus, s) for s in from_statuses)
         close = CLOSE.get(to_status) if close_children else None
         if returning and close is not None and "last_error" not in returning:
             returning = (*returning, "last_error")
@@ -121,7 +122,7 @@ def transition_values(to_status: str, now: int, fields: dict[str, Any]) -> dict[
     unknown = set(fields) - FIELDS
     if unknown:
         raise TypeError(f"transition() cannot set {sorted(unknown)}")
-    to_status = RunStatus(to_status).value  # checked, and bound as a plain str
+    to_status = plain(RunStatus, to_status)
     values: dict[str, Any] = {"status": to_status}
     if to_status in RUN_FINAL:
         stamp = RUN_STAMP.get(to_status)
