@@ -65,7 +65,7 @@ class FileBatches:
         def body(conn: Connection) -> JSON:
             usable_store(conn, tenant, store_id)
             now = self._db.clock()
-            batch_id = new_id("vsfb")
+            batch_id = new_id("vsfb", now)
             conn.execute(
                 insert(t).values(
                     id=batch_id, tenant=tenant, vector_store_id=store_id, created_at=now, cancelled=False

@@ -1,4 +1,10 @@
-"""Object ids (`asst_` ... + 24 random base62 characters; files `file-` as OpenAI's) and the clock's type."""
+"""Object ids (`asst_` ... + 24 base62 characters; files `file-` as OpenAI's) and the clock's type.
+
+An id starts with its creation second, so that the ids a store makes in one second sit together in every
+index keyed by them (each table's id, and a thread's or run's id in its messages', runs' and steps'
+indexes). With ids all random, every new run's rows landed on their own leaf page in each of those
+indexes, and each write transaction rewrote all of them: ~40 page writes to SQLite's log per
+create-thread-and-run (tests/bench/README.md, "Measurements behind the design"). The rest is random."""
 
 from __future__ import annotations
 
@@ -18,17 +24,21 @@ _ALPHABET: Final = string.ascii_letters + string.digits
 _BASE62: Final = bytes(ord(_ALPHABET[b % 62]) for b in range(248)) + bytes(8)
 _UNBIASED: Final = bytes(range(248, 256))
 PREFIXES: Final = frozenset({"asst", "thread", "msg", "run", "step", "call", "file", "vs", "vsfb"})
+RANDOM_CHARS: Final = 16
 
 
-def new_id(prefix: str) -> str:
+def new_id(prefix: str, now: float | None = None) -> str:
     """`asst_…`, `thread_…`, `msg_…`, `run_…`, `step_…`, `call_…`, `vs_…`, `vsfb_…`, and `file-…` (OpenAI
-    joins file ids with a hyphen): 24 base62 characters, ~143 bits."""
+    joins file ids with a hyphen): 24 base62 characters, the first 8 the creation second (`now`, Unix
+    seconds; the system clock's if None) in lowercase hex, so that later ids sort after earlier ones in
+    byte order, and 16 random (~95 bits)."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
     chars = b""
-    while len(chars) < 24:
-        chars += random_bytes(32).translate(_BASE62, _UNBIASED)
-    return prefix + ("-" if prefix == "file" else "_") + chars[:24].decode("ascii")
+    while len(chars) < RANDOM_CHARS:
+        chars += random_bytes(24).translate(_BASE62, _UNBIASED)
+    second = int(time.time() if now is None else now) & 0xFFFFFFFF  # 8 hex digits until 2106
+    return f"{prefix}{'-' if prefix == 'file' else '_'}{second:08x}{chars[:RANDOM_CHARS].decode('ascii')}"
 
 
 def system_clock() -> int:

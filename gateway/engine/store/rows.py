@@ -44,7 +44,7 @@ def text_content(value: str) -> Content:
 def thread_row(tenant: str, now: int, metadata: dict[str, str] | None, tool_resources: JSON | None) -> JSON:
     """A new thread's row (its messages are `message_row`s)."""
     return {
-        "id": new_id("thread"),
+        "id": new_id("thread", now),
         "tenant": tenant,
         "created_at": now,
         "metadata": metadata or {},
@@ -56,7 +56,7 @@ def message_row(tenant: str, thread_id: str, now: int, m: NewMessage) -> JSON:
     """A client-written message (complete on arrival). A string content becomes one text block."""
     content = m["content"]
     return {
-        "id": new_id("msg"),
+        "id": new_id("msg", now),
         "tenant": tenant,
         "thread_id": thread_id,
         "created_at": now,
@@ -86,7 +86,7 @@ def step_row(
 ) -> JSON:
     """An `in_progress` run step, for `step_insert()` (which places it after the thread's newest message)."""
     return {
-        "id": new_id("step"),
+        "id": new_id("step", now),
         "tenant": tenant,
         "run_id": run_id,
         "thread_id": thread_id,
@@ -110,7 +110,7 @@ def step_row(
 def reply_rows(now: int, tenant: str, *, thread_id: str, run_id: str, assistant_id: str) -> tuple[JSON, JSON]:
     """An empty `in_progress` assistant message and its `message_creation` step: (message, step) rows."""
     msg = {
-        "id": new_id("msg"),
+        "id": new_id("msg", now),
         "tenant": tenant,
         "thread_id": thread_id,
         "created_at": now,

@@ -182,7 +182,7 @@ class Runs:
     ) -> tuple[JSON, builtins.list[HistoryItem]]:
         now = self._db.clock()
         row: dict[str, Any] = {
-            "id": new_id("run"),
+            "id": new_id("run", now),
             "tenant": tenant,
             "thread_id": thread_id,
             "assistant_id": assistant_id,

@@ -110,7 +110,7 @@ class VectorStores:
         """A new store, and its files queued for ingestion, in one transaction (an unknown file: 404,
         nothing made)."""
         now = self._db.clock()
-        store_id = new_id("vs")
+        store_id = new_id("vs", now)
         values: dict[str, Any] = {
             "id": store_id,
             "tenant": tenant,
