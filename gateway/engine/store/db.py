@@ -1,9 +1,10 @@
 """The database handle: runs transaction bodies (sync functions of a `Connection`) off the event loop.
 
 PostgreSQL: an asyncpg `AsyncEngine`; the body runs through `AsyncConnection.run_sync` (greenlet), so each
-statement is awaited on the loop. SQLite: a pysqlite engine and one worker thread hop per transaction. The
-async driver (aiosqlite) hops threads per DBAPI call (cursor, execute, fetch, close...), about 160 hops per
-run (`tests/engine/store/bench.py`; tests/bench/README.md, "Measurements behind the design").
+statement is awaited on the loop. SQLite: a pysqlite engine and one worker thread hop per transaction; the
+writes go through one thread, on a connection it keeps (`_Sqlite._write_kept`), the reads through the
+others. The async driver (aiosqlite) hops threads per DBAPI call (cursor, execute, fetch, close...), about
+160 hops per run (`tests/engine/store/bench.py`; tests/bench/README.md, "Measurements behind the design").
 
 SQLite's driver starts transactions lazily, at the first write, so a read-then-write transaction could fail
 with SQLITE_BUSY halfway. We emit BEGIN ourselves (SQLAlchemy's documented recipe, minus its `begin` event
@@ -27,6 +28,7 @@ asyncpg refused to send on a closed connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable
@@ -185,19 +187,28 @@ class _Sqlite(Db):
         super().__init__(clock)
         self.engine = engine
         self.functions = False
-        self._threads = Workers(workers, "store-sqlite")
+        self.kept: Connection | None = None
+        """The writer's own connection, made in its thread by the first write: None until then, and with a
+        single connection (`workers` 1), where reads and writes take turns on it."""
+        if workers == 1:
+            self._threads = self._writer = Workers(1, "store-sqlite")
+            return
         # SQLite takes one writer at a time: this process's writes queue in one thread, in order,
         # instead of contending for the lock (its busy handler is not fair: under load a writer
-        # could wait out busy_timeout and fail while others went ahead).
-        self._writer = self._threads if workers == 1 else Workers(1, "store-sqlite-write")
+        # could wait out busy_timeout and fail while others went ahead). That thread keeps one of the
+        # pool's connections for all of them (`_write_kept`); the reads share the rest, a thread each.
+        self._threads = Workers(workers - 1, "store-sqlite")
+        self._writer = Workers(1, "store-sqlite-write")
 
     async def _hop(self, begin: str, body: Body[T], threads: Workers) -> T:
         def run() -> T:
             with self.engine.connect() as conn:
-                conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
-                with conn.begin():  # commits (or rolls back) the transaction just begun
-                    return body(conn)
+                return _in_transaction(conn, begin, body)
 
+        return await self._run(threads, run)
+
+    @staticmethod
+    async def _run(threads: Workers, run: Callable[[], T]) -> T:
         try:
             return await threads.run(run)
         except (*UNAVAILABLE, sqlite3.OperationalError) as exc:  # the BEGIN's own failure is not wrapped
@@ -205,7 +216,29 @@ class _Sqlite(Db):
 
     async def _write_transaction(self, body: Body[T]) -> T:
         self.transactions["write"] += 1
-        return await self._hop("BEGIN IMMEDIATE", body, self._writer)
+        if self._writer is self._threads:
+            return await self._hop("BEGIN IMMEDIATE", body, self._writer)
+        return await self._run(self._writer, lambda: self._write_kept(body))
+
+    def _write_kept(self, body: Body[T]) -> T:
+        """A write transaction on the writer's own connection (in the writer's thread). Kept from one
+        transaction to the next, it is not checked out of the pool and back for each, and its page cache
+        stays warm: SQLite keeps a connection's cache across its own commits, where a pooled connection
+        finds its cache stale after the others' (tests/bench/README.md, "Measurements behind the design").
+        A failure of the database or the driver, or a transaction left open, puts it aside (invalidated:
+        the pool opens a new one); a body's own exception only rolls its transaction back."""
+        conn = self.kept
+        if conn is None:
+            conn = self.kept = self.engine.connect()
+        try:
+            return _in_transaction(conn, "BEGIN IMMEDIATE", body)
+        except BaseException as exc:
+            if not isinstance(exc, Exception) or isinstance(exc, DBAPIError | sqlite3.Error) or _open(conn):
+                self.kept = None
+                with contextlib.suppress(Exception):
+                    conn.invalidate()
+                    conn.close()
+            raise
 
     async def read(self, body: Body[T]) -> T:
         self.transactions["read"] += 1
@@ -219,7 +252,24 @@ class _Sqlite(Db):
         self._threads.shutdown()
         if self._writer is not self._threads:
             self._writer.shutdown()
+        conn, self.kept = self.kept, None
+        if conn is not None:
+            conn.close()
         self.engine.dispose()
+
+
+def _in_transaction(conn: Connection, begin: str, body: Body[T]) -> T:
+    conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
+    with conn.begin():  # commits (or rolls back) the transaction just begun
+        return body(conn)
+
+
+def _open(conn: Connection) -> bool:
+    """Whether `conn` is still in a transaction (or cannot say)."""
+    try:
+        return bool(conn.connection.dbapi_connection.in_transaction)  # type: ignore[union-attr]
+    except Exception:
+        return True
 
 
 def open_db(

@@ -185,11 +185,17 @@ def statements(store: Store) -> Iterator[list[str]]:
         ]
     for target, name, fn in listeners:
         event.listen(target, name, fn)
+    kept = getattr(store.db, "kept", None)  # SQLite's writer keeps its connection: not checked out again
+    if kept is not None:
+        kept.connection.dbapi_connection.set_trace_callback(traced)
     try:
         yield seen
     finally:
         for target, name, fn in listeners:
             event.remove(target, name, fn)
+        kept = getattr(store.db, "kept", None)  # the one above, or one checked out (and traced) since
+        if kept is not None:
+            kept.connection.dbapi_connection.set_trace_callback(None)
 
 
 class RoundTrips:
