@@ -237,6 +237,7 @@ class _Sqlite(Db):
                 self.kept = None
                 with contextlib.suppress(Exception):
                     conn.invalidate()
+                with contextlib.suppress(Exception):
                     conn.close()
             raise
 
