@@ -188,8 +188,8 @@ class _Sqlite(Db):
         self.engine = engine
         self.functions = False
         self.kept: Connection | None = None
-        """The writer's own connection, made in its thread by the first write: None until then, and with a
-        single connection (`workers` 1), where reads and writes take turns on it."""
+        """The writer's own connection, made in its thread by the first write: None until then, and always
+        None with a single connection (`workers` 1), where reads and writes take turns on it."""
         if workers == 1:
             self._threads = self._writer = Workers(1, "store-sqlite")
             return
