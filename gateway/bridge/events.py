@@ -11,7 +11,7 @@ from gateway.bridge.frames import Frame
 from gateway.bridge.translator import RunStreamTranslator
 from gateway.metrics import Metrics
 from gateway.stream.events import StreamEvent
-from gateway.stream.relay import Sink
+from gateway.stream.relay import Sink, TextSink
 
 
 class FrameSource(Protocol):
@@ -77,7 +77,7 @@ class FrameEvents:
         return self._source.next_batch()
 
     @staticmethod
-    def attach(sink: Sink) -> None:
+    def attach(sink: Sink, text: TextSink) -> None:
         """The relay's own task reads the frames (`next_batch`): there is no producer to write."""
         return None
 

@@ -20,7 +20,7 @@ from gateway.engine.store import Batch
 from gateway.schemas.status import RunStatus
 from gateway.stream.emitter import RunEmitter
 from gateway.stream.events import StreamEvent
-from gateway.stream.relay import Sink
+from gateway.stream.relay import Sink, TextSink
 from gateway.upstream.sse_body import SSEBody
 
 log = logging.getLogger("gateway.engine")
@@ -118,9 +118,10 @@ class Job:
         self.stream: SSEBody | None = None  # MiniMax's streamed reply, once open
         self.task: asyncio.Task[None] | None = None
         self.queue: Channel | None = None  # to the client following, if any
-        # Once attached (`RunEvents.attach`), the client's writer, called from this job's task, and
-        # what the relay waits on meanwhile (done at the job's end or when the client stops following).
-        self.sink: tuple[Sink, asyncio.Future[None]] | None = None
+        # Once attached (`RunEvents.attach`), the client's writer, called from this job's task, what
+        # the relay waits on meanwhile (done at the job's end or when the client stops following), and
+        # the writer's lane for a read of one text delta.
+        self.sink: tuple[Sink, asyncio.Future[None], TextSink] | None = None
         self.tool_names: dict[int, tuple[str, str]] = {}  # call index -> (id, name)
         self.server_args: dict[int, list[str]] = {}  # call index -> argument pieces, of calls served here
         self.searches = 0  # file_search calls served in this run (each one's markers start with it)
@@ -211,15 +212,16 @@ class RunEvents:
     def translate(unit: Sequence[StreamEvent]) -> Sequence[StreamEvent]:
         return unit  # a unit is one read's events, made by the job's task
 
-    def attach(self, sink: Sink) -> asyncio.Future[None] | None:
-        """From now the job's task writes each read's events through `sink` (see `EventSource.attach`);
-        None while batches wait in the queue (the relay takes those first) or the job already ended."""
+    def attach(self, sink: Sink, text: TextSink) -> asyncio.Future[None] | None:
+        """From now the job's task writes each read's events through `sink`, or `text` for a read of one
+        text delta (see `EventSource.attach`); None while batches wait in the queue (the relay takes
+        those first) or the job already ended."""
         job = self._job
         queue = job.queue
         if queue is None or not queue.empty() or job.task is None or job.task.done():
             return None
         done = asyncio.get_running_loop().create_future()
-        job.sink = (sink, done)
+        job.sink = (sink, done, text)
         return done
 
     async def next_batch(self) -> Iterable[Sequence[StreamEvent]] | None:

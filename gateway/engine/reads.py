@@ -11,6 +11,11 @@ needs it, and gets that read handed over (`until_needed`):
   for the task to await; reads wait in the response meanwhile, which stops reading past its limit;
 - None: the client no longer follows from the task (it left): reads go back to the task.
 
+A read of one plain piece of answer text while the message is open (each of MiniMax's chunks at its
+pace) goes a shorter way: the decoder's `answer`, the message's `append_text`, then the relay's text
+lane (`TextSink`). That is what `Executor._take`, `note` and the sink do with such a read, less the
+read's event list, the store's look at it (a text delta stores nothing) and the encoder's loop.
+
 A read is taken in the context of the job's task (its log lines carry the request's id), and what
 the callback raises is raised in the task, as the read it came from would have been there.
 """
@@ -21,7 +26,7 @@ import asyncio
 import contextvars
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Final
 
 from gateway.engine.job import Job
@@ -41,6 +46,8 @@ class End:
 
 END: Final = End()
 Handed = tuple[list[StreamEvent], bool] | Coroutine[Any, Any, None] | End | None
+Rest = Coroutine[Any, Any, None] | None
+"""The rest of a write the client could not take at once, or None once written."""
 
 
 async def until_needed(job: Job, stream: SSEBody, take: Take) -> Handed:
@@ -77,7 +84,8 @@ class _Reader:
         self.handed: asyncio.Future[Handed] = asyncio.get_running_loop().create_future()
 
     def read(self) -> None:
-        """Whatever the response holds now, read by read, until one needs the task."""
+        """Whatever the response holds now, read by read, until one needs the task (a read of one plain
+        answer piece through the text lane, see the module doc)."""
         handed, job, stream = self.handed, self.job, self.stream
         if handed.done():  # handed over: the rest waits in the response for the task
             return
@@ -86,13 +94,25 @@ class _Reader:
                 if payloads is None:
                     handed.set_result(END)
                     return
-                events: list[StreamEvent] = []
-                self.take(payloads, events)
-                due = note(job, events, job.batch)
-                if due or job.failure is not None:
-                    handed.set_result((events, due))
-                    return
-                if events and ((rest := _publish(job, events)) is not None or job.sink is None):
+                if (
+                    (sink := job.sink) is not None
+                    and (message := job.emitter.message) is not None
+                    and len(payloads) == 1
+                    and job.citations is None
+                    and (piece := job.decoder.answer(payloads[0])) is not None
+                ):
+                    rest = _send(job, sink[2], message.append_text(piece))
+                else:
+                    events: list[StreamEvent] = []
+                    self.take(payloads, events)
+                    due = note(job, events, job.batch)
+                    if due or job.failure is not None:
+                        handed.set_result((events, due))
+                        return
+                    if not events:
+                        continue
+                    rest = _publish(job, events)
+                if rest is not None or job.sink is None:
                     handed.set_result(rest)
                     return
         except Exception as exc:
@@ -112,15 +132,21 @@ class _Reader:
             rest.close()
 
 
-def _publish(job: Job, events: list[StreamEvent]) -> Coroutine[Any, Any, None] | None:
+def _publish(job: Job, events: list[StreamEvent]) -> Rest:
     """`Job.publish` in a plain call: None once written (or if nobody follows from here any more),
     else the rest of the write."""
     if job.sink is None:
         return None  # detached: nobody follows from this task, as `publish` would find
+    return _send(job, job.sink[0], events)
+
+
+def _send(job: Job, send: Callable[[Any], Awaitable[None] | None], item: Any) -> Rest:
+    """`send(item)` (the sink, or its text lane) in a plain call: None once written, else the rest of
+    the write. A write that fails detaches the client, as in `Job.publish`."""
     try:
-        writing = job.sink[0](events)  # None: written already
+        writing = send(item)  # None: written already
         return None if writing is None else run_now(writing)  # type: ignore[arg-type]  # a coroutine
-    except Exception:  # the client's connection failed: as in `Job.publish`
+    except Exception:  # the client's connection failed
         log.debug("run %s: the client's stream could not be written", job.run_id, exc_info=True)
         job.detach()
         return None

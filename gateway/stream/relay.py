@@ -7,13 +7,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
+import orjson
+
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
-from gateway.stream.events import StreamEvent
+from gateway.stream.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
 from gateway.stream.sse import DONE, PING, encode_into, error_event
 
 log = logging.getLogger("gateway.relay")
+_dumps = orjson.dumps
 INTERNAL = "The gateway failed while translating this stream"
 SHUTDOWN = "The gateway shut down before the run ended; poll the run for its outcome"
 
@@ -31,6 +34,10 @@ once: True; False: nothing written, use `Write` (`gateway.stream.response`, `gat
 Sink = Callable[[Sequence[StreamEvent]], Awaitable[None] | None]
 """Sends one read's events to the client, from the task that made them: None once written, else the
 write to await."""
+
+TextSink = Callable[[TextDelta], Awaitable[None] | None]
+"""`Sink` for a read whose only event is one text delta, the most frequent read at MiniMax's pace (a
+chunk a read): the same bytes, counts and return, without the read's list and the encoder's loop."""
 
 
 class EventSource(Protocol):
@@ -63,12 +70,12 @@ class EventSource(Protocol):
         """The events of one unit."""
         ...
 
-    def attach(self, sink: Sink) -> asyncio.Future[None] | None:
-        """Let the source's own producer send each read's events through `sink` from its task, instead
-        of handing them to the relay's (one task wake-up less per read): a future done when nothing
-        more will come. None while it has events queued for `next_batch` (the relay takes those
-        first and asks again) or when it has no producer task of its own (it is read by
-        `next_batch`)."""
+    def attach(self, sink: Sink, text: TextSink) -> asyncio.Future[None] | None:
+        """Let the source's own producer send each read's events through `sink` (a read of one text
+        delta through `text`, if it likes) from its task, instead of handing them to the relay's (one
+        task wake-up less per read): a future done when nothing more will come. None while it has
+        events queued for `next_batch` (the relay takes those first and asks again) or when it has no
+        producer task of its own (it is read by `next_batch`)."""
         ...
 
     def fail(self, code: str, message: str) -> list[StreamEvent]:
@@ -134,6 +141,18 @@ async def relay(
             return None
         return write(chunk)
 
+    def text(delta: TextDelta) -> Awaitable[None] | None:
+        """`sink([delta])` (`TextSink`), for a read whose only event is one text delta."""
+        nonlocal parts, units, events_out
+        units += 1
+        events_out += 1
+        chunk = delta.head + _dumps(delta.piece) + TEXT_DELTA_TAIL  # as `encode_into` encodes it
+        if parts:  # the prelude, not written yet
+            chunk, parts = b"".join(parts) + chunk, []
+        if write_now is not None and write_now(chunk):
+            return None
+        return write(chunk)
+
     try:
         try:
             handle.relaying = True  # from here a drain cancels this task: the run ends as failed, not cut
@@ -144,7 +163,7 @@ async def relay(
             opening.result()
             del opening
             while not (source.terminal or handle.stopped):
-                if (direct := source.attach(sink)) is not None:
+                if (direct := source.attach(sink, text)) is not None:
                     await direct  # the producer writes from here to its end (or until the client left)
                     break
                 if (batch := await source.next_batch()) is None:

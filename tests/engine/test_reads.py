@@ -19,10 +19,11 @@ import pytest
 
 from gateway.engine import reads
 from gateway.engine.executor import Executor
-from gateway.engine.job import Job
+from gateway.engine.job import Job, RunEvents
 from gateway.logs import request_id
 from gateway.stream import response
 from gateway.stream.events import TextDelta
+from gateway.stream.relay import Sink, TextSink
 from gateway.upstream.sse_body import SSEBody
 from tests.engine.dialects import DIALECTS
 from tests.engine.helpers_e2e import Stack, assistant, post_events, stack, thread
@@ -41,14 +42,16 @@ def paced(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 class ReadCounts:
-    """Counts the reads of the streaming reply (`Executor._take`; the opening's reads, up to the first
-    delta, are the task's in every case and not counted) taken in the connection's callback, where no
-    task runs, and by the job's task."""
+    """Counts the reads of the streaming reply (`Executor._take`, and the reads of one plain answer
+    piece sent through the relay's text lane instead; the opening's reads, up to the first delta, are
+    the task's in every case and not counted) taken in the connection's callback, where no task runs,
+    and by the job's task."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.in_callback = 0
         self.by_task = 0
-        take = Executor._take
+        self.lane = 0  # of those in the callback, the reads sent through the text lane
+        take, attach = Executor._take, RunEvents.attach
 
         def counted(executor: Executor, job: Job, payloads: list[bytes], events: list[Any]) -> None:
             if asyncio.current_task() is None:
@@ -57,7 +60,19 @@ class ReadCounts:
                 self.by_task += 1
             take(executor, job, payloads, events)
 
+        def attach_counted(source: RunEvents, sink: Sink, text: TextSink) -> Any:
+            def lane(delta: TextDelta) -> Any:
+                if asyncio.current_task() is None:
+                    self.in_callback += 1
+                    self.lane += 1
+                else:
+                    self.by_task += 1
+                return text(delta)
+
+            return attach(source, sink, lane)
+
         monkeypatch.setattr(Executor, "_take", counted)
+        monkeypatch.setattr(RunEvents, "attach", attach_counted)
 
 
 def _by_task_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,15 +85,15 @@ def _by_task_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "fields"),
+    ("text", "fields", "answer"),
     [
-        ("Tell me a long story about the sea and its ships, please.", {}),
-        ("What is the weather in Paris? Use get_weather.", {"tools": [WEATHER]}),
+        ("Tell me a long story about the sea and its ships, please.", {}, True),
+        ("What is the weather in Paris? Use get_weather.", {"tools": [WEATHER]}, False),
     ],
     ids=["answer", "tool-call"],
 )
 def test_reads_taken_in_the_callback_stream_and_store_what_the_task_does(
-    paced: Stack, monkeypatch: pytest.MonkeyPatch, text: str, fields: dict[str, Any]
+    paced: Stack, monkeypatch: pytest.MonkeyPatch, text: str, fields: dict[str, Any], answer: bool
 ) -> None:
     key = paced.key()  # one tenant: the emulator's deterministic model answers both runs alike
     with monkeypatch.context() as m:
@@ -86,11 +101,13 @@ def test_reads_taken_in_the_callback_stream_and_store_what_the_task_does(
         taken = _run(paced, key, text, **fields)
     # Most reads never woke the task: it read only until the client's stream was attached.
     assert counts.in_callback >= 5 and counts.by_task * 5 <= counts.in_callback, vars(counts)
+    if answer:  # a read of one answer piece went out through the text lane, where the task sends none
+        assert counts.lane >= 5, vars(counts)
     with monkeypatch.context() as m:
         _by_task_only(m)
         counts = ReadCounts(m)
         by_task = _run(paced, key, text, **fields)
-    assert counts.in_callback == 0 and counts.by_task >= 5, vars(counts)
+    assert counts.in_callback == 0 and counts.by_task >= 5 and counts.lane == 0, vars(counts)
     assert taken == by_task
     assert [name for name, _ in taken[0]][-1] in ("thread.run.completed", "thread.run.requires_action")
 

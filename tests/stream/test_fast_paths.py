@@ -76,7 +76,7 @@ class Events:
         return opened
 
     @staticmethod
-    def attach(sink: Any) -> None:
+    def attach(sink: Any, text: Any) -> None:
         return None  # read by next_batch, like the bridge's frames
 
     async def next_batch(self) -> Any:
