@@ -14,6 +14,9 @@ Instrumentation is switched on (`callgrind_control -i on`) only inside the windo
 - `--runs N`: N create-thread-and-runs of a one-chunk reply, 4 at a time, after 40 to warm up:
   instructions per run (start, one chunk, end).
 
+`--cache BYTES` has callgrind simulate the caches too (a last level of BYTES) and prints the misses per
+unit: the memory a chunk reaches, which the instruction count cannot see.
+
 `--lines K` counts Python lines instead (`tests/bench/linetrace.py`, no valgrind needed) and prints the
 K functions and the packages that ran the most of them per unit: which Python a run or a chunk runs,
 where callgrind's count cannot say.
@@ -60,6 +63,8 @@ class Counts:
     window_s: float = 0.0
     units: int = 0  # delta events read in the window, or runs completed
     table: list[tuple[str, int, str, int]] = field(default_factory=list)  # --lines: the load window's
+    misses: dict[str, int] = field(default_factory=dict)  # --cache: the load window's, by cache level
+    idle_misses_per_s: dict[str, float] = field(default_factory=dict)
 
     def per_unit(self) -> float:
         return self.load / self.units
@@ -73,7 +78,13 @@ class Engine:
     SQLite file unless `settings` name a DATABASE_URL."""
 
     def __init__(
-        self, checkout: Path, upstream: str, work: Path, settings: dict[str, str], lines: bool = False
+        self,
+        checkout: Path,
+        upstream: str,
+        work: Path,
+        settings: dict[str, str],
+        lines: bool = False,
+        cache: int = 0,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -91,12 +102,15 @@ class Engine:
         serve = [sys.executable, "-P", str(ROOT / "tests" / "bench" / "serve.py"), "gateway"]
         self.lines = lines
         self.table: list[tuple[str, int, str, int]] = []
+        self.misses: dict[str, int] = {}  # the last window's, with `cache`
         cmd = ["taskset", "-c", str(PROXY_CORE)]
         if lines:
             env["BENCH_LINES_OUT"] = str(self.out)
             cmd += [sys.executable, "-P", str(ROOT / "tests" / "bench" / "linetrace.py"), *serve[2:]]
         else:
             cmd += ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={self.out}"]
+            if cache:  # this VM's L1s, and `cache` bytes of 8-way last level (its L2 is 1 MiB a core)
+                cmd += ["--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", f"--LL={cache},8,64"]
             cmd += serve
         cmd += ["--port", str(self.port), "--upstream", upstream]
         self.log_path = work / f"engine-{self.port}.log"
@@ -142,9 +156,18 @@ class Engine:
         self._control("-d")
         self._dumps += 1
         dump = Path(f"{self.out}.{self._dumps}")
+        names: list[str] = []
         for line in dump.read_text(errors="replace").splitlines():
-            if line.startswith("totals:"):
-                return int(line.split()[1])
+            if line.startswith("events:"):
+                names = line.split()[1:]
+            elif line.startswith("totals:"):
+                totals = dict(zip(names, map(int, line.split()[1:]), strict=False))
+                if "D1mr" in totals:  # --cache: the simulation's misses, reads and writes together
+                    self.misses = {
+                        "D1": totals["D1mr"] + totals["D1mw"],
+                        "LL": totals["ILmr"] + totals["DLmr"] + totals["DLmw"],
+                    }
+                return totals["Ir"]
         raise RuntimeError(f"no totals in {dump}")
 
     def stop(self) -> None:
@@ -177,6 +200,7 @@ async def _measure(engine: Engine, args: argparse.Namespace) -> Counts:
     engine.on()
     await asyncio.sleep(args.idle)
     counts.idle_per_s = engine.off() / args.idle
+    counts.idle_misses_per_s = {level: n / args.idle for level, n in engine.misses.items()}
     timeout = aiohttp.ClientTimeout(total=None)
     async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=0)) as session:
         if args.runs:
@@ -194,6 +218,7 @@ async def _measure(engine: Engine, args: argparse.Namespace) -> Counts:
             engine.on()
             await asyncio.gather(*(runs(args.runs // PARALLEL_RUNS) for _ in range(PARALLEL_RUNS)))
             counts.load = engine.off()
+            counts.misses = engine.misses
             counts.window_s = time.monotonic() - started
             counts.units = done[0]
             return counts
@@ -214,6 +239,7 @@ async def _measure(engine: Engine, args: argparse.Namespace) -> Counts:
         engine.on()
         await asyncio.sleep(args.window)
         counts.load = engine.off()
+        counts.misses = engine.misses
         counts.units = sum(s[0] for s in seen) - before
         counts.window_s = args.window
         for t in tasks:
@@ -224,7 +250,7 @@ async def _measure(engine: Engine, args: argparse.Namespace) -> Counts:
 
 def _one(checkout: Path, upstream: str, args: argparse.Namespace, settings: dict[str, str]) -> Counts:
     with tempfile.TemporaryDirectory(prefix="bench-instructions-") as work:
-        engine = Engine(checkout, upstream, Path(work), settings, lines=bool(args.lines))
+        engine = Engine(checkout, upstream, Path(work), settings, lines=bool(args.lines), cache=args.cache)
         try:
             counts = asyncio.run(_measure(engine, args))
             counts.table = engine.table  # the last window counted: the load's
@@ -246,6 +272,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--lines", type=int, default=0, metavar="K", help="count Python lines; show the top K"
+    )
+    parser.add_argument(
+        "--cache",
+        type=int,
+        default=0,
+        metavar="BYTES",
+        help="also simulate the caches (a last level of BYTES, e.g. 1048576) and count misses",
     )
     args = parser.parse_args(argv)
     if not args.lines and not (shutil.which("valgrind") and shutil.which("callgrind_control")):
@@ -273,6 +306,10 @@ def main(argv: list[str] | None = None) -> None:
         )
         if args.lines:
             _top(c, args.lines, unit)
+        for level, n in c.misses.items():
+            net = n - c.idle_misses_per_s.get(level, 0.0) * c.window_s
+            per, less = n / c.units, net / c.units
+            print(f"{'':16} {level} misses per {unit}: {per:,.0f}, {less:,.0f} less the idle rate")
     if len(results) == 2:
         ratio = results[0][1].net_per_unit() / results[1][1].net_per_unit()
         print(f"engine÷engine-baseline (less idle): {ratio:.3f}")
