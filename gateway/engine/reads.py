@@ -45,9 +45,9 @@ class End:
 
 
 END: Final = End()
-Handed = tuple[list[StreamEvent], bool] | Coroutine[Any, Any, None] | End | None
 Rest = Coroutine[Any, Any, None] | None
 """The rest of a write the client could not take at once, or None once written."""
+Handed = tuple[list[StreamEvent], bool] | Rest | End
 
 
 async def until_needed(job: Job, stream: SSEBody, take: Take) -> Handed:

@@ -7,16 +7,13 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-import orjson
-
 from gateway.errors import GatewayError
 from gateway.lifecycle import StreamHandle
 from gateway.metrics import Metrics
-from gateway.stream.events import TEXT_DELTA_TAIL, StreamEvent, TextDelta
-from gateway.stream.sse import DONE, PING, encode_into, error_event
+from gateway.stream.events import StreamEvent, TextDelta
+from gateway.stream.sse import DONE, PING, encode_into, encode_text, error_event
 
 log = logging.getLogger("gateway.relay")
-_dumps = orjson.dumps
 INTERNAL = "The gateway failed while translating this stream"
 SHUTDOWN = "The gateway shut down before the run ended; poll the run for its outcome"
 
@@ -146,7 +143,7 @@ async def relay(
         nonlocal parts, units, events_out
         units += 1
         events_out += 1
-        chunk = delta.head + _dumps(delta.piece) + TEXT_DELTA_TAIL  # as `encode_into` encodes it
+        chunk = encode_text(delta)
         if parts:  # the prelude, not written yet
             chunk, parts = b"".join(parts) + chunk, []
         if write_now is not None and write_now(chunk):

@@ -46,6 +46,11 @@ def encode_into(events: Sequence[StreamEvent], parts: list[bytes]) -> list[bytes
     return parts
 
 
+def encode_text(delta: TextDelta) -> bytes:
+    """One text delta as SSE, in one piece: the bytes `encode_into` makes of it (the relay's text lane)."""
+    return delta.head + _dumps(delta.piece) + TEXT_DELTA_TAIL
+
+
 def error_event(message: str, *, type_: str = "server_error", code: str | None = None) -> bytes:
     """An `event: error` the SDKs raise as APIError (the wrapped form of docs/openai-stream.md, "Errors in a
     stream")."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.stream.events import Event, StreamEvent, TextDelta, text_delta_head
-from gateway.stream.sse import encode_into
+from gateway.stream.sse import encode_into, encode_text
 
 
 def encode(*events: StreamEvent) -> bytes:
@@ -27,7 +27,7 @@ def test_text_delta_encodes_as_its_dict_form(message_id: str, piece: str, index:
             "delta": {"content": [{"index": index, "type": "text", "text": {"value": piece}}]},
         },
     )
-    assert encode(fast) == encode(slow)
+    assert encode(fast) == encode(slow) == encode_text(fast)
     assert fast.name == slow.name and fast.data == slow.data
 
 
