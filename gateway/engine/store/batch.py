@@ -72,7 +72,7 @@ def _one_call(move: Move | None, ops: list[JSON]) -> Any:
     args = {"move": None if guard is None else json_text(guard), "ops": json_text(ops)}
 
     def body(conn: Connection) -> bool:
-        return bool(conn.execute(_BATCH, args).scalar_one())
+        return bool(direct.scalar(conn, _BATCH, args))
 
     return one_statement(body)
 

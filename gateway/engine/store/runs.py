@@ -93,7 +93,7 @@ def _start_run(
     args["messages"] = json_text(extra)
 
     def body(conn: Connection) -> builtins.list[HistoryItem]:
-        found = from_db(conn.execute(statement, args).scalar_one())
+        found = from_db(direct.scalar(conn, statement, args))
         error = found.get("error")
         if error == "thread":
             raise NotFound("thread", thread_id)

@@ -164,8 +164,9 @@ def store_now(store: Store) -> int:
 @contextmanager
 def statements(store: Store) -> Iterator[list[str]]:
     """The statements run inside the block (BEGIN, COMMIT, ROLLBACK left out), by their first three
-    words. On SQLite the hot ones bypass SQLAlchemy's events (`store/direct.py`): the driver's trace
-    callback sees them; on PostgreSQL every statement goes through SQLAlchemy's `before_cursor_execute`."""
+    words. The hot ones bypass SQLAlchemy's events (`store/direct.py`): on SQLite the driver's trace
+    callback sees them, on PostgreSQL asyncpg's query logger (which SQLAlchemy's own statements, run as
+    prepared statements, do not reach: each is seen once)."""
     engine = store.db.engine
     sync = engine if isinstance(engine, Engine) else engine.sync_engine
     seen: list[str] = []
@@ -182,6 +183,15 @@ def statements(store: Store) -> Iterator[list[str]]:
         listeners = [
             (sync.pool, "checkout", lambda dbapi, *_: dbapi.set_trace_callback(traced)),
             (sync.pool, "checkin", lambda dbapi, *_: dbapi.set_trace_callback(None)),
+        ]
+    else:
+
+        def logged(record: Any) -> None:
+            traced(record.query)
+
+        listeners += [
+            (sync.pool, "checkout", lambda dbapi, *_: dbapi.driver_connection.add_query_logger(logged)),
+            (sync.pool, "checkin", lambda dbapi, *_: dbapi.driver_connection.remove_query_logger(logged)),
         ]
     for target, name, fn in listeners:
         event.listen(target, name, fn)
