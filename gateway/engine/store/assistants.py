@@ -74,9 +74,7 @@ class Assistants:
         return render.assistant(row)
 
     async def retrieve(self, tenant: str, assistant_id: str) -> JSON:
-        found = await self._db.read(
-            lambda conn: conn.execute(_GET, {"id": assistant_id, "tenant": tenant}).mappings().first()
-        )
+        found = await self._db.first(_GET, {"id": assistant_id, "tenant": tenant})
         if found is None:
             raise NotFound("assistant", assistant_id)
         return render.assistant(found)

@@ -12,17 +12,17 @@ listener: any engine listener sends every statement through SQLAlchemy's event d
 a short transaction's CPU): writes `BEGIN IMMEDIATE` (they queue on `busy_timeout`, then run alone), reads
 a plain `BEGIN` (WAL lets them run beside a writer).
 
-PostgreSQL round trips: a write that is one statement (`one_statement`, e.g. a call of one of the
-migration's functions) runs alone in autocommit, its own transaction: one round trip instead of BEGIN,
-the statement, COMMIT. Grouped with other writes (`group.py`) it runs in their transaction. No pre-ping
-either (SQLAlchemy's costs BEGIN, a ping and ROLLBACK per checkout). Instead, at checkout: a connection
-the server dropped (a restart, a failover) shows as closed (asyncpg saw the socket close) and is replaced
-without a round trip; one idle longer than `IDLE_PING` s (which may have died without a word: a host
-gone) is pinged first (one round trip, `SELECT 1`), and replaced if that fails; connections are recycled after
-`POOL_RECYCLE` s. Under load every connection is back in use within milliseconds: no pings. And a
-transaction whose connection turns out dead anyway runs again once, on a new one, when that cannot
-apply it twice: a read; a write that failed before its COMMIT was sent (never committed); a statement
-asyncpg refused to send on a closed connection.
+PostgreSQL round trips: a body that is one statement (`one_statement`: a call of one of the migrations'
+functions, a run or a message read by id, the ingestion worker's poll) runs alone in autocommit, its own
+transaction: one round trip instead of BEGIN, the statement, COMMIT. Grouped with other writes (`group.py`) it
+runs in their transaction. No pre-ping either (SQLAlchemy's costs BEGIN, a ping and ROLLBACK per checkout).
+Instead, at checkout: a connection the server dropped (a restart, a failover) shows as closed (asyncpg saw the
+socket close) and is replaced without a round trip; one idle longer than `IDLE_PING` s (which may have died
+without a word: a host gone) is pinged first (one round trip, `SELECT 1`), and replaced if that fails;
+connections are recycled after `POOL_RECYCLE` s. Under load every connection is back in use within
+milliseconds: no pings. And a transaction whose connection turns out dead anyway runs again once, on a new
+one, when that cannot apply it twice: a read; a write that failed before its COMMIT was sent (never
+committed); a statement asyncpg refused to send on a closed connection.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from gateway.engine.store import direct
 from gateway.engine.store.errors import StoreUnavailable
 from gateway.engine.store.group import GroupCommit
 from gateway.engine.store.ids import Clock
@@ -70,8 +71,9 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 def one_statement(body: Body[T]) -> Body[T]:
-    """Mark a write body that makes exactly one statement (and raises after it only if that changed
-    nothing): run alone, it needs no transaction of its own on PostgreSQL (autocommit: one round trip)."""
+    """Mark a body that makes exactly one statement (a write: and raises after it only if that changed
+    nothing): run alone, it needs no transaction of its own on PostgreSQL (autocommit: one round trip, where
+    BEGIN, the statement and COMMIT make three). One statement is atomic and reads one snapshot anyway."""
     body.one_statement = True  # type: ignore[attr-defined]
     return body
 
@@ -130,6 +132,11 @@ class Db:
         """Run `body` in one read transaction."""
         raise NotImplementedError
 
+    async def first(self, stmt: Any, params: dict[str, Any]) -> Mapping[str, Any] | None:
+        """The first row `stmt` reads (by column key), or None: one statement on the driver (`direct`), on
+        PostgreSQL one round trip. What a client polling a run or a message costs."""
+        return await self.read(one_statement(lambda conn: direct.first(conn, stmt, params)))
+
     async def close(self) -> None:
         raise NotImplementedError
 
@@ -150,25 +157,30 @@ class _Postgres(Db):
 
     async def read(self, body: Body[T]) -> T:
         self.transactions["read"] += 1
-        return await self._transaction(body, retry=True)
+        return await self._transaction(body, autocommit=getattr(body, "one_statement", False), retry=True)
 
     async def _transaction(self, body: Body[T], *, autocommit: bool = False, retry: bool = False) -> T:
+        committing = [autocommit]  # from then on, a failure may have left the write applied
+
+        def transaction(conn: Connection) -> T:  # BEGIN, the body and COMMIT: one hop into the greenlet
+            conn.begin()
+            result = body(conn)
+            committing[0] = True
+            conn.commit()
+            return result
+
         for attempt in (1, 2):
-            committing = autocommit  # from here on, a failure may have left the write applied
+            committing[0] = autocommit
             try:
                 if autocommit:
                     async with self._autocommit.connect() as conn:
                         return await conn.run_sync(body)
                 async with self.engine.connect() as conn:
-                    await conn.begin()
-                    result = await conn.run_sync(body)
-                    committing = True
-                    await conn.commit()
-                    return result
+                    return await conn.run_sync(transaction)
             except Exception as exc:
                 if not is_unavailable(exc):
                     raise
-                safe = retry or not committing or _unsent(exc)
+                safe = retry or not committing[0] or _unsent(exc)
                 if attempt == 1 and safe and _disconnected(exc):
                     continue  # a pooled connection found dead: once more, on a new one
                 raise unavailable(exc) from exc

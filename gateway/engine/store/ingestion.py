@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from gateway.engine.store import direct
-from gateway.engine.store.db import Db
+from gateway.engine.store.db import Db, one_statement
 from gateway.engine.store.render import JSON
 from gateway.engine.store.tables import files, vector_stores
 from gateway.engine.store.tables import vector_store_chunks as c
@@ -28,8 +28,13 @@ from gateway.engine.store.tables import vector_store_files as t
 _FREE = (t.c.status == "in_progress") & (t.c.lease_until.is_(None) | (t.c.lease_until < bindparam("now")))
 _NEXT_FREE = select(func.min(func.coalesce(t.c.lease_until, 0.0))).where(t.c.status == "in_progress")
 """The earliest lease end among the files waiting to be ingested (0 for one never leased; NULL when none
-waits). A read, on SQLite on the driver's own cursor (`direct`): what an idle worker's round costs,
-instead of a claim's write transaction."""
+waits). A read on the driver (`direct`), one statement (on PostgreSQL one round trip): what an idle
+worker's round costs, instead of a claim's write transaction."""
+
+
+@one_statement
+def _next_free(conn: Connection) -> Any:
+    return direct.scalar(conn, _NEXT_FREE, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +66,7 @@ class Ingestion:
     async def next_free(self) -> float | None:
         """Seconds until a file may be claimed: 0 when one is free now, None when no file waits to be
         ingested. A lease is free once the store's clock (whole seconds) has passed its end."""
-        found = await self._db.read(lambda conn: direct.scalar(conn, _NEXT_FREE, {}))
+        found = await self._db.read(_next_free)
         if found is None:
             return None
         now = self._db.clock()

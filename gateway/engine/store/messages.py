@@ -125,7 +125,7 @@ class Messages:
 
     async def retrieve(self, tenant: str, thread_id: str, message_id: str) -> JSON:
         key = {"b_id": message_id, "b_thread": thread_id, "b_tenant": tenant}
-        found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
+        found = await self._db.first(_GET, key)
         if found is None:
             raise NotFound("message", message_id)
         return render.message(found)

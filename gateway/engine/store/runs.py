@@ -252,14 +252,14 @@ class Runs:
 
     async def retrieve(self, tenant: str, thread_id: str, run_id: str) -> JSON:
         key = {"b_id": run_id, "b_thread": thread_id, "b_tenant": tenant}
-        found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
+        found = await self._db.first(_GET, key)
         if found is None:
             raise NotFound("run", run_id)
         return render.run(found)
 
     async def get(self, run_id: str) -> tuple[str, JSON] | None:
         """The engine's lookup by id alone: (tenant, run), or None."""
-        found = await self._db.read(lambda conn: conn.execute(_GET_ANY, {"b_id": run_id}).mappings().first())
+        found = await self._db.first(_GET_ANY, {"b_id": run_id})
         return None if found is None else (found["tenant"], render.run(found))
 
     async def list(

@@ -167,7 +167,7 @@ class Steps:
 
     async def retrieve(self, tenant: str, thread_id: str, run_id: str, step_id: str) -> JSON:
         key = {"b_id": step_id, "b_run": run_id, "b_thread": thread_id, "b_tenant": tenant}
-        found = await self._db.read(lambda conn: conn.execute(_GET, key).mappings().first())
+        found = await self._db.first(_GET, key)
         if found is None:
             raise NotFound("run step", step_id)
         return render.step(found)

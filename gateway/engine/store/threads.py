@@ -58,9 +58,7 @@ class Threads:
         return render.thread(row)
 
     async def retrieve(self, tenant: str, thread_id: str) -> JSON:
-        found = await self._db.read(
-            lambda conn: conn.execute(_GET, {"id": thread_id, "tenant": tenant}).mappings().first()
-        )
+        found = await self._db.first(_GET, {"id": thread_id, "tenant": tenant})
         if found is None:
             raise NotFound("thread", thread_id)
         return render.thread(found)

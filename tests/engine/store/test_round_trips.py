@@ -11,12 +11,12 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from gateway.engine.record import ACTIVE
-from gateway.engine.store import Store, db
+from gateway.engine.store import Store, db, render, tables
 from gateway.engine.store.rows import NewMessage
 from tests.bench.store_cpu import TENANT, one_run
 from tests.engine.store.conftest import Clock
@@ -61,6 +61,48 @@ async def test_a_run_takes_at_most_six_round_trips(pg_server: PgServer) -> None:
     finally:
         counter.close()
         await store.close()
+
+
+async def test_a_client_polling_a_run_costs_one_round_trip_a_read(pg_server: PgServer) -> None:
+    """Reading a run, a message, a step, a thread or an assistant by id: the one SELECT in autocommit
+    (`Db.first`), not BEGIN, SELECT, COMMIT; and what it reads is what SQLAlchemy's path reads."""
+    store = await Store.open(await fresh_pg_db(pg_server, migrated=True), pool_size=1, max_overflow=0)
+    counter = RoundTrips(store)
+    try:
+        assistant = await store.assistants.create(TENANT, model="MiniMax-M2.7", temperature=0.5)
+        thread, run, _ = await store.runs.create_started_in_new_thread(
+            TENANT, assistant["id"], thread_messages=[{"role": "user", "content": "x"}]
+        )
+        msg, step = await store.messages.start(
+            TENANT, thread_id=thread["id"], run_id=run["id"], assistant_id=assistant["id"]
+        )
+        reads = {
+            "run": partial(store.runs.retrieve, TENANT, thread["id"], run["id"]),
+            "message": partial(store.messages.retrieve, TENANT, thread["id"], msg["id"]),
+            "step": partial(store.steps.retrieve, TENANT, thread["id"], run["id"], step["id"]),
+            "thread": partial(store.threads.retrieve, TENANT, thread["id"]),
+            "assistant": partial(store.assistants.retrieve, TENANT, assistant["id"]),
+        }
+        for read in reads.values():  # prepares the statements
+            await read()
+        for name, read in reads.items():
+            with counter:
+                got = await read()
+            assert counter.trips == 1, (name, counter.sent)
+            assert got == await _through_sqlalchemy(store, name, got["id"]), name
+        assert (await reads["run"]())["temperature"] == 0.5
+    finally:
+        counter.close()
+        await store.close()
+
+
+async def _through_sqlalchemy(store: Store, kind: str, object_id: str) -> dict[str, Any]:
+    """The object as SQLAlchemy's own path reads and renders it (a transaction, `conn.execute`)."""
+    table = getattr(tables, {"run": "runs", "message": "messages", "step": "run_steps"}.get(kind, kind + "s"))
+    row = await store.db.read(
+        lambda conn: conn.execute(select(table).where(table.c.id == object_id)).mappings().one()
+    )
+    return getattr(render, kind)(row)  # type: ignore[no-any-return]
 
 
 async def test_create_thread_and_run_starts_in_one_round_trip(pg_server: PgServer) -> None:
@@ -179,12 +221,12 @@ async def test_an_idle_connection_that_died_unseen_is_pinged_and_replaced(
         await store.threads.retrieve("t", thread["id"])  # prepared
         with counter:
             await store.threads.retrieve("t", thread["id"])
-        assert counter.trips == 3  # BEGIN, SELECT, COMMIT: no ping
+        assert counter.trips == 1  # the SELECT alone (autocommit, `Db.first`): no ping
         monkeypatch.setattr(db, "IDLE_PING", 0.0)
         monkeypatch.setattr(db, "PING_TIMEOUT", 0.5)
         with counter:
             await store.threads.retrieve("t", thread["id"])
-        assert counter.trips == 4 and counter.sent[0] == "Q", counter.sent  # the ping first
+        assert counter.trips == 2 and counter.sent[0] == "Q", counter.sent  # the ping first
         proxy.silence()
         a = await store.assistants.create("t", model="m")  # a write: on the connection that replaced it
         run, _ = await store.runs.create_started("t", thread["id"], a["id"])
