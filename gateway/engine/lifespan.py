@@ -108,23 +108,32 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 ),
                 metrics=metrics,
             )
-            signals = Signals(
-                settings.database_url, lambda run_id: executor.stop(run_id, RunStatus.CANCELLED, "cancelled")
-            )
-            await signals.start()
             ingest = IngestWorker(
                 store,
                 owner=owner,
                 lease_seconds=settings.lease_seconds,
-                # Files queued here wake the worker; a poll finds those of other replicas. On SQLite
-                # there are none: the worker looks again only when a lease it saw lapses.
+                # Files queued here wake the worker; those of other replicas are told by `Signals`, or
+                # found by a poll while its listener is down. On SQLite there are none: the worker looks
+                # again only when a lease it saw lapses.
                 poll_interval=min(settings.sweep_interval, 1.0) if store.db.postgres else math.inf,
                 concurrency=settings.ingest_workers,
                 embeddings=embeddings,
                 metrics=metrics,
             )
+            signals = Signals(
+                settings.database_url,
+                lambda run_id: executor.stop(run_id, RunStatus.CANCELLED, "cancelled"),
+                on_files=ingest.wake,
+                on_listening=ingest.listening,
+            )
+            await signals.start()
+
+            def files_queued() -> None:
+                ingest.wake()
+                signals.files_queued()
+
             documents = EngineDocuments(
-                store, searcher, ingest.wake, max_file_bytes=settings.max_file_bytes, metrics=metrics
+                store, searcher, files_queued, max_file_bytes=settings.max_file_bytes, metrics=metrics
             )
             checkpoints = Checkpoints(executor.jobs, settings.checkpoint_interval)
             tasks = [

@@ -140,3 +140,52 @@ def test_a_lease_lapsing_under_a_slow_batch_does_not_start_a_second_ingestion(tm
         got = chunk_texts(client, store.id, made.id)
         assert len(got) == len(expected), f"{len(got)} chunks stored, {len(expected)} made"
         assert got == expected
+
+
+# -- across processes: a file queued where no slot is free -----------------------------------------
+
+
+SMALL = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
+
+
+def test_a_file_queued_on_a_busy_process_is_taken_at_once_by_an_idle_one(
+    pg_server: PgServer, tmp_path: Path
+) -> None:
+    """The first process's only ingestion slot holds a file of six batches, each waiting EMBED_SECONDS for
+    its embeddings. A second process starts (its worker looks once, finds nothing free, and with a 300 s
+    lease would not look again for 100 s), then a second file is queued on the first: only the notice
+    (`Signals`, NOTIFY) can get it ingested before the first file is, and by the second process."""
+    database_url = pg_database(pg_server)
+    env = {
+        "DATABASE_URL": database_url,
+        "MIGRATE_ON_START": "false",
+        "LEASE_SECONDS": "300",
+        "INGEST_WORKERS": "1",
+    }
+    slow_text = " ".join(f"Crate {i} of the slow ledger sits on shelf {i % 7}." for i in range(3000))
+    unused = tmp_path / "unused.db"
+    with (
+        emulator() as emu,
+        slow_embeddings() as slow_url,
+        gateway_process(
+            tmp_path, "busy", emu.url, unused, EMBEDDINGS_URL=slow_url, EMBEDDINGS_API_KEY="k", **env
+        ) as busy,
+        sdk(busy.url) as client,
+    ):
+        slow = client.files.create(file=("slow.txt", slow_text.encode()), purpose="assistants")
+        slow_store = client.vector_stores.create(name="slow", file_ids=[slow.id], chunking_strategy=SMALL)  # type: ignore[arg-type]
+        poll(lambda: chunk_texts(client, slow_store.id, slow.id), "the slow file's first batch", every=0.1)
+        with gateway_process(tmp_path, "idle", emu.url, unused, **env):
+            quick = client.files.create(
+                file=("quick.txt", b"The quick file names the brass key."), purpose="assistants"
+            )
+            quick_store = client.vector_stores.create(name="quick", file_ids=[quick.id])
+            done = settled_file(client, quick_store.id, quick.id)
+            assert done.status == "completed", done
+            still = client.vector_stores.files.retrieve(slow.id, vector_store_id=slow_store.id)
+            assert still.status == "in_progress", (
+                f"the slow file ended first ({still.status}): use a larger one"
+            )
+            hits = client.vector_stores.search(quick_store.id, query="brass key").data
+            assert [h.file_id for h in hits] == [quick.id]
+        assert settled_file(client, slow_store.id, slow.id).status == "completed"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Awaitable, Iterator
@@ -54,13 +55,19 @@ class IngestWorker:
         self._metrics = metrics
         self._owner = owner
         self._ttl = lease_seconds
-        self._poll = poll_interval
+        self._poll = self._fallback = poll_interval
         self._concurrency = concurrency
         self._embeddings = embeddings
         self._woken = asyncio.Event()
         self._running: dict[asyncio.Task[None], IngestJob] = {}
 
     def wake(self) -> None:
+        self._woken.set()
+
+    def listening(self, up: bool) -> None:
+        """Whether the files other processes queue are told here (`Signals`). While they are, the worker
+        does not poll for them; each change wakes it for one look (files queued while nobody listened)."""
+        self._poll = math.inf if up else self._fallback
         self._woken.set()
 
     async def run(self) -> None:
