@@ -114,7 +114,7 @@ async def open_engine(settings: Settings, metrics: Metrics, *, clock: Clock) -> 
                 lease_seconds=settings.lease_seconds,
                 # Files queued here wake the worker; those of other replicas are told by `Signals`, or
                 # found by a poll while its listener is down. On SQLite there are none: the worker looks
-                # again only when a lease it saw lapses.
+                # again only when a lease it saw lapses, or a third of a lease passed.
                 poll_interval=min(settings.sweep_interval, 1.0) if store.db.postgres else math.inf,
                 concurrency=settings.ingest_workers,
                 embeddings=embeddings,

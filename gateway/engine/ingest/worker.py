@@ -73,8 +73,9 @@ class IngestWorker:
     async def run(self) -> None:
         """Take files while there is room; renew the leases of those in hand every third of a lease
         (a slow batch must not let a lease lapse), stopping any this process no longer holds. Between
-        rounds it sleeps until it is woken (a file queued here, a slot freed), a lease it saw lapses,
-        or `poll_interval` passed; a round with nothing free costs one read, not a write."""
+        rounds it sleeps until it is woken (a file queued here or, told by `Signals`, elsewhere; a slot
+        freed; the listener's state changed), a lease it saw lapses, a third of a lease passed, or, while
+        nobody tells it, `poll_interval` passed; a round with nothing free costs one read, not a write."""
         renew_at = time.monotonic()
         try:
             while True:
