@@ -170,21 +170,18 @@ def _direct(
     conn: Connection, stmt: Any, params: Mapping[str, Any], *, rows: bool = True
 ) -> tuple[_Plan, Any] | None:
     dialect = conn.dialect
-    if dialect.name == "sqlite":
-        plan = _plan(stmt, tuple(params), dialect)
-        if plan is None:
-            return None
-        values = plan.values(params)
-        try:
-            return plan, conn.connection.dbapi_connection.execute(plan.sql, values)  # type: ignore[union-attr]
-        except BaseException as error:  # as `Connection` handles its own statement's
-            conn._handle_dbapi_exception(error, plan.sql, values, None, None)
-    if dialect.driver != "asyncpg":
+    sqlite = dialect.name == "sqlite"
+    if not sqlite and dialect.driver != "asyncpg":
         return None
     plan = _plan(stmt, tuple(params), dialect)
     if plan is None:
         return None
     sql, values = plan.sql, plan.values(params)
+    if sqlite:
+        try:
+            return plan, conn.connection.dbapi_connection.execute(sql, values)  # type: ignore[union-attr]
+        except BaseException as error:  # as `Connection` handles its own statement's
+            conn._handle_dbapi_exception(error, sql, values, None, None)
     if rows:
         return plan, _Found(_on_asyncpg(conn, sql, lambda raw: raw.fetch(sql, *values), values))
     return plan, _Found([], _rowcount(_on_asyncpg(conn, sql, lambda raw: raw.execute(sql, *values), values)))
@@ -202,21 +199,20 @@ def execute_many(conn: Connection, stmt: Any, params: Sequence[Mapping[str, Any]
     """Run a statement that returns no rows once per parameter set (all with the same keys), in one call of
     the driver's `executemany`."""
     dialect = conn.dialect
-    direct = dialect.name == "sqlite" or dialect.driver == "asyncpg"
-    plan = _plan(stmt, tuple(params[0]), dialect) if direct else None
+    sqlite = dialect.name == "sqlite"
+    plan = _plan(stmt, tuple(params[0]), dialect) if sqlite or dialect.driver == "asyncpg" else None
     if plan is None:
         conn.execute(stmt, list(params))
         return
-    values = plan.values
+    sql, values = plan.sql, plan.values
     many = [values(p) for p in params]
-    if dialect.name == "sqlite":
-        try:
-            conn.connection.dbapi_connection.executemany(plan.sql, many)  # type: ignore[union-attr]
-        except BaseException as error:
-            conn._handle_dbapi_exception(error, plan.sql, many, None, None)
+    if not sqlite:
+        _on_asyncpg(conn, sql, lambda raw: raw.executemany(sql, many), many)
         return
-    sql = plan.sql
-    _on_asyncpg(conn, sql, lambda raw: raw.executemany(sql, many), many)
+    try:
+        conn.connection.dbapi_connection.executemany(sql, many)  # type: ignore[union-attr]
+    except BaseException as error:
+        conn._handle_dbapi_exception(error, sql, many, None, None)
 
 
 def first(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> Mapping[str, Any] | None:
