@@ -4,6 +4,7 @@ and a worker polls the store only while its process's listener is down."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -34,9 +35,9 @@ class Heard:
         self.listening.append(up)
         self.changed.set()
 
-    async def until(self, check: object, timeout: float = 10.0) -> None:
+    async def until(self, check: Callable[[], bool], timeout: float = 10.0) -> None:
         async def wait() -> None:
-            while not check():  # type: ignore[operator]
+            while not check():
                 self.changed.clear()
                 await self.changed.wait()
 
