@@ -53,13 +53,38 @@ async def begin(db: Db, run_id: str) -> list[HistoryItem] | None:
 
 
 _CREATED = {MESSAGE_INSERT: "message", STEP_INSERT: "step"}
-_BATCH = text("SELECT gateway_batch(CAST(:move AS json), CAST(:ops AS json))")
+_BATCH = text("SELECT gateway_batch(CAST(:move AS json), CAST(:ops AS json), CAST(:texts AS text[]))")
+_TEXTS = ("content", "replay")
+
+
+def _apart(ops: list[JSON]) -> tuple[list[JSON], list[str]]:
+    """The ops as `gateway_batch` (migration 0006) takes them: a message's content and replay (the
+    reply's text, which the database would otherwise parse once per field it reads of the op) as JSON
+    texts of their own, the op holding each one's position (from 1)."""
+    texts: list[str] = []
+    out: list[JSON] = []
+    for op in ops:
+        kind = op["op"]
+        if kind == "message":  # the row holds them
+            source = op["row"]
+            op = {"op": kind, "row": {k: v for k, v in source.items() if k not in _TEXTS}}
+        elif kind in ("checkpoint", "complete"):  # the op holds them
+            source, op = op, {k: v for k, v in op.items() if k not in _TEXTS}
+        else:
+            out.append(op)
+            continue
+        for key in _TEXTS:
+            if key in source:
+                texts.append(json_text(source[key]))
+                op[key] = len(texts)
+        out.append(op)
+    return out, texts
 
 
 def _one_call(move: Move | None, ops: list[JSON]) -> Any:
-    """`Batch.write`'s body on PostgreSQL: one call of `gateway_batch` (migration 0004), the same writes
-    in the same order, one round trip. (A transition that closes the run's children takes the
-    statements one by one.)"""
+    """`Batch.write`'s body on PostgreSQL: one call of `gateway_batch` (migrations 0004 and 0006), the
+    same writes in the same order, one round trip. (A transition that closes the run's children takes
+    the statements one by one.)"""
     guard = None
     if move is not None:
         guard = {
@@ -69,7 +94,8 @@ def _one_call(move: Move | None, ops: list[JSON]) -> Any:
             "started": move.started,
             "now": move.now,
         }
-    args = {"move": None if guard is None else json_text(guard), "ops": json_text(ops)}
+    ops, texts = _apart(ops)
+    args = {"move": None if guard is None else json_text(guard), "ops": json_text(ops), "texts": texts}
 
     def body(conn: Connection) -> bool:
         return bool(direct.scalar(conn, _BATCH, args))
@@ -154,7 +180,7 @@ class Batch:
         """Save an `in_progress` message's text so far."""
         if not self._fold(message_id, {"content": content}):
             key = {"b_id": message_id, "b_content": content}
-            op = {"op": "checkpoint", "id": message_id, "set": {"content": content}} if self._ops else None
+            op = {"op": "checkpoint", "id": message_id, "content": content} if self._ops else None
             self._writes.append((checkpoint_stmt(False), key, op))
 
     def complete_message(
@@ -173,7 +199,13 @@ class Batch:
             key = complete_key(None, message_id, now, content, ended, incomplete_details, replay)
             op = None
             if self._ops:
-                op = {"op": "complete", "id": message_id, "set": {**values, "replay": replay, stamp: now}}
+                op = {
+                    "op": "complete",
+                    "id": message_id,
+                    "set": {"status": ended, "incomplete_details": incomplete_details, stamp: now},
+                    "content": content,
+                    "replay": replay,
+                }
             self._writes.append((complete_stmt(False, stamp, False), key, op))
 
     def complete_step(

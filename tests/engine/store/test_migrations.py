@@ -67,7 +67,7 @@ async def test_migrate_from_empty_matches_metadata(
     url = await _empty_url(backend, tmp_path, request)
     assert await current_revision(url) is None
     await migrate(url)
-    assert await current_revision(url) == head() == "0005"
+    assert await current_revision(url) == head() == "0006"
     await migrate(url)  # at head: a no-op
     db = open_db(url, system_clock)
     try:
@@ -86,11 +86,11 @@ async def test_migrate_from_empty_matches_metadata(
         await db.close()
 
 
-@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004"])
+@pytest.mark.parametrize("start", ["0001", "0002", "0003", "0004", "0005"])
 async def test_upgrade_from_an_earlier_head_keeps_data(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, start: str
 ) -> None:
-    """An earlier head (0004 the previous one) -> head on a database with objects in it: they survive,
+    """An earlier head (0005 the previous one) -> head on a database with objects in it: they survive,
     and the new tables work."""
     url = await _empty_url(backend, tmp_path, request)
     db = open_db(url, system_clock)
@@ -106,7 +106,7 @@ async def test_upgrade_from_an_earlier_head_keeps_data(
     finally:
         await store.close()
     await migrate(url)
-    assert await current_revision(url) == head() == "0005"
+    assert await current_revision(url) == head() == "0006"
     store = await Store.open(url)
     try:
         assert (await store.assistants.retrieve("t", assistant["id"]))["name"] == "kept"
@@ -153,7 +153,12 @@ def _schema(conn: Connection) -> dict[str, Any]:
     tables = {name: sorted(c["name"] for c in inspect(conn).get_columns(name)) for name in _tables(conn)}
     functions: list[str] = []
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(text("SELECT proname FROM pg_proc WHERE proname LIKE 'gateway\\_%' ORDER BY 1"))
+        rows = conn.execute(
+            text(
+                "SELECT proname || '(' || pg_get_function_identity_arguments(oid) || ')' FROM pg_proc"
+                " WHERE proname LIKE 'gateway\\_%' ORDER BY 1"
+            )
+        )
         functions = [r[0] for r in rows]
     return {"tables": tables, "index": sorted(_index_objects_any(conn)), "functions": functions}
 
@@ -186,16 +191,22 @@ async def test_each_downgrade_undoes_its_upgrade(
     url = await _empty_url(backend, tmp_path, request)
     await migrate(url)
     fresh: dict[str, dict[str, Any]] = {}
-    for revision in ("0001", "0002", "0003", "0004"):
+    for revision in ("0001", "0002", "0003", "0004", "0005"):
         (tmp_path / revision).mkdir()
         other = await _empty_url(backend, tmp_path / revision, request)
         fresh[revision] = await _schema_at(other, revision, command.upgrade)
     assert fresh["0003"] != fresh["0002"] != fresh["0001"]  # each revision adds something to see
     at_head = await _schema_at(url, "head", command.upgrade)
     if backend == "postgresql":
-        assert at_head["functions"] == ["gateway_batch", "gateway_start_run", "gateway_start_thread_run"]
-        assert fresh["0004"]["functions"] == ["gateway_batch", "gateway_start_run"]
-    for revision in ("0004", "0003", "0002", "0001"):
+        batch = "gateway_batch(p_move json, p_ops json)"
+        start = "gateway_start_run(p_run json, p_messages json, p_start boolean)"
+        assert fresh["0004"]["functions"] == [batch, start]
+        thread_run = "gateway_start_thread_run(p_thread json, p_run json, p_messages json, p_start boolean)"
+        assert fresh["0005"]["functions"] == [batch, start, thread_run]
+        # 0006 adds a second gateway_batch beside 0004's, which the previous release calls
+        texts = "gateway_batch(p_move json, p_ops json, p_json text[])"
+        assert at_head["functions"] == [batch, texts, start, thread_run]
+    for revision in ("0005", "0004", "0003", "0002", "0001"):
         assert await _schema_at(url, revision, command.downgrade) == fresh[revision], revision
         assert await current_revision(url) == revision
     assert (await _schema_at(url, "base", command.downgrade))["tables"] == {
