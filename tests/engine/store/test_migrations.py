@@ -149,9 +149,10 @@ async def test_in_memory_sqlite_store_migrates_its_own_engine() -> None:
 
 def _schema(conn: Connection) -> dict[str, Any]:
     """What a migration can leave behind: tables with their columns, the keyword index's objects,
-    and on PostgreSQL the gateway's functions."""
+    and on PostgreSQL the gateway's functions (their signatures, and their definitions' digests)."""
     tables = {name: sorted(c["name"] for c in inspect(conn).get_columns(name)) for name in _tables(conn)}
     functions: list[str] = []
+    bodies: list[str] = []
     if conn.dialect.name == "postgresql":
         rows = conn.execute(
             text(
@@ -160,7 +161,14 @@ def _schema(conn: Connection) -> dict[str, Any]:
             )
         )
         functions = [r[0] for r in rows]
-    return {"tables": tables, "index": sorted(_index_objects_any(conn)), "functions": functions}
+        rows = conn.execute(
+            text(
+                "SELECT md5(pg_get_functiondef(oid)) FROM pg_proc WHERE proname LIKE 'gateway\\_%' ORDER BY 1"
+            )
+        )
+        bodies = [r[0] for r in rows]
+    index = sorted(_index_objects_any(conn))
+    return {"tables": tables, "index": index, "functions": functions, "bodies": bodies}
 
 
 def _index_objects_any(conn: Connection) -> set[str]:
@@ -206,6 +214,7 @@ async def test_each_downgrade_undoes_its_upgrade(
         # 0006 adds a second gateway_batch beside 0004's, which the previous release calls
         texts = "gateway_batch(p_move json, p_ops json, p_json text[])"
         assert at_head["functions"] == [batch, texts, start, thread_run]
+        assert at_head["bodies"] != fresh["0005"]["bodies"]  # 0006 replaced gateway_start_run's too
     for revision in ("0005", "0004", "0003", "0002", "0001"):
         assert await _schema_at(url, revision, command.downgrade) == fresh[revision], revision
         assert await current_revision(url) == revision

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
-from sqlalchemy import Connection, select, text
+from sqlalchemy import JSON, Connection, Table, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
@@ -297,18 +297,43 @@ async def _lifecycle(store: Store, clock: Clock) -> str:
         usage=USAGE,
     )
     assert await batch.write()
-    run, history = await store.runs.create_started("t", t["id"], a["id"], lease_owner="me", temperature=0.5)
+    run, history = await store.runs.create_started(
+        "t",
+        t["id"],
+        a["id"],
+        lease_owner="me",
+        temperature=0.5,
+        model="MiniMax-M3",
+        instructions="run says",
+        tools=[{"type": "code_interpreter"}],
+    )
     assert run["temperature"] == 0.5 and isinstance(a["temperature"], float)
+    assert (run["model"], run["instructions"], run["tools"]) == (
+        "MiniMax-M3",
+        "run says",
+        [{"type": "code_interpreter"}],
+    )
     assert [h.role for h in history] == ["user", "user", "assistant", "assistant", "tool"]
     return str(t["id"])
 
 
+def _sql_nulls(table: Table) -> str:
+    """Which of the table's JSON columns hold SQL NULL (row_to_json shows it as JSON null, as stored)."""
+    cases = ", ".join(
+        f"CASE WHEN x.{c.name} IS NULL THEN '{c.name}' END" for c in table.c if isinstance(c.type, JSON)
+    )
+    return f"' sql nulls: ' || concat_ws(',', {cases})"
+
+
 async def _stored(store: Store, thread_id: str) -> list[str]:
-    """The thread's rows as PostgreSQL's text of them (JSON columns as stored), ids numbered in order."""
+    """The thread's rows as PostgreSQL's text of them (JSON columns as stored, and which are SQL NULL),
+    ids numbered in order."""
     queries = [
-        "SELECT row_to_json(x)::text FROM runs x WHERE thread_id = :t ORDER BY seq",
-        "SELECT row_to_json(x)::text FROM messages x WHERE thread_id = :t ORDER BY seq",
-        "SELECT row_to_json(x)::text || (SELECT count(*) FROM messages m"
+        f"SELECT row_to_json(x)::text || {_sql_nulls(tables.runs)} FROM runs x"
+        " WHERE thread_id = :t ORDER BY seq",
+        f"SELECT row_to_json(x)::text || {_sql_nulls(tables.messages)} FROM messages x"
+        " WHERE thread_id = :t ORDER BY seq",
+        f"SELECT row_to_json(x)::text || {_sql_nulls(tables.run_steps)} || (SELECT count(*) FROM messages m"
         " WHERE m.thread_id = x.thread_id AND m.seq <= x.anchor_seq) FROM run_steps x"
         " WHERE thread_id = :t ORDER BY seq",
         "SELECT row_to_json(x)::text FROM tool_results x WHERE thread_id = :t ORDER BY seq",
@@ -349,6 +374,7 @@ async def test_a_new_threads_run_stores_by_one_call_what_the_statements_store(pg
                 additional_messages=[{"role": "user", "content": _text("two"), "attachments": []}],
                 lease_owner="me",
                 top_p=0.5,
+                tools=[{"type": "code_interpreter"}],
             )
             found = await store.db.read(partial(_thread_row, thread_id=thread["id"]))
             stored.append([found.replace(thread["id"], "thread"), *await _stored(store, thread["id"])])
