@@ -149,26 +149,19 @@ async def test_in_memory_sqlite_store_migrates_its_own_engine() -> None:
 
 def _schema(conn: Connection) -> dict[str, Any]:
     """What a migration can leave behind: tables with their columns, the keyword index's objects,
-    and on PostgreSQL the gateway's functions (their signatures, and their definitions' digests)."""
+    and on PostgreSQL the gateway's functions (signature -> the digest of its definition)."""
     tables = {name: sorted(c["name"] for c in inspect(conn).get_columns(name)) for name in _tables(conn)}
-    functions: list[str] = []
-    bodies: list[str] = []
+    functions: dict[str, str] = {}
     if conn.dialect.name == "postgresql":
         rows = conn.execute(
             text(
-                "SELECT proname || '(' || pg_get_function_identity_arguments(oid) || ')' FROM pg_proc"
-                " WHERE proname LIKE 'gateway\\_%' ORDER BY 1"
+                "SELECT proname || '(' || pg_get_function_identity_arguments(oid) || ')',"
+                " md5(pg_get_functiondef(oid)) FROM pg_proc WHERE proname LIKE 'gateway\\_%'"
             )
         )
-        functions = [r[0] for r in rows]
-        rows = conn.execute(
-            text(
-                "SELECT md5(pg_get_functiondef(oid)) FROM pg_proc WHERE proname LIKE 'gateway\\_%' ORDER BY 1"
-            )
-        )
-        bodies = [r[0] for r in rows]
+        functions = {r[0]: r[1] for r in rows}
     index = sorted(_index_objects_any(conn))
-    return {"tables": tables, "index": index, "functions": functions, "bodies": bodies}
+    return {"tables": tables, "index": index, "functions": functions}
 
 
 def _index_objects_any(conn: Connection) -> set[str]:
@@ -208,13 +201,15 @@ async def test_each_downgrade_undoes_its_upgrade(
     if backend == "postgresql":
         batch = "gateway_batch(p_move json, p_ops json)"
         start = "gateway_start_run(p_run json, p_messages json, p_start boolean)"
-        assert fresh["0004"]["functions"] == [batch, start]
+        assert sorted(fresh["0004"]["functions"]) == [batch, start]
         thread_run = "gateway_start_thread_run(p_thread json, p_run json, p_messages json, p_start boolean)"
-        assert fresh["0005"]["functions"] == [batch, start, thread_run]
-        # 0006 adds a second gateway_batch beside 0004's, which the previous release calls
+        assert sorted(fresh["0005"]["functions"]) == [batch, start, thread_run]
+        # 0006 adds a second gateway_batch beside 0004's (which the previous release calls, unchanged)
+        # and replaces gateway_start_run's body
         texts = "gateway_batch(p_move json, p_ops json, p_json text[])"
-        assert at_head["functions"] == [batch, texts, start, thread_run]
-        assert at_head["bodies"] != fresh["0005"]["bodies"]  # 0006 replaced gateway_start_run's too
+        assert sorted(at_head["functions"]) == [batch, texts, start, thread_run]
+        assert at_head["functions"][batch] == fresh["0005"]["functions"][batch]
+        assert at_head["functions"][start] != fresh["0005"]["functions"][start]
     for revision in ("0005", "0004", "0003", "0002", "0001"):
         assert await _schema_at(url, revision, command.downgrade) == fresh[revision], revision
         assert await current_revision(url) == revision
