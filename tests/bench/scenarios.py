@@ -26,11 +26,14 @@ from tests.bench.upstream_chat import MODEL, REASONING_CHUNKS
 
 # Engine replicas on one throwaway PostgreSQL database, by target (the `run` family only): the issue's
 # figure is two replicas' CPU per chunk against one process on SQLite.
-REPLICAS = {"engine-pg": 1, "engine-pg2": 2}
+# `engine-pg2-baseline` is `engine-pg2` from `--baseline DIR`, on a database DIR's own migrations made.
+REPLICAS = {"engine-pg": 1, "engine-pg2": 2, "engine-pg2-baseline": 2}
 # The engine, from this checkout (on SQLite, or on PostgreSQL) or `--baseline DIR`
 ENGINES = frozenset({"engine", "engine-baseline", *REPLICAS})
-BASELINES = frozenset({"baseline", "engine-baseline"})  # the targets that need `--baseline DIR`
-ASKED_ONLY = frozenset({"engine-pg"})  # run only when named with --target (not by default)
+# the targets that need `--baseline DIR`
+BASELINES = frozenset({"baseline", "engine-baseline", "engine-pg2-baseline"})
+# run only when named with --target (not by default)
+ASKED_ONLY = frozenset({"engine-pg", "engine-pg2-baseline"})
 # Run only when named with --scenario: `run_p50x50` offers `run_p500x5`'s chunk rate over a tenth of the
 # streams, to tell a chunk's own cost from what 500 streams' objects cost it (tests/bench/README.md)
 NAMED_ONLY = frozenset({"run_p50x50"})
@@ -47,6 +50,7 @@ FAMILY_TARGETS = {
         "engine-pg",
         "engine-pg2",
         "engine-baseline",
+        "engine-pg2-baseline",
     ),
     "store": ("engine",),
 }
@@ -64,6 +68,7 @@ RATIOS = {  # (numerator, denominator) columns of each family's tables
         ("engine", "engine-baseline"),
         ("engine-pg", "engine"),
         ("engine-pg2", "engine"),
+        ("engine-pg2", "engine-pg2-baseline"),
     ),
     "store": (),
 }

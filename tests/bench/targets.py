@@ -17,6 +17,7 @@ measurement gets a fresh copy of its migrated template. The load is split as a l
 worker i to replica i % n (the warm-up: stream i). One assistant, made through the first replica
 (the database is shared, so every replica serves it), one tenant key. The proxy's CPU is the
 replicas' summed; PostgreSQL's (postmaster and children) is read over the same window, apart.
+`engine-pg2-baseline` is the same from `--baseline DIR`, on a database DIR's replicas migrate.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from tests.bench.nginx import Nginx
 from tests.bench.proc_stats import cpu_ns
 from tests.bench.procs import LOAD_CORE, PROXY_CORE, ROOT, Server
 from tests.bench.report import run_metrics
-from tests.bench.scenarios import ENGINES, REPLICAS, Scenario, thread_run_body, warmup, warmup_spec
+from tests.bench.scenarios import BASELINES, ENGINES, REPLICAS, Scenario, thread_run_body, warmup, warmup_spec
 
 SETTLE_S = 2.0  # a fresh interpreter burns extra CPU for its first seconds (lazy imports, page faults)
 IDLE_S = 0.5
@@ -134,17 +135,35 @@ class Bench:
         return self.pg
 
     def _replicas(self, target: str, env: dict[str, str]) -> Replicas:
-        """`REPLICAS[target]` engine processes on the proxy core over a fresh migrated database."""
+        """`REPLICAS[target]` engine processes on the proxy core over a fresh migrated database: this
+        checkout's template copied, or for the baseline an empty one its replicas migrate as they start
+        (DIR's migrations; `migrate` takes an advisory lock, so they take turns)."""
         from tests.postgres import fresh_pg_db  # imports pytest and the store: only when wanted
 
         pg = self._postgres()
-        db = asyncio.run(fresh_pg_db(pg.server, migrated=True))
+        baseline = self.baseline if target in BASELINES else None
+        db = asyncio.run(fresh_pg_db(pg.server, migrated=baseline is None))
         engine = {"BENCH_BACKEND": "engine", "BACKEND": "engine", "DATABASE_URL": db, **env}
+        if baseline is not None:
+            engine["MIGRATE_ON_START"] = "true"
         up, logs = self.upstream.url, self.log_dir
         servers: list[Server] = []
         try:
             for i in range(REPLICAS[target]):
-                servers.append(Server("gateway", PROXY_CORE, up, logs, engine, name=f"{target}-{i}"))
+                name = f"{target}-{i}"
+                server = Server(
+                    "gateway",
+                    PROXY_CORE,
+                    up,
+                    logs,
+                    engine,
+                    name=name,
+                    checkout=baseline,
+                    python=self.baseline_python,
+                )
+                servers.append(server)
+                if baseline is not None:
+                    self._checked(server, name)
         except BaseException:
             for server in servers:
                 server.stop()
