@@ -1,4 +1,4 @@
-"""PostgreSQL: the run functions read each JSON argument once.
+"""PostgreSQL: the run functions parse a reply, and a new run and its messages, once, not once per field.
 
 On a `json` value every `->` or `->>` parses the value's text again, and 0004's functions read their
 arguments field by field: `gateway_batch` parsed each op about seven times, and an op of a checkpoint
@@ -18,6 +18,9 @@ carries the reply so far, so at 500 open streams that was nearly all of the data
   `json_to_recordset`). Those give SQL NULL for a JSON null, where `->` gave JSON `null`; the json
   columns take `coalesce(..., 'null')` so that rows stay as 0004 stored them. Every key is present in
   what the store sends, so "absent" and "null" need no telling apart.
+
+A step's row, and the `set` of a step's or a run's update, are still read field by field: they are
+short, and written a few times per run, not at every tick.
 
 Revision ID: 0006
 Revises: 0005
