@@ -141,29 +141,15 @@ class Bench:
         from tests.postgres import fresh_pg_db  # imports pytest and the store: only when wanted
 
         pg = self._postgres()
-        baseline = self.baseline if target in BASELINES else None
-        db = asyncio.run(fresh_pg_db(pg.server, migrated=baseline is None))
+        baseline = target in BASELINES
+        db = asyncio.run(fresh_pg_db(pg.server, migrated=not baseline))
         engine = {"BENCH_BACKEND": "engine", "BACKEND": "engine", "DATABASE_URL": db, **env}
-        if baseline is not None:
+        if baseline:
             engine["MIGRATE_ON_START"] = "true"
-        up, logs = self.upstream.url, self.log_dir
         servers: list[Server] = []
         try:
             for i in range(REPLICAS[target]):
-                name = f"{target}-{i}"
-                server = Server(
-                    "gateway",
-                    PROXY_CORE,
-                    up,
-                    logs,
-                    engine,
-                    name=name,
-                    checkout=baseline,
-                    python=self.baseline_python,
-                )
-                servers.append(server)
-                if baseline is not None:
-                    self._checked(server, name)
+                servers.append(self._gateway(engine, f"{target}-{i}", baseline=baseline))
         except BaseException:
             for server in servers:
                 server.stop()
@@ -184,39 +170,31 @@ class Bench:
         if target in ENGINES:
             db = f"sqlite:///{self._fresh(target)}"
             engine = {"BENCH_BACKEND": "engine", "BACKEND": "engine", "DATABASE_URL": db, **env}
-            if target == "engine":
-                return Server("gateway", PROXY_CORE, up, logs, engine, name="engine")
-            if self.baseline is not None:
-                server = Server(
-                    "gateway",
-                    PROXY_CORE,
-                    up,
-                    logs,
-                    engine,
-                    name=target,
-                    checkout=self.baseline,
-                    python=self.baseline_python,
-                )
-                return self._checked(server, target)
+            if target == "engine" or self.baseline is not None:
+                return self._gateway(engine, target, baseline=target != "engine")
         if target == "nginx":
             return Nginx(PROXY_CORE, up, logs)
         if target == "baseline" and self.baseline is not None:
-            server = Server(
-                "gateway",
-                PROXY_CORE,
-                up,
-                logs,
-                bridge,
-                name="baseline",
-                checkout=self.baseline,
-                python=self.baseline_python,
-            )
-            return self._checked(server, target)
+            return self._gateway(bridge, target, baseline=True)
         raise ValueError(f"no process for target {target!r}")
 
-    def _checked(self, server: Server, name: str) -> Server:
-        """A server of the baseline checkout, once it is sure it imported that checkout's `gateway`."""
+    def _gateway(self, env: dict[str, str], name: str, *, baseline: bool = False) -> Server:
+        """A gateway process on the proxy core: this checkout's, or with `baseline` the `--baseline DIR`
+        checkout's, once it is sure it imported that checkout's `gateway`."""
+        up, logs = self.upstream.url, self.log_dir
+        if not baseline:
+            return Server("gateway", PROXY_CORE, up, logs, env, name=name)
         assert self.baseline is not None
+        server = Server(
+            "gateway",
+            PROXY_CORE,
+            up,
+            logs,
+            env,
+            name=name,
+            checkout=self.baseline,
+            python=self.baseline_python,
+        )
         found = imported_from(server)
         if not found.is_relative_to(self.baseline):
             server.stop()
