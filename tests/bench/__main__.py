@@ -52,6 +52,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="everything small, 1 repeat: a smoke check")
     p.add_argument("--json", type=Path, help="also write every run's metrics to this file")
     p.add_argument(
+        "--window",
+        type=float,
+        metavar="S",
+        help="the windowed scenarios (run_*) measure S seconds after their ramp instead of 13: what happens "
+        "only now and then (a collection, a sweep) within the window",
+    )
+    p.add_argument(
         "--baseline",
         type=Path,
         metavar="DIR",
@@ -277,6 +284,11 @@ def _targets(args: argparse.Namespace, scenarios: list[Scenario]) -> list[str]:
     return targets
 
 
+def _windowed(sc: Scenario, seconds: float) -> Scenario:
+    title = sc.title.replace(f"{sc.window_s:g} s window", f"{seconds:g} s window")
+    return replace(sc, window_s=seconds, title=title)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     pool = QUICK if args.quick else FULL
@@ -285,6 +297,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.scenario
         else [s for s in pool if s.name not in NAMED_ONLY]
     )
+    if args.window:
+        scenarios = [_windowed(s, args.window) if s.kind == "window" else s for s in scenarios]
     targets = _targets(args, scenarios)
     pin_self(LOAD_CORE)
     if args.profile:
