@@ -6,13 +6,18 @@ sent; the gateway makes few reference cycles per run. The collector still walks 
 generation: with CPython's default thresholds (700, 10, 10) a steady stream of events starts young collections
 often and full ones now and then, and each full one walks every object start-up leaves (modules, SQLAlchemy's
 tables, pydantic's schemas) with the event loop stopped (tests/bench/README.md, "Measurements behind the
-design"). Frozen (`gc.freeze`), those objects are skipped by every collection; with the young threshold at
-7,000 a collection runs when the heap of tracked objects has grown by that many, which a steady load rarely
-does. Cycles are still collected (exceptions with tracebacks make them), a little later.
+design"). Frozen (`gc.freeze`), those objects are skipped by every collection.
 
-`Pauses` times every collection, the event loop stopped while it runs, for `/metrics`
-(`gateway_gc_pause_seconds`): at 500 streams the longest ones are tens of milliseconds, a tail that
-shows in every stream's latency (tests/bench/README.md, "Measurements behind the design").
+A young collection starts when CPython's count of tracked objects allocated less those freed since the last
+one passes the young threshold; a free that finds the count at 0 is not counted. A stream's objects live for
+its run (seconds), so under a steady load the count only drifts, and each collection walks the runs still open
+and moves them to the middle generation, which a middle collection walks again: pauses that find little
+garbage, with the event loop stopped. With the young threshold at 50,000 (7,000 before, 700 is CPython's), a
+steady load of 500 streams made no collection in a minute at 5 or 50 chunks a second (so ~14,000 runs left too
+few objects in reference cycles to start one), where 7,000 spent 3 and 30-43 ms a second in them; 3,000
+streams opening over 15 s made 15 young and 1 middle collection where 7,000 made 154, 13 and a full one
+(tests/bench/README.md, "Measurements behind the design"). Cycles are still collected (exceptions with
+tracebacks make them), once the count passes the threshold.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-YOUNG_THRESHOLD: Final = 7_000
+YOUNG_THRESHOLD: Final = 50_000
 PAUSE_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)  # s; +Inf implied
 
 

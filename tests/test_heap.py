@@ -45,6 +45,19 @@ def test_settle_freezes_what_exists_and_still_collects_cycles() -> None:
 
 
 @pytest.mark.usefixtures("restore_gc")
+def test_after_settling_cycles_are_collected_without_being_asked() -> None:
+    """The raised threshold still bounds garbage: cycles left behind start a collection of their own."""
+    heap.settle()
+    first = weakref.ref(_Cycle())  # garbage at once: only its own cycle holds it
+    for _ in range(heap.YOUNG_THRESHOLD):  # each leaves two tracked objects: the instance and its __dict__
+        _Cycle()
+        if first() is None:
+            break
+    assert first() is None  # collected by the collector's own count, no gc.collect() here
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("restore_gc")
 def test_the_gateway_server_settles_the_heap_once_started() -> None:
     async def app(scope: dict[str, object], receive: object, send: object) -> None:
         raise AssertionError("no request is made")
