@@ -18,6 +18,11 @@ few objects in reference cycles to start one), where 7,000 spent 3 and 30-43 ms 
 streams opening over 15 s made 15 young and 1 middle collection where 7,000 made 154, 13 and a full one
 (tests/bench/README.md, "Measurements behind the design"). Cycles are still collected (exceptions with
 tracebacks make them), once the count passes the threshold.
+
+`Pauses` times every collection, the event loop stopped while it runs, for `/metrics`
+(`gateway_gc_pause_seconds`): while many streams open at once the longest are tens to hundreds of
+milliseconds (342 ms for one middle collection while 3,000 opened in 15 s), a tail that shows in every
+stream's latency (tests/bench/README.md, "Measurements behind the design").
 """
 
 from __future__ import annotations
