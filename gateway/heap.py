@@ -12,17 +12,16 @@ A young collection starts when CPython's count of tracked objects allocated less
 one passes the young threshold; a free that finds the count at 0 is not counted. A stream's objects live for
 its run (seconds), so under a steady load the count only drifts, and each collection walks the runs still open
 and moves them to the middle generation, which a middle collection walks again: pauses that find little
-garbage, with the event loop stopped. With the young threshold at 50,000 (7,000 before, 700 is CPython's), a
-steady load of 500 streams made no collection in a minute at 5 or 50 chunks a second (so ~14,000 runs left too
-few objects in reference cycles to start one), where 7,000 spent 3 and 30-43 ms a second in them; 3,000
-streams opening over 15 s made 15 young and 1 middle collection where 7,000 made 154, 13 and a full one
-(tests/bench/README.md, "Measurements behind the design"). Cycles are still collected (exceptions with
-tracebacks make them), once the count passes the threshold.
+garbage, with the event loop stopped. At 50,000 (7,000 before, 700 is CPython's) a steady load of 500 streams
+started no collection in a minute, where 7,000 spent 3 ms a second in them at 5 chunks a second and 30-43 at
+50; while many streams open at once collections still run, fewer and longer (tests/bench/README.md,
+"Measurements behind the design", has the figures). Cycles are still collected (exceptions with tracebacks
+make them), once the count passes the threshold.
 
 `Pauses` times every collection, the event loop stopped while it runs, for `/metrics`
 (`gateway_gc_pause_seconds`): while many streams open at once the longest are tens to hundreds of
-milliseconds (342 ms for one middle collection while 3,000 opened in 15 s), a tail that shows in every
-stream's latency (tests/bench/README.md, "Measurements behind the design").
+milliseconds, a tail that shows in every stream's latency (tests/bench/README.md, "Measurements behind the
+design").
 """
 
 from __future__ import annotations
