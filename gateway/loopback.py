@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from gateway.server import Server
+
 
 class ServerThread:
     """Run `app` on `host:port` (0 picks a free port) in a daemon thread; `url` is ready on enter.
@@ -24,7 +26,7 @@ class ServerThread:
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
         options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", **uvicorn_options}
-        self._server = uvicorn.Server(uvicorn.Config(app, **options))
+        self._server = Server(uvicorn.Config(app, **options))
         self._thread = threading.Thread(target=self._run, name=f"server:{self.port}", daemon=True)
 
     @property

@@ -1,8 +1,10 @@
 """SIGTERM on the real `python -m gateway` process: readiness fails and new work is refused at once,
-open streams get the drain period, the ones still open then end with a terminal event, exit 0."""
+open streams get the drain period, the ones still open then end with a terminal event, exit 0. And the
+server's main loop: woken once a tick, not ten times, and at once by an exit."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -10,11 +12,16 @@ import subprocess
 import sys
 import threading
 import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+import uvicorn
 
+from gateway import server as server_module
+from gateway.server import Server
 from tests.stream_checks import check, parse_sse
 
 DRAIN = 1.5
@@ -108,3 +115,68 @@ def test_sigterm_drains_open_streams_then_exits_cleanly(tmp_path: Path) -> None:
     _, quick = results["quick"]
     assert parse_sse(quick.content)[-1][0] == "thread.run.completed"
     assert exit_code == 0
+
+
+async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+class _CountingServer(Server):
+    ticks = 0
+
+    async def on_tick(self, counter: int) -> bool:
+        self.ticks += 1
+        return await super().on_tick(counter)
+
+
+def test_the_main_loop_wakes_once_a_tick_and_keeps_the_date_header_current() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = _CountingServer(uvicorn.Config(_hello, lifespan="off", log_config=None))
+
+    async def serve_a_while() -> tuple[str, str]:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                assert not serving.done()
+                await asyncio.sleep(0.01)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                first = (await http.get("/")).headers["date"]
+                await asyncio.sleep(2.3)
+                second = (await http.get("/")).headers["date"]
+            return first, second
+        finally:
+            server.should_exit = True
+            await serving
+
+    try:
+        first, second = asyncio.run(serve_a_while())
+    finally:
+        sock.close()
+    # uvicorn's own loop ticks every 0.1 s: ~24 times here; this one on start, then once a second
+    assert 2 <= server.ticks <= 4
+    assert (parsedate_to_datetime(second) - parsedate_to_datetime(first)).total_seconds() >= 1
+
+
+def test_an_exit_set_from_another_thread_does_not_wait_for_the_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "TICK_SECONDS", 300.0)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = Server(uvicorn.Config(_hello, lifespan="off", log_config=None))
+
+    async def serve_then_exit() -> None:
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            assert not serving.done()
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # the main loop is waiting out its tick
+        await asyncio.to_thread(setattr, server, "should_exit", True)  # as `ServerThread.stop` does
+        await asyncio.wait_for(serving, 20)  # TimeoutError if the exit waited for the tick
+
+    try:
+        asyncio.run(serve_then_exit())
+    finally:
+        sock.close()
