@@ -10,8 +10,10 @@ one table per scenario plus the issue's targets. See tests/bench/README.md for h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -125,10 +127,21 @@ def _header(quick: bool, repeat: int, baseline: Path | None, baseline_python: Pa
     return (
         f"minimax-gateway benchmark ({'quick' if quick else 'full'}, {repeat} repeat(s)); "
         f"gateway at {_describe(ROOT)}{base}\n"
-        f"python {sys.version.split()[0]}; {versions}; {os.cpu_count()} cores, load average {load}\n"
+        f"python {sys.version.split()[0]}; {versions}; {os.cpu_count()} cores ({_cpu_model()}), "
+        f"kernel {platform.release()}, load average {load}\n"
         f"proxy on core {PROXY_CORE}; upstream and load client on core {LOAD_CORE}; "
         "one event = one upstream frame (CPU µs/event uses the same count for every target)\n"
     )
+
+
+def _cpu_model() -> str:
+    """The CPU's name as the kernel reports it: runs on different machines are not comparable, and
+    the loopback TCP nginx's figure is mostly costs differently from one kernel and CPU to another."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or "unknown CPU"
 
 
 PROFILE_ROUNDS = 5
