@@ -23,8 +23,8 @@ TICK_SECONDS: Final = 1.0
 class Server(uvicorn.Server):
     """uvicorn's server, its main loop woken every `TICK_SECONDS` and at once when `should_exit` is set
     (from any thread). uvicorn's wakes every 0.1 s to see whether it should exit and, every tenth time,
-    to refresh the Date header. Those ten wake-ups a second cost an idle process 2.2 ms of CPU a second of
-    its 3.3 here (`docs/performance.md`, "Idle"), and every process on a core pays it under load too.
+    to refresh the Date header. Those ten wake-ups a second cost an idle engine 2.2 ms of CPU a second of
+    its 3.3 on the benchmark's VM (`docs/performance.md`, "Idle"), and a process pays them under load too.
     Here each tick does what uvicorn does once a second; an exit does not wait for one."""
 
     def __init__(self, config: uvicorn.Config) -> None:

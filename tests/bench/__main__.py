@@ -135,8 +135,8 @@ def _header(quick: bool, repeat: int, baseline: Path | None, baseline_python: Pa
 
 
 def _cpu_model() -> str:
-    """The CPU's name as the kernel reports it: runs on different machines are not comparable, and
-    the loopback TCP nginx's figure is mostly costs differently from one kernel and CPU to another."""
+    """The CPU's name as the kernel reports it. Runs on different machines do not compare: loopback TCP,
+    most of nginx's figure, costs differently from one kernel and CPU to another."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
