@@ -123,6 +123,15 @@ async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
+async def _serving(server: Server, sock: socket.socket) -> asyncio.Task[None]:
+    """`server` serving on `sock`, once started."""
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        assert not serving.done()
+        await asyncio.sleep(0.01)
+    return serving
+
+
 class _CountingServer(Server):
     ticks = 0
 
@@ -138,11 +147,8 @@ def test_the_main_loop_wakes_once_a_tick_and_keeps_the_date_header_current() -> 
     server = _CountingServer(uvicorn.Config(_hello, lifespan="off", log_config=None))
 
     async def serve_a_while() -> tuple[str, str]:
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        serving = await _serving(server, sock)
         try:
-            while not server.started:
-                assert not serving.done()
-                await asyncio.sleep(0.01)
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
                 first = (await http.get("/")).headers["date"]
                 await asyncio.sleep(2.3)
@@ -168,10 +174,7 @@ def test_an_exit_set_from_another_thread_does_not_wait_for_the_tick(monkeypatch:
     server = Server(uvicorn.Config(_hello, lifespan="off", log_config=None))
 
     async def serve_then_exit() -> None:
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            assert not serving.done()
-            await asyncio.sleep(0.01)
+        serving = await _serving(server, sock)
         await asyncio.sleep(0.2)  # the main loop is waiting out its tick
         await asyncio.to_thread(setattr, server, "should_exit", True)  # as `ServerThread.stop` does
         await asyncio.wait_for(serving, 20)  # TimeoutError if the exit waited for the tick
